@@ -1,0 +1,66 @@
+//! `retrace ls`: the runs of a history, one per row.
+
+use std::io::{self, Write};
+
+use super::{cell, problems_json, RunJson};
+use crate::index::History;
+use crate::sanitize;
+use crate::time::{format_duration, format_short};
+
+pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Result<()> {
+    if as_json {
+        // Streamed run by run: building one document would cost more than the load.
+        out.write_all(b"{\"runs\":[")?;
+        for (i, run) in history.runs().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &RunJson::new(&run))?;
+        }
+        out.write_all(b"],\"problems\":")?;
+        serde_json::to_writer(&mut *out, &problems_json(history.problems()))?;
+        return out.write_all(b"}\n");
+    }
+    writeln!(
+        out,
+        "{} {} {} {:>6} {:>8}  {} FIRST ERROR",
+        cell("RUN", 24),
+        cell("AGENT", 18),
+        cell("STARTED (UTC)", 19),
+        "STEPS",
+        "DURATION",
+        cell("OUTCOME", 10),
+    )?;
+    for run in history.runs() {
+        let first_error = run
+            .first_error()
+            .and_then(|s| s.error.map(|e| format!("#{} {}", s.step, e)))
+            .or_else(|| run.end_error().map(str::to_owned))
+            .unwrap_or_default();
+        let mark = if run.outcome().is_bad() { "✗" } else if run.outcome() == crate::model::Outcome::Success { "✓" } else { "…" };
+        writeln!(
+            out,
+            "{} {} {} {:>6} {:>8}  {} {}",
+            cell(&sanitize::line(run.id()), 24),
+            cell(&sanitize::line(run.agent().unwrap_or("-")), 18),
+            cell(&run.started_at().map(format_short).unwrap_or_default(), 19),
+            run.step_count(),
+            run.duration_ms().map_or("-".into(), |d| format_duration(d as f64)),
+            cell(&format!("{mark} {}", run.outcome()), 10),
+            sanitize::line(&first_error),
+        )?;
+    }
+    let failed = history.runs().filter(|r| r.outcome().is_bad()).count();
+    writeln!(
+        out,
+        "{} runs ({} failed), {} steps, {} files{}",
+        history.run_count(),
+        failed,
+        history.step_count(),
+        history.files().len(),
+        match history.problems().len() {
+            0 => String::new(),
+            n => format!(", {n} bad lines"),
+        }
+    )
+}

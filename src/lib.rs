@@ -1,0 +1,60 @@
+//! retrace: post-mortems of AI-agent runs.
+//!
+//! The core is headless: it finds run files ([`source`]), reads them through format
+//! adapters ([`ingest`]) into a compact [`index::History`], and exposes runs and steps
+//! to the views (the CLI in `main.rs`, the TUI behind the `tui` feature).
+//!
+//! ```no_run
+//! use retrace::index::{History, LoadOptions};
+//! let history = History::load(&["assets/demo".into()], &LoadOptions::default())?;
+//! for run in history.runs() {
+//!     println!("{} {} {} steps", run.id(), run.outcome(), run.step_count());
+//! }
+//! # Ok::<(), retrace::Error>(())
+//! ```
+
+pub mod cli;
+pub mod describe;
+pub mod index;
+pub mod ingest;
+pub mod model;
+pub mod sanitize;
+pub mod source;
+pub mod time;
+
+use std::path::{Path, PathBuf};
+
+/// Errors of the core. Bad lines are not errors: they are [`model::Problem`]s.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no run matches {0:?}")]
+    RunNotFound(String),
+    #[error("{prefix:?} matches several runs: {}", candidates.join(", "))]
+    AmbiguousRun {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    #[error("{path}: the record at byte {offset} changed since it was indexed: {reason}")]
+    Changed {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

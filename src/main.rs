@@ -1,0 +1,103 @@
+//! The `retrace` binary: parses arguments, runs one command, maps errors to exit codes.
+
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use retrace::cli;
+use retrace::index::{History, LoadOptions};
+
+/// Post-mortems of AI-agent runs: load run histories, read timelines, find where runs split.
+#[derive(Parser)]
+#[command(name = "retrace", version, about, args_conflicts_with_subcommands = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Files or folders of runs (default: the current folder).
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the runs: id, agent, start, steps, duration, outcome, first error.
+    Ls {
+        /// Files or folders of runs (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// Print one JSON object {"runs": [...], "problems": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run's timeline: the trigger, then every step.
+    Show {
+        /// A run id, or a unique prefix of one.
+        run: String,
+        /// Files or folders of runs (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// Print one JSON object {"run": {...}, "steps": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let text = format!("{e:#}");
+            eprintln!("retrace: {}", retrace::sanitize::line(&text));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn load(paths: Vec<PathBuf>) -> anyhow::Result<History> {
+    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+    let history = History::load(&paths, &LoadOptions::default())?;
+    if history.files().is_empty() {
+        anyhow::bail!(
+            "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst) under {}",
+            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(history)
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match args.command {
+        // The full-screen browser comes with the TUI; until then, list the runs.
+        None => {
+            let history = load(args.paths)?;
+            cli::report_problems(&history, 20);
+            cli::ls::print(&history, false, &mut out)?;
+        }
+        Some(Command::Ls { paths, json }) => {
+            let history = load(paths)?;
+            if !json {
+                cli::report_problems(&history, 20);
+            }
+            cli::ls::print(&history, json, &mut out)?;
+        }
+        Some(Command::Show { run, paths, json }) => {
+            let history = load(paths)?;
+            let found = history.find_run(&run)?;
+            let steps = found
+                .load_steps()
+                .with_context(|| format!("reading the steps of run {}", found.id()))?;
+            cli::show::print(&found, &steps, json, &mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Finds run files under the given paths and opens them, decompressing gzip and zstd.
+//! Knows nothing about JSON.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// How a file's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn of(path: &Path) -> Compression {
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        if name.ends_with(".gz") {
+            Compression::Gzip
+        } else if name.ends_with(".zst") {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// What discovery found.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Run files, in a stable order (each argument in turn, folders sorted by path).
+    pub files: Vec<PathBuf>,
+    /// Files inside folders that are not run files, passed over.
+    pub skipped: usize,
+}
+
+const RUN_FILE_SUFFIXES: [&str; 4] = [".jsonl", ".ndjson", ".jsonl.gz", ".jsonl.zst"];
+
+/// True for names retrace reads when it finds them in a folder.
+pub fn is_run_file_name(name: &str) -> bool {
+    RUN_FILE_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// Expands the given paths: files are taken as they are (whatever their name), folders
+/// are walked recursively for run files. A missing or unreadable path is an error.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovered, Error> {
+    let mut found = Discovered::default();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            walk(path, &mut found)?;
+        } else {
+            found.files.push(path.clone());
+        }
+    }
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Discovered) -> Result<(), Error> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        // Follow symlinks to files, but not to folders: that could loop.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, found)?;
+        } else if path
+            .file_name()
+            .is_some_and(|n| is_run_file_name(&n.to_string_lossy()))
+        {
+            found.files.push(path);
+        } else {
+            found.skipped += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Opens a file for sequential reading, decompressing by its name.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(match Compression::of(path) {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))),
+        Compression::Zstd => Box::new(
+            ruzstd::decoding::StreamingDecoder::new(BufReader::new(file))
+                .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidData, e)))?,
+        ),
+    })
+}
+
+/// Reads byte ranges `(offset, len)` of a file's (decompressed) content, in one pass.
+/// Ranges are returned in the order asked.
+pub fn read_ranges(path: &Path, ranges: &[(u64, u32)]) -> Result<Vec<Vec<u8>>, Error> {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| ranges[i].0);
+    let mut out = vec![Vec::new(); ranges.len()];
+    let ioerr = |e| Error::io(path, e);
+    if Compression::of(path) == Compression::None {
+        use std::io::{Seek, SeekFrom};
+        let mut file = File::open(path).map_err(ioerr)?;
+        for i in order {
+            let (offset, len) = ranges[i];
+            file.seek(SeekFrom::Start(offset)).map_err(ioerr)?;
+            let mut buf = vec![0; len as usize];
+            file.read_exact(&mut buf).map_err(ioerr)?;
+            out[i] = buf;
+        }
+    } else {
+        // Compressed streams cannot seek: decompress once, skipping between ranges.
+        let mut reader = open(path)?;
+        let mut pos = 0u64;
+        for i in order {
+            let (offset, len) = ranges[i];
+            if offset < pos {
+                // Overlapping ranges are not produced by the index; reopen to be safe.
+                reader = open(path)?;
+                pos = 0;
+            }
+            io::copy(&mut (&mut reader).take(offset - pos), &mut io::sink()).map_err(ioerr)?;
+            let mut buf = vec![0; len as usize];
+            reader.read_exact(&mut buf).map_err(ioerr)?;
+            pos = offset + u64::from(len);
+            out[i] = buf;
+        }
+    }
+    Ok(out)
+}
