@@ -97,9 +97,10 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
     })
 }
 
-/// Reads byte ranges `(offset, len)` of a file's (decompressed) content, in one pass.
-/// Ranges are returned in the order asked.
-pub fn read_ranges(path: &Path, ranges: &[(u64, u32)]) -> Result<Vec<Vec<u8>>, Error> {
+/// Reads byte ranges `(offset, len)` of a file's (decompressed) content, in one pass;
+/// a range without a length runs to the end of its line. Ranges are returned in the
+/// order asked.
+pub fn read_ranges(path: &Path, ranges: &[(u64, Option<u32>)]) -> Result<Vec<Vec<u8>>, Error> {
     let mut order: Vec<usize> = (0..ranges.len()).collect();
     order.sort_by_key(|&i| ranges[i].0);
     let mut out = vec![Vec::new(); ranges.len()];
@@ -110,9 +111,7 @@ pub fn read_ranges(path: &Path, ranges: &[(u64, u32)]) -> Result<Vec<Vec<u8>>, E
         for i in order {
             let (offset, len) = ranges[i];
             file.seek(SeekFrom::Start(offset)).map_err(ioerr)?;
-            let mut buf = vec![0; len as usize];
-            file.read_exact(&mut buf).map_err(ioerr)?;
-            out[i] = buf;
+            out[i] = read_record(&mut file, len).map_err(ioerr)?;
         }
     } else {
         // Compressed streams cannot seek: decompress once, skipping between ranges.
@@ -126,11 +125,33 @@ pub fn read_ranges(path: &Path, ranges: &[(u64, u32)]) -> Result<Vec<Vec<u8>>, E
                 pos = 0;
             }
             io::copy(&mut (&mut reader).take(offset - pos), &mut io::sink()).map_err(ioerr)?;
-            let mut buf = vec![0; len as usize];
-            reader.read_exact(&mut buf).map_err(ioerr)?;
-            pos = offset + u64::from(len);
+            let buf = read_record(&mut reader, len).map_err(ioerr)?;
+            // After a line of unknown length the reader has read ahead: start over.
+            pos = len.map_or(u64::MAX, |l| offset + u64::from(l));
             out[i] = buf;
         }
     }
     Ok(out)
+}
+
+/// Reads `len` bytes, or without a length up to (not including) the next newline.
+fn read_record(reader: &mut impl Read, len: Option<u32>) -> io::Result<Vec<u8>> {
+    match len {
+        Some(len) => {
+            let mut buf = vec![0; len as usize];
+            reader.read_exact(&mut buf)?;
+            Ok(buf)
+        }
+        None => {
+            let mut buf = Vec::new();
+            io::BufRead::read_until(&mut BufReader::new(reader.take(u64::MAX)), b'\n', &mut buf)?;
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            Ok(buf)
+        }
+    }
 }

@@ -7,12 +7,10 @@ pub mod show;
 
 use std::io::{self, Write};
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::index::{History, RunRef};
+use crate::index::{History, Labels, RunRef};
 use crate::model::{Format, Outcome, Problem};
 use crate::sanitize;
 use crate::time::format_rfc3339;
@@ -34,7 +32,7 @@ pub struct RunJson<'h> {
     pub outcome: Outcome,
     pub end_error: Option<&'h str>,
     pub files: Vec<String>,
-    pub labels: &'h BTreeMap<String, String>,
+    pub labels: Labels<'h>,
     pub format: Format,
 }
 

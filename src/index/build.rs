@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use super::interner::Interner;
 use super::{FileInfo, History, RunEntry, StepSummary, NO_STRING, NO_TS};
 use crate::ingest::native::{parse_event, NativeEvent};
-use crate::model::{Format, Outcome, Problem, Status};
+use crate::model::{Format, Outcome, Problem, Status, StepKind};
 use crate::source::{self, Compression};
 use crate::Error;
 
@@ -69,7 +69,13 @@ struct Parsed {
     seq: u64,
     file: u32,
     lines: u64,
+    /// Grouped by run (in order of first appearance), each run's steps in file order.
     steps: Vec<StepSummary>,
+    /// The error label of each step in `steps`, or `NO_STRING`.
+    step_errors: Vec<u32>,
+    /// Steps per local run, in the order of `steps`.
+    run_steps: Vec<u32>,
+    /// While parsing: the local run of each step in `steps`.
     step_runs: Vec<u32>,
     runs: Vec<LocalRun>,
     strings: Interner,
@@ -247,6 +253,8 @@ fn parse_chunk(chunk: Chunk) -> Parsed {
         file: chunk.file,
         lines: 0,
         steps: Vec::with_capacity(chunk.len / 256),
+        step_errors: Vec::with_capacity(chunk.len / 256),
+        run_steps: Vec::new(),
         step_runs: Vec::with_capacity(chunk.len / 256),
         runs: Vec::new(),
         strings: Interner::default(),
@@ -284,6 +292,7 @@ fn parse_chunk(chunk: Chunk) -> Parsed {
         }
     }
     parsed.buf = chunk.buf;
+    parsed.group_by_run();
     parsed
 }
 
@@ -311,7 +320,7 @@ impl Parsed {
         let local = &mut self.runs[run as usize];
         let kind = ev.step_kind();
         match kind {
-            crate::model::StepKind::RunStart => {
+            StepKind::RunStart => {
                 set(&mut local.agent, ev.agent.as_deref());
                 set(&mut local.agent_version, ev.agent_version.as_deref());
                 set(&mut local.model, ev.model.as_deref());
@@ -319,7 +328,7 @@ impl Parsed {
                     local.labels.clone_from(&ev.labels);
                 }
             }
-            crate::model::StepKind::RunEnd => {
+            StepKind::RunEnd => {
                 local.declared = ev.outcome;
                 local.end_error = ev.error.as_ref().map(|e| e.to_string().into());
             }
@@ -337,18 +346,44 @@ impl Parsed {
             }
             _ => NO_STRING,
         };
-        self.steps.push(StepSummary {
-            loc: (u64::from(file) << 48) | offset,
-            ts: ev.ts.unwrap_or(NO_TS),
-            len: len as u32,
-            name: ev.name.as_deref().map_or(NO_STRING, |n| self.strings.intern(n)),
-            error,
-            seq: ev.step.unwrap_or(u32::MAX),
-            duration_ms: ev.duration_ms.map_or(f32::NAN, |d| d as f32),
-            kind: kind as u8,
-            status: status as u8,
-        });
+        let mut summary = StepSummary::new(file, offset, len, kind, status);
+        summary.ts = ev.ts.unwrap_or(NO_TS);
+        summary.name = ev.name.as_deref().map_or(NO_STRING, |n| self.strings.intern(n));
+        summary.seq = ev.step.unwrap_or(u32::MAX);
+        summary.duration_ms = ev.duration_ms.map_or(f32::NAN, |d| d as f32);
+        self.steps.push(summary);
+        self.step_errors.push(error);
         self.step_runs.push(run);
+    }
+
+    /// Reorders `steps` so each run's steps are adjacent (a stable counting sort), so
+    /// the merge appends whole blocks per run.
+    fn group_by_run(&mut self) {
+        let mut counts = vec![0u32; self.runs.len()];
+        for &r in &self.step_runs {
+            counts[r as usize] += 1;
+        }
+        let mut next: Vec<u32> = counts
+            .iter()
+            .scan(0, |acc, &c| {
+                let start = *acc;
+                *acc += c;
+                Some(start)
+            })
+            .collect();
+        let n = self.steps.len();
+        let mut steps = vec![StepSummary::new(0, 0, 0, StepKind::Other, Status::Unset); n];
+        let mut errors = vec![NO_STRING; n];
+        for (i, &r) in self.step_runs.iter().enumerate() {
+            let at = next[r as usize] as usize;
+            next[r as usize] += 1;
+            steps[at] = self.steps[i];
+            errors[at] = self.step_errors[i];
+        }
+        self.steps = steps;
+        self.step_errors = errors;
+        self.run_steps = counts;
+        self.step_runs = Vec::new();
     }
 }
 
@@ -382,13 +417,19 @@ impl<'h> Merger<'h> {
             .into_iter()
             .map(|local| merge_run(h, local, p.file))
             .collect();
-        h.steps.reserve(p.steps.len());
-        for (mut s, local_run) in p.steps.into_iter().zip(p.step_runs) {
+        let mut start = h.steps.len() as u32;
+        for (i, error) in p.step_errors.into_iter().enumerate() {
+            if error != NO_STRING {
+                h.step_errors.insert(start + i as u32, remap(error));
+            }
+        }
+        h.steps.extend(p.steps.into_iter().map(|mut s| {
             s.name = remap(s.name);
-            s.error = remap(s.error);
-            let index = h.steps.len() as u32;
-            h.steps.push(s);
-            h.runs[runs[local_run as usize] as usize].steps.push(index);
+            s
+        }));
+        for (local_run, count) in p.run_steps.into_iter().enumerate() {
+            h.runs[runs[local_run] as usize].push_steps(start, count);
+            start += count;
         }
         let info = &mut h.files[p.file as usize];
         for (line, reason) in p.problems {
@@ -410,7 +451,10 @@ fn merge_run(h: &mut History, local: LocalRun, file: u32) -> u32 {
             let i = h.runs.len() as u32;
             h.run_by_id.insert(local.id.clone(), i);
             h.runs.push(RunEntry {
-                id: local.id,
+                id: local.id.clone(),
+                agent: NO_STRING,
+                agent_version: NO_STRING,
+                model: NO_STRING,
                 ..RunEntry::default()
             });
             i
@@ -420,17 +464,20 @@ fn merge_run(h: &mut History, local: LocalRun, file: u32) -> u32 {
     if entry.files.last() != Some(&file) && !entry.files.contains(&file) {
         entry.files.push(file);
     }
-    if local.agent.is_some() {
-        entry.agent = local.agent;
-    }
-    if local.agent_version.is_some() {
-        entry.agent_version = local.agent_version;
-    }
-    if local.model.is_some() {
-        entry.model = local.model;
+    for (slot, value) in [
+        (&mut entry.agent, &local.agent),
+        (&mut entry.agent_version, &local.agent_version),
+        (&mut entry.model, &local.model),
+    ] {
+        if let Some(v) = value {
+            *slot = h.strings.intern(v);
+        }
     }
     if let Some(labels) = local.labels {
-        entry.labels = labels;
+        entry.labels = labels
+            .iter()
+            .map(|(k, v)| (h.strings.intern(k), h.strings.intern(v)))
+            .collect();
     }
     if local.declared.is_some() {
         entry.declared = local.declared;
@@ -441,19 +488,31 @@ fn merge_run(h: &mut History, local: LocalRun, file: u32) -> u32 {
 
 /// Orders each run's steps and computes the per-run figures.
 fn finish(h: &mut History) {
-    let steps = &h.steps;
     for run in &mut h.runs {
+        let slots: Vec<u32> = run.global_indices().collect();
         // Order by `step` where given; steps without one keep their order of appearance
-        // (the sort is stable) after the numbered ones.
-        if run.steps.windows(2).any(|w| steps[w[0] as usize].seq > steps[w[1] as usize].seq) {
-            run.steps.sort_by_key(|&i| steps[i as usize].seq);
+        // (the sort is stable) after the numbered ones. Sorted in place, in the run's
+        // own slots.
+        let steps = &mut h.steps;
+        if slots.windows(2).any(|w| steps[w[0] as usize].seq > steps[w[1] as usize].seq) {
+            let mut ordered: Vec<(StepSummary, u32)> = slots
+                .iter()
+                .map(|&i| (steps[i as usize], h.step_errors.remove(&i).unwrap_or(NO_STRING)))
+                .collect();
+            ordered.sort_by_key(|(s, _)| s.seq);
+            for (&slot, (s, error)) in slots.iter().zip(ordered) {
+                steps[slot as usize] = s;
+                if error != NO_STRING {
+                    h.step_errors.insert(slot, error);
+                }
+            }
         }
-        run.steps.shrink_to_fit();
+        run.segments.shrink_to_fit();
         let mut started: Option<i64> = None;
         let mut ended: Option<i64> = None;
         run.errors = 0;
         run.first_error = None;
-        for (pos, &i) in run.steps.iter().enumerate() {
+        for (pos, &i) in slots.iter().enumerate() {
             let s = &steps[i as usize];
             if s.ts != NO_TS {
                 started = Some(started.map_or(s.ts, |t| t.min(s.ts)));
@@ -461,9 +520,7 @@ fn finish(h: &mut History) {
                 let end = s.ts + dur;
                 ended = Some(ended.map_or(end, |t| t.max(end)));
             }
-            let is_error = s.status == Status::Error as u8
-                || s.kind == crate::model::StepKind::Error as u8;
-            if is_error {
+            if s.is_error() {
                 run.errors += 1;
                 run.first_error.get_or_insert(pos as u32);
             }

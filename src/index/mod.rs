@@ -32,44 +32,83 @@ pub struct FileInfo {
 const NO_STRING: u32 = u32::MAX;
 const NO_TS: i64 = i64::MIN;
 
-/// The compact summary kept for every step (40 bytes).
+/// Lines longer than this are indexed without their length; the reader finds their end.
+const LEN_BITS: u32 = 26;
+const LEN_UNKNOWN: u32 = (1 << LEN_BITS) - 1;
+
+/// The compact summary kept for every step (32 bytes). Error labels live in a side
+/// table ([`History::step_errors`]): few steps have one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StepSummary {
     /// File index in the top 16 bits, byte offset in the low 48.
     loc: u64,
     ts: i64,
-    len: u32,
+    /// Record length (26 bits), kind (4 bits), status (2 bits).
+    packed: u32,
     name: u32,
-    error: u32,
     /// The `step` field, or `u32::MAX` when absent.
     seq: u32,
     duration_ms: f32,
-    kind: u8,
-    status: u8,
 }
 
 impl StepSummary {
+    fn new(file: u32, offset: u64, len: usize, kind: StepKind, status: Status) -> StepSummary {
+        let len = u32::try_from(len).unwrap_or(LEN_UNKNOWN).min(LEN_UNKNOWN);
+        StepSummary {
+            loc: (u64::from(file) << 48) | offset,
+            ts: NO_TS,
+            packed: len | (kind as u32) << LEN_BITS | (status as u32) << 30,
+            name: NO_STRING,
+            seq: u32::MAX,
+            duration_ms: f32::NAN,
+        }
+    }
     fn file(&self) -> usize {
         (self.loc >> 48) as usize
     }
     fn offset(&self) -> u64 {
         self.loc & ((1 << 48) - 1)
     }
+    /// The record's length, or `None` when it is too long to have been stored.
+    fn len(&self) -> Option<u32> {
+        let len = self.packed & LEN_UNKNOWN;
+        (len != LEN_UNKNOWN).then_some(len)
+    }
+    fn kind(&self) -> StepKind {
+        StepKind::from_u8(((self.packed >> LEN_BITS) & 0xF) as u8)
+    }
+    fn status(&self) -> Status {
+        Status::from_u8((self.packed >> 30) as u8)
+    }
+    fn is_error(&self) -> bool {
+        self.status() == Status::Error || self.kind() == StepKind::Error
+    }
+}
+
+/// A run's steps that sit next to each other in `History::steps`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    start: u32,
+    /// Steps of the run up to and including this segment.
+    end_position: u32,
 }
 
 /// What the index keeps of a run.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RunEntry {
     id: Box<str>,
-    agent: Option<Box<str>>,
-    agent_version: Option<Box<str>>,
-    model: Option<Box<str>>,
-    labels: BTreeMap<String, String>,
+    // Interned: thousands of runs share a few agents, versions, models and labels.
+    agent: u32,
+    agent_version: u32,
+    model: u32,
+    labels: Box<[(u32, u32)]>,
     declared: Option<Outcome>,
     end_error: Option<Box<str>>,
     files: Vec<u32>,
-    /// Indices into `History::steps`, in run order once the history is finished.
-    steps: Vec<u32>,
+    /// Where the run's steps are in `History::steps`, in run order once the history is
+    /// finished. Concurrent runs interleave in a file, but within a chunk the parser
+    /// groups each run's steps, so a run has a few segments, not one index per step.
+    segments: Vec<Segment>,
     started_at: Option<i64>,
     ended_at: Option<i64>,
     errors: u32,
@@ -83,6 +122,8 @@ pub struct History {
     runs: Vec<RunEntry>,
     run_by_id: FxHashMap<Box<str>, u32>,
     steps: Vec<StepSummary>,
+    /// Error label (code, else message) of the steps that have one, by step index.
+    step_errors: FxHashMap<u32, u32>,
     strings: Interner,
     problems: Vec<Problem>,
     skipped_files: usize,
@@ -97,6 +138,29 @@ pub struct RunRef<'h> {
     history: &'h History,
     index: usize,
     entry: &'h RunEntry,
+}
+
+/// A run's labels, borrowed; serializes as a JSON object.
+#[derive(Clone, Copy)]
+pub struct Labels<'h> {
+    history: &'h History,
+    pairs: &'h [(u32, u32)],
+}
+
+impl<'h> Labels<'h> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'h str, &'h str)> + 'h {
+        let strings = &self.history.strings;
+        self.pairs.iter().map(move |&(k, v)| (strings.get(k), strings.get(v)))
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+impl serde::Serialize for Labels<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
 }
 
 /// The summary of one step, borrowed from the index.
@@ -197,16 +261,23 @@ impl<'h> RunRef<'h> {
         &self.entry.id
     }
     pub fn agent(&self) -> Option<&'h str> {
-        self.entry.agent.as_deref()
+        self.history.string(self.entry.agent)
     }
     pub fn agent_version(&self) -> Option<&'h str> {
-        self.entry.agent_version.as_deref()
+        self.history.string(self.entry.agent_version)
     }
     pub fn model(&self) -> Option<&'h str> {
-        self.entry.model.as_deref()
+        self.history.string(self.entry.model)
     }
-    pub fn labels(&self) -> &'h BTreeMap<String, String> {
-        &self.entry.labels
+    /// The run's labels (from `run_start`), sorted by key.
+    pub fn labels(&self) -> Labels<'h> {
+        Labels {
+            history: self.history,
+            pairs: &self.entry.labels,
+        }
+    }
+    pub fn label(&self, key: &str) -> Option<&'h str> {
+        self.labels().iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
     pub fn format(&self) -> Format {
         self.entry
@@ -232,7 +303,7 @@ impl<'h> RunRef<'h> {
         Some(self.entry.ended_at? - self.entry.started_at?)
     }
     pub fn step_count(&self) -> usize {
-        self.entry.steps.len()
+        self.entry.step_count()
     }
     /// Steps with status error (or of kind `error`).
     pub fn error_count(&self) -> u32 {
@@ -268,13 +339,18 @@ impl<'h> RunRef<'h> {
 
     /// The summary of step `i` (0-based position in the run).
     pub fn step(&self, i: usize) -> StepInfo<'h> {
-        let s = &self.history.steps[self.entry.steps[i] as usize];
+        let index = self.entry.global_index(i);
+        let s = &self.history.steps[index as usize];
         StepInfo {
             step: i as u32,
-            kind: StepKind::from_u8(s.kind),
+            kind: s.kind(),
             name: self.history.string(s.name),
-            status: Status::from_u8(s.status),
-            error: self.history.string(s.error),
+            status: s.status(),
+            error: self
+                .history
+                .step_errors
+                .get(&index)
+                .map(|&e| self.history.strings.get(e)),
             ts: (s.ts != NO_TS).then_some(s.ts),
             duration_ms: (!s.duration_ms.is_nan()).then_some(f64::from(s.duration_ms)),
         }
@@ -291,9 +367,9 @@ impl<'h> RunRef<'h> {
 
     /// Reads and parses steps `range` of the run.
     pub fn load_range(&self, range: std::ops::Range<usize>) -> Result<Vec<Step>, Error> {
-        let summaries: Vec<&StepSummary> = self.entry.steps[range.clone()]
-            .iter()
-            .map(|&i| &self.history.steps[i as usize])
+        let summaries: Vec<&StepSummary> = range
+            .clone()
+            .map(|i| &self.history.steps[self.entry.global_index(i) as usize])
             .collect();
         let mut records: Vec<Option<Vec<u8>>> = vec![None; summaries.len()];
         let mut by_file: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -301,9 +377,9 @@ impl<'h> RunRef<'h> {
             by_file.entry(s.file()).or_default().push(i);
         }
         for (file, idxs) in by_file {
-            let ranges: Vec<(u64, u32)> = idxs
+            let ranges: Vec<(u64, Option<u32>)> = idxs
                 .iter()
-                .map(|&i| (summaries[i].offset(), summaries[i].len))
+                .map(|&i| (summaries[i].offset(), summaries[i].len()))
                 .collect();
             let path = &self.history.files[file].path;
             for (i, bytes) in idxs.into_iter().zip(crate::source::read_ranges(path, &ranges)?) {
@@ -324,6 +400,49 @@ impl<'h> RunRef<'h> {
                 })
             })
             .collect()
+    }
+}
+
+impl RunEntry {
+    fn step_count(&self) -> usize {
+        self.segments.last().map_or(0, |s| s.end_position as usize)
+    }
+
+    /// The index in `History::steps` of the run's step at `position`.
+    fn global_index(&self, position: usize) -> u32 {
+        let position = position as u32;
+        let seg = self.segments.partition_point(|s| s.end_position <= position);
+        let s = &self.segments[seg];
+        let seg_start = if seg == 0 { 0 } else { self.segments[seg - 1].end_position };
+        s.start + (position - seg_start)
+    }
+
+    /// Every step index of the run, in run order.
+    fn global_indices(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut prev_end = 0;
+        self.segments.iter().flat_map(move |s| {
+            let len = s.end_position - prev_end;
+            prev_end = s.end_position;
+            s.start..s.start + len
+        })
+    }
+
+    /// Appends `len` steps stored from `start`, extending the last segment when adjacent.
+    fn push_steps(&mut self, start: u32, len: u32) {
+        let n = self.segments.len();
+        let end = self.step_count() as u32 + len;
+        if n > 0 {
+            let prev_end = if n >= 2 { self.segments[n - 2].end_position } else { 0 };
+            let last = &mut self.segments[n - 1];
+            if last.start + (last.end_position - prev_end) == start {
+                last.end_position = end;
+                return;
+            }
+        }
+        self.segments.push(Segment {
+            start,
+            end_position: end,
+        });
     }
 }
 

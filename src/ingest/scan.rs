@@ -148,7 +148,23 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn skip_string(b: &[u8], i: usize) -> Result<(usize, bool), ScanError> {
     let mut j = i + 1;
     let mut escaped = false;
+    // Most strings (keys, names, ids) are short: look at their bytes directly before
+    // paying for a vectorised search.
+    let short_end = b.len().min(j + 32);
+    while j < short_end {
+        match b[j] {
+            b'"' => return Ok((j + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                j += 2;
+            }
+            _ => j += 1,
+        }
+    }
     loop {
+        if j > b.len() {
+            return Err(err(i, "unterminated string"));
+        }
         match memchr2(b'"', b'\\', &b[j..]) {
             Some(k) => {
                 let p = j + k;
@@ -157,9 +173,6 @@ fn skip_string(b: &[u8], i: usize) -> Result<(usize, bool), ScanError> {
                 }
                 escaped = true;
                 j = p + 2;
-                if j > b.len() {
-                    return Err(err(i, "unterminated string"));
-                }
             }
             None => return Err(err(i, "unterminated string")),
         }
