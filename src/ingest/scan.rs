@@ -142,24 +142,38 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (high bit) the zero bytes of `v`; the lowest flag is always exact.
+#[inline]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
 /// `b[i]` is an opening quote; returns the index after the closing quote and whether
 /// the string holds escapes.
 #[inline]
 fn skip_string(b: &[u8], i: usize) -> Result<(usize, bool), ScanError> {
     let mut j = i + 1;
     let mut escaped = false;
-    // Most strings (keys, names, ids) are short: look at their bytes directly before
-    // paying for a vectorised search.
+    // Most strings (keys, names, ids) are short: test 8 bytes at a time for a quote or
+    // a backslash before paying for a vectorised search.
     let short_end = b.len().min(j + 32);
-    while j < short_end {
-        match b[j] {
-            b'"' => return Ok((j + 1, escaped)),
-            b'\\' => {
-                escaped = true;
-                j += 2;
-            }
-            _ => j += 1,
+    while j + 8 <= short_end {
+        let word = u64::from_le_bytes(b[j..j + 8].try_into().expect("8 bytes"));
+        let hits = zero_bytes(word ^ (LO * u64::from(b'"'))) | zero_bytes(word ^ (LO * u64::from(b'\\')));
+        if hits == 0 {
+            j += 8;
+            continue;
         }
+        // The lowest flagged byte is exact (only bytes above a zero can be false hits).
+        let p = j + (hits.trailing_zeros() / 8) as usize;
+        if b[p] == b'"' {
+            return Ok((p + 1, escaped));
+        }
+        escaped = true;
+        j = p + 2;
     }
     loop {
         if j > b.len() {
