@@ -91,6 +91,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
         Some(Command::Show { run, paths, json }) => {
             let history = load(paths)?;
+            if !json {
+                cli::report_problems(&history, 5);
+            }
             let found = history.find_run(&run)?;
             let steps = found
                 .load_steps()

@@ -2,8 +2,10 @@
 //! steps with where their bytes live. Full steps are read back from the files only when a
 //! run is opened ([`History::load_steps`]).
 
-mod build;
 mod interner;
+mod merge;
+mod parse;
+mod pipeline;
 
 use std::collections::BTreeMap;
 
@@ -15,8 +17,29 @@ use crate::ingest::native::parse_event;
 use crate::model::{Format, Outcome, Problem, Status, Step, StepKind};
 use crate::Error;
 
-pub use build::LoadOptions;
+pub use pipeline::{Batch, LoadEvent, Loader};
 use interner::Interner;
+
+/// How to load a history.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Parser threads; `None` uses every core.
+    pub threads: Option<usize>,
+    /// Bytes read per chunk.
+    pub chunk_size: usize,
+    /// A run without `run_end` whose file changed within this window counts as running.
+    pub running_window: std::time::Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            threads: None,
+            chunk_size: 2 << 20,
+            running_window: std::time::Duration::from_secs(60),
+        }
+    }
+}
 
 /// A file the history was read from.
 #[derive(Debug, Clone)]
@@ -113,6 +136,10 @@ pub(crate) struct RunEntry {
     ended_at: Option<i64>,
     errors: u32,
     first_error: Option<u32>,
+    /// Steps whose figures are counted above; the rest arrived since the last settle.
+    counted: u32,
+    /// Touched since the last settle (and listed in `History::dirty`).
+    dirty: bool,
 }
 
 /// The loaded run history.
@@ -126,6 +153,8 @@ pub struct History {
     step_errors: FxHashMap<u32, u32>,
     strings: Interner,
     problems: Vec<Problem>,
+    /// Runs touched since the last settle.
+    dirty: Vec<u32>,
     skipped_files: usize,
     /// A run without `run_end` whose file changed this recently is taken as still running.
     running_window_ms: i64,
@@ -178,11 +207,6 @@ pub struct StepInfo<'h> {
 }
 
 impl History {
-    /// Loads every run file under `paths` (see [`crate::source::discover`]).
-    pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<History, Error> {
-        build::load(paths, options)
-    }
-
     pub fn runs(&self) -> impl ExactSizeIterator<Item = RunRef<'_>> + '_ {
         (0..self.runs.len()).map(|i| self.run(i))
     }
@@ -404,6 +428,14 @@ impl<'h> RunRef<'h> {
 }
 
 impl RunEntry {
+    fn reset_figures(&mut self) {
+        self.started_at = None;
+        self.ended_at = None;
+        self.errors = 0;
+        self.first_error = None;
+        self.counted = 0;
+    }
+
     fn step_count(&self) -> usize {
         self.segments.last().map_or(0, |s| s.end_position as usize)
     }

@@ -63,8 +63,12 @@ pub fn parse_event(line: &str) -> Result<NativeEvent<'_>, String> {
         }
     });
     if let Err(e) = scanned {
-        return Err(if e.what == "not a JSON object" && line.starts_with('[') {
-            "not a JSON object (an array)".to_string()
+        return Err(if e.what == "not a JSON object" {
+            if line.trim_start().starts_with('[') {
+                "not a JSON object (an array)".to_string()
+            } else {
+                "not JSON: a line must be one JSON object".to_string()
+            }
         } else {
             format!("not valid JSON: {} at column {}", e.what, e.at + 1)
         });
@@ -309,7 +313,7 @@ mod tests {
             (r#"{"run_id":"r","kind":"run_end","outcome":"meh"}"#, "field \"outcome\""),
             (r#"{"run_id":"r","kind":"x","tokens":3}"#, "field \"tokens\""),
             ("[1,2]", "not a JSON object"),
-            ("hello", "not a JSON object"),
+            ("hello", "not JSON"),
             (r#"{"run_id":"r","kind":"x""#, "not valid JSON"),
         ];
         for (line, want) in cases {

@@ -1,0 +1,204 @@
+//! Folds parsed batches into the history, in file order, and keeps each touched run's
+//! order and figures up to date. Used by a full load and by a background or live one.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use super::parse::{LocalRun, Parsed};
+use super::pipeline::{Batch, LoadEvent, Loader};
+use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, NO_STRING, NO_TS};
+use crate::model::{Format, Problem};
+use crate::source;
+use crate::Error;
+
+impl History {
+    /// Loads every run file under `paths` (see [`crate::source::discover`]) and waits
+    /// for the whole load.
+    pub fn load(paths: &[PathBuf], options: &LoadOptions) -> Result<History, Error> {
+        let (mut history, loader) = History::open(paths, options)?;
+        for event in loader.events() {
+            match event {
+                LoadEvent::Batch(batch) => history.apply(batch),
+                LoadEvent::Done(result) => {
+                    result?;
+                    break;
+                }
+            }
+        }
+        history.settle();
+        Ok(history)
+    }
+
+    /// Finds the files under `paths` and starts reading them in the background. The
+    /// history starts empty; [`History::apply`] each batch as it arrives, then
+    /// [`History::settle`] before reading runs.
+    pub fn open(paths: &[PathBuf], options: &LoadOptions) -> Result<(History, Loader), Error> {
+        let found = source::discover(paths)?;
+        let mut history = History {
+            skipped_files: found.skipped,
+            running_window_ms: options.running_window.as_millis() as i64,
+            loaded_at: Some(SystemTime::now()),
+            ..History::default()
+        };
+        let mut bytes_total = 0;
+        for path in &found.files {
+            let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            bytes_total += meta.len();
+            history.files.push(FileInfo {
+                path: path.clone(),
+                format: Format::Native,
+                modified: meta.modified().ok(),
+                lines: 0,
+            });
+        }
+        let threads = options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        let loader = Loader::start(found.files, bytes_total, threads, options.chunk_size.max(64));
+        Ok((history, loader))
+    }
+
+    /// Adds one batch of parsed steps. Batches must be applied in the order the loader
+    /// delivers them.
+    pub fn apply(&mut self, batch: Batch) {
+        let p: Parsed = batch.0;
+        let strings: Vec<u32> = p
+            .strings
+            .strings()
+            .iter()
+            .map(|s| self.strings.intern(s))
+            .collect();
+        let remap = |id: u32| if id == NO_STRING { id } else { strings[id as usize] };
+        let runs: Vec<u32> = p
+            .runs
+            .into_iter()
+            .map(|local| self.merge_run(local, p.file))
+            .collect();
+        let mut start = self.steps.len() as u32;
+        for (i, error) in p.step_errors.into_iter().enumerate() {
+            if error != NO_STRING {
+                self.step_errors.insert(start + i as u32, remap(error));
+            }
+        }
+        self.steps.extend(p.steps.into_iter().map(|mut s| {
+            s.name = remap(s.name);
+            s
+        }));
+        for (local_run, count) in p.run_steps.into_iter().enumerate() {
+            let run = runs[local_run];
+            let entry = &mut self.runs[run as usize];
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty.push(run);
+            }
+            entry.push_steps(start, count);
+            start += count;
+        }
+        let info = &mut self.files[p.file as usize];
+        for (line, reason) in p.problems {
+            self.problems.push(Problem {
+                file: info.path.clone(),
+                line: info.lines + line,
+                reason,
+            });
+        }
+        info.lines += p.lines;
+    }
+
+    fn merge_run(&mut self, local: LocalRun, file: u32) -> u32 {
+        let index = match self.run_by_id.get(&local.id) {
+            Some(&i) => i,
+            None => {
+                let i = self.runs.len() as u32;
+                self.run_by_id.insert(local.id.clone(), i);
+                self.runs.push(RunEntry {
+                    id: local.id,
+                    agent: NO_STRING,
+                    agent_version: NO_STRING,
+                    model: NO_STRING,
+                    ..RunEntry::default()
+                });
+                i
+            }
+        };
+        let entry = &mut self.runs[index as usize];
+        if !entry.files.contains(&file) {
+            entry.files.push(file);
+        }
+        for (slot, value) in [
+            (&mut entry.agent, &local.agent),
+            (&mut entry.agent_version, &local.agent_version),
+            (&mut entry.model, &local.model),
+        ] {
+            if let Some(v) = value {
+                *slot = self.strings.intern(v);
+            }
+        }
+        if let Some(labels) = local.labels {
+            entry.labels = labels
+                .iter()
+                .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
+                .collect();
+        }
+        if local.declared.is_some() {
+            entry.declared = local.declared;
+            entry.end_error = local.end_error;
+        }
+        index
+    }
+
+    /// Brings every run touched since the last call into order and updates its figures.
+    pub fn settle(&mut self) {
+        for run in std::mem::take(&mut self.dirty) {
+            self.settle_run(run as usize);
+        }
+    }
+
+    fn settle_run(&mut self, run: usize) {
+        let entry = &mut self.runs[run];
+        entry.dirty = false;
+        let slots: Vec<u32> = entry.global_indices().collect();
+        let steps = &mut self.steps;
+        // Order by `step` where given; steps without one keep their order of appearance
+        // (the sort is stable) after the numbered ones. Only the steps not yet counted
+        // can be out of place, but an early `step` arriving late moves everything after it.
+        let counted = entry.counted as usize;
+        let from = counted.saturating_sub(1);
+        if slots[from..]
+            .windows(2)
+            .any(|w| steps[w[0] as usize].seq > steps[w[1] as usize].seq)
+        {
+            let mut ordered: Vec<(StepSummary, u32)> = slots
+                .iter()
+                .map(|&i| {
+                    let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
+                    (steps[i as usize], error)
+                })
+                .collect();
+            ordered.sort_by_key(|(s, _)| s.seq);
+            for (&slot, (s, error)) in slots.iter().zip(ordered) {
+                steps[slot as usize] = s;
+                if error != NO_STRING {
+                    self.step_errors.insert(slot, error);
+                }
+            }
+            entry.reset_figures();
+        }
+        for (pos, &i) in slots.iter().enumerate().skip(entry.counted as usize) {
+            let s = &steps[i as usize];
+            if s.ts != NO_TS {
+                entry.started_at = Some(entry.started_at.map_or(s.ts, |t| t.min(s.ts)));
+                let dur = if s.duration_ms.is_nan() { 0 } else { s.duration_ms as i64 };
+                let end = s.ts + dur;
+                entry.ended_at = Some(entry.ended_at.map_or(end, |t| t.max(end)));
+            }
+            if s.is_error() {
+                entry.errors += 1;
+                entry.first_error.get_or_insert(pos as u32);
+            }
+        }
+        entry.counted = slots.len() as u32;
+        entry.segments.shrink_to_fit();
+    }
+}

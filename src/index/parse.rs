@@ -1,0 +1,202 @@
+//! Parses one chunk of lines into compact step summaries, on a worker thread. Strings
+//! and run ids are numbered locally; the merge maps them into the history.
+
+use std::collections::BTreeMap;
+
+use memchr::memchr;
+use rustc_hash::FxHashMap;
+
+use super::interner::Interner;
+use super::{StepSummary, NO_STRING, NO_TS};
+use crate::ingest::native::{parse_event, NativeEvent};
+use crate::model::{Outcome, Status, StepKind};
+
+/// Longest error message kept in the index (the full one is in the file).
+const MAX_INDEXED_ERROR: usize = 120;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Newline-aligned bytes of one file.
+pub(super) struct Chunk {
+    pub(super) seq: u64,
+    pub(super) file: u32,
+    /// Offset of `buf[0]` in the (decompressed) file.
+    pub(super) base: u64,
+    pub(super) buf: Vec<u8>,
+    pub(super) len: usize,
+}
+
+#[derive(Default)]
+pub(super) struct LocalRun {
+    pub(super) id: Box<str>,
+    pub(super) agent: Option<Box<str>>,
+    pub(super) agent_version: Option<Box<str>>,
+    pub(super) model: Option<Box<str>>,
+    pub(super) labels: Option<BTreeMap<String, String>>,
+    pub(super) declared: Option<Outcome>,
+    pub(super) end_error: Option<Box<str>>,
+}
+
+/// What a worker made of one chunk; string and run ids are local to it.
+pub(super) struct Parsed {
+    pub(super) seq: u64,
+    pub(super) file: u32,
+    pub(super) lines: u64,
+    /// Grouped by run (in order of first appearance), each run's steps in file order.
+    pub(super) steps: Vec<StepSummary>,
+    /// The error label of each step in `steps`, or `NO_STRING`.
+    pub(super) step_errors: Vec<u32>,
+    /// Steps per local run, in the order of `steps`.
+    pub(super) run_steps: Vec<u32>,
+    /// While parsing: the local run of each step in `steps`.
+    pub(super) step_runs: Vec<u32>,
+    pub(super) runs: Vec<LocalRun>,
+    pub(super) strings: Interner,
+    /// (1-based line within the chunk, reason)
+    pub(super) problems: Vec<(u64, String)>,
+}
+
+/// Parses a chunk; returns what it found and the emptied buffer, for reuse.
+pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
+    let mut parsed = Parsed {
+        seq: chunk.seq,
+        file: chunk.file,
+        lines: 0,
+        steps: Vec::with_capacity(chunk.len / 256),
+        step_errors: Vec::with_capacity(chunk.len / 256),
+        run_steps: Vec::new(),
+        step_runs: Vec::with_capacity(chunk.len / 256),
+        runs: Vec::new(),
+        strings: Interner::default(),
+        problems: Vec::new(),
+    };
+    let mut run_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
+    let data = &chunk.buf[..chunk.len];
+    let mut start = 0;
+    if chunk.base == 0 && data.starts_with(UTF8_BOM) {
+        start = UTF8_BOM.len();
+    }
+    while start < data.len() {
+        let end = memchr(b'\n', &data[start..]).map_or(data.len(), |p| start + p);
+        parsed.lines += 1;
+        let mut line = &data[start..end];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        let offset = chunk.base + start as u64;
+        start = end + 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let Ok(line) = simdutf8::basic::from_utf8(line) else {
+            let at = std::str::from_utf8(line).err().map_or(0, |e| e.valid_up_to());
+            parsed
+                .problems
+                .push((parsed.lines, format!("invalid UTF-8 at byte {}", at + 1)));
+            continue;
+        };
+        match parse_event(line) {
+            Ok(ev) => parsed.add(&mut run_ids, &ev, chunk.file, offset, line.len()),
+            Err(reason) => parsed.problems.push((parsed.lines, reason)),
+        }
+    }
+    parsed.group_by_run();
+    (parsed, chunk.buf)
+}
+
+impl Parsed {
+    fn add(
+        &mut self,
+        run_ids: &mut FxHashMap<Box<str>, u32>,
+        ev: &NativeEvent,
+        file: u32,
+        offset: u64,
+        len: usize,
+    ) {
+        let run = match run_ids.get(ev.run_id.as_ref()) {
+            Some(&r) => r,
+            None => {
+                let r = self.runs.len() as u32;
+                self.runs.push(LocalRun {
+                    id: ev.run_id.as_ref().into(),
+                    ..LocalRun::default()
+                });
+                run_ids.insert(ev.run_id.as_ref().into(), r);
+                r
+            }
+        };
+        let local = &mut self.runs[run as usize];
+        let kind = ev.step_kind();
+        match kind {
+            StepKind::RunStart => {
+                set(&mut local.agent, ev.agent.as_deref());
+                set(&mut local.agent_version, ev.agent_version.as_deref());
+                set(&mut local.model, ev.model.as_deref());
+                if ev.labels.is_some() {
+                    local.labels.clone_from(&ev.labels);
+                }
+            }
+            StepKind::RunEnd => {
+                local.declared = ev.outcome;
+                local.end_error = ev.error.as_ref().map(|e| e.to_string().into());
+            }
+            _ => {}
+        }
+        let status = ev.effective_status();
+        let error = match (&ev.error, status) {
+            (Some(e), Status::Error) => {
+                let label = e.label();
+                let cut = label
+                    .char_indices()
+                    .nth(MAX_INDEXED_ERROR)
+                    .map_or(label.len(), |(i, _)| i);
+                self.strings.intern(&label[..cut])
+            }
+            _ => NO_STRING,
+        };
+        let mut summary = StepSummary::new(file, offset, len, kind, status);
+        summary.ts = ev.ts.unwrap_or(NO_TS);
+        summary.name = ev.name.as_deref().map_or(NO_STRING, |n| self.strings.intern(n));
+        summary.seq = ev.step.unwrap_or(u32::MAX);
+        summary.duration_ms = ev.duration_ms.map_or(f32::NAN, |d| d as f32);
+        self.steps.push(summary);
+        self.step_errors.push(error);
+        self.step_runs.push(run);
+    }
+
+    /// Reorders `steps` so each run's steps are adjacent (a stable counting sort), so
+    /// the merge appends whole blocks per run.
+    fn group_by_run(&mut self) {
+        let mut counts = vec![0u32; self.runs.len()];
+        for &r in &self.step_runs {
+            counts[r as usize] += 1;
+        }
+        let mut next: Vec<u32> = counts
+            .iter()
+            .scan(0, |acc, &c| {
+                let start = *acc;
+                *acc += c;
+                Some(start)
+            })
+            .collect();
+        let n = self.steps.len();
+        let mut steps = vec![StepSummary::new(0, 0, 0, StepKind::Other, Status::Unset); n];
+        let mut errors = vec![NO_STRING; n];
+        for (i, &r) in self.step_runs.iter().enumerate() {
+            let at = next[r as usize] as usize;
+            next[r as usize] += 1;
+            steps[at] = self.steps[i];
+            errors[at] = self.step_errors[i];
+        }
+        self.steps = steps;
+        self.step_errors = errors;
+        self.run_steps = counts;
+        self.step_runs = Vec::new();
+    }
+}
+
+fn set(slot: &mut Option<Box<str>>, value: Option<&str>) {
+    if let Some(v) = value {
+        *slot = Some(v.into());
+    }
+}
+

@@ -1,0 +1,223 @@
+//! Reads files in the background: a reader thread cuts each file into newline-aligned
+//! chunks (reusing buffers), parser threads turn chunks into [`Batch`]es, and a
+//! coordinator hands them over in file order. The consumer folds batches into a
+//! [`History`](super::History) with `apply`, so a large history shows its first runs
+//! while the rest is still being read.
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use memchr::memrchr;
+
+use super::parse::{parse_chunk, Chunk, Parsed};
+use crate::source::{self, Compression};
+use crate::Error;
+
+/// Parsed steps of one chunk, ready to be applied to the history in order.
+pub struct Batch(pub(super) Parsed);
+
+/// What the background load reports.
+pub enum LoadEvent {
+    Batch(Batch),
+    /// Every file was read (or reading failed).
+    Done(Result<(), Error>),
+}
+
+/// A load running in the background.
+pub struct Loader {
+    events: Receiver<LoadEvent>,
+    bytes_read: Arc<AtomicU64>,
+    bytes_total: u64,
+}
+
+impl Loader {
+    /// Starts reading `paths` (all files, in this order) with `threads` parsers.
+    pub(super) fn start(paths: Vec<PathBuf>, bytes_total: u64, threads: usize, chunk_size: usize) -> Loader {
+        let (events_tx, events) = channel();
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&bytes_read);
+        let spawned = std::thread::Builder::new()
+            .name("retrace-load".into())
+            .spawn(move || {
+                let result = run(&paths, threads, chunk_size, &counter, &events_tx);
+                let _ = events_tx.send(LoadEvent::Done(result));
+            });
+        let events = match spawned {
+            Ok(_) => events,
+            Err(e) => {
+                let (tx, rx) = channel();
+                let _ = tx.send(LoadEvent::Done(Err(spawn_error(e))));
+                rx
+            }
+        };
+        Loader {
+            events,
+            bytes_read,
+            bytes_total,
+        }
+    }
+
+    /// The events, for a blocking or polling consumer.
+    pub fn events(&self) -> &Receiver<LoadEvent> {
+        &self.events
+    }
+
+    /// Bytes of the files read so far, and in all (on disk, so compressed files count
+    /// their compressed size when done).
+    pub fn progress(&self) -> (u64, u64) {
+        (self.bytes_read.load(Ordering::Relaxed), self.bytes_total)
+    }
+}
+
+fn spawn_error(e: std::io::Error) -> Error {
+    Error::Internal(format!("cannot start a thread: {e}"))
+}
+
+fn run(
+    paths: &[PathBuf],
+    threads: usize,
+    chunk_size: usize,
+    bytes_read: &AtomicU64,
+    events: &std::sync::mpsc::Sender<LoadEvent>,
+) -> Result<(), Error> {
+    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(threads);
+    let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+    let (parsed_tx, parsed_rx) = channel::<Parsed>();
+    let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
+
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("retrace-read".into())
+            .spawn_scoped(scope, move || {
+                read_files(paths, chunk_size, &chunk_tx, &recycle_rx, bytes_read)
+            })
+            .map_err(spawn_error)?;
+        for _ in 0..threads {
+            let rx = Arc::clone(&chunk_rx);
+            let tx = parsed_tx.clone();
+            let recycle = recycle_tx.clone();
+            std::thread::Builder::new()
+                .name("retrace-parse".into())
+                .spawn_scoped(scope, move || loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok(chunk)) = next else { break };
+                    let (parsed, buf) = parse_chunk(chunk);
+                    let _ = recycle.send(buf);
+                    if tx.send(parsed).is_err() {
+                        break;
+                    }
+                })
+                .map_err(spawn_error)?;
+        }
+        drop(parsed_tx);
+        // Parsers finish out of order; batches are handed over in file order.
+        let mut pending: BTreeMap<u64, Parsed> = BTreeMap::new();
+        let mut next_seq = 0;
+        for parsed in parsed_rx {
+            pending.insert(parsed.seq, parsed);
+            while let Some(p) = pending.remove(&next_seq) {
+                // A consumer that has gone away stops the load.
+                if events.send(LoadEvent::Batch(Batch(p))).is_err() {
+                    return Ok(());
+                }
+                next_seq += 1;
+            }
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("reader thread panicked".into())))
+    })
+}
+
+/// Cuts every file into chunks that end on a line boundary. A last line without its
+/// newline is not yet a line and is left out (compressed files too, so that a file and
+/// its compressed copy load the same).
+fn read_files(
+    paths: &[PathBuf],
+    chunk_size: usize,
+    out: &SyncSender<Chunk>,
+    recycle: &Receiver<Vec<u8>>,
+    bytes_read: &AtomicU64,
+) -> Result<(), Error> {
+    let mut seq = 0;
+    for (file, path) in paths.iter().enumerate() {
+        let compressed = Compression::of(path) != Compression::None;
+        let mut reader = source::open(path)?;
+        let mut carry: Vec<u8> = Vec::new();
+        let mut base = 0u64;
+        let mut eof = false;
+        while !eof {
+            let want = chunk_size.max(carry.len() * 2);
+            let mut buf = recycle.try_recv().unwrap_or_default();
+            if buf.len() < want {
+                // Zero-filled once per buffer, then reused for the whole load.
+                buf.resize(want, 0);
+            }
+            buf[..carry.len()].copy_from_slice(&carry);
+            let mut filled = carry.len();
+            carry.clear();
+            while filled < buf.len() {
+                match reader.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        filled += n;
+                        if !compressed {
+                            bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::io(path, e)),
+                }
+            }
+            let len = match memrchr(b'\n', &buf[..filled]) {
+                Some(p) => {
+                    carry.extend_from_slice(&buf[p + 1..filled]);
+                    p + 1
+                }
+                None if eof => 0,
+                None => {
+                    // One line longer than the buffer: keep all of it, read on.
+                    carry.extend_from_slice(&buf[..filled]);
+                    continue;
+                }
+            };
+            if len > 0 {
+                send(out, &mut seq, file, base, buf, len)?;
+            }
+            base += len as u64;
+        }
+        if compressed {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            bytes_read.fetch_add(size, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+fn send(
+    out: &SyncSender<Chunk>,
+    seq: &mut u64,
+    file: usize,
+    base: u64,
+    buf: Vec<u8>,
+    len: usize,
+) -> Result<(), Error> {
+    let chunk = Chunk {
+        seq: *seq,
+        file: file as u32,
+        base,
+        buf,
+        len,
+    };
+    *seq += 1;
+    out.send(chunk)
+        .map_err(|_| Error::Internal("parser threads stopped".into()))
+}
+
