@@ -11,7 +11,12 @@ use retrace::index::{History, LoadOptions};
 
 /// Post-mortems of AI-agent runs: load run histories, read timelines, find where runs split.
 #[derive(Parser)]
-#[command(name = "retrace", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "retrace",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -61,12 +66,20 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn load(paths: Vec<PathBuf>) -> anyhow::Result<History> {
-    let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    };
     let history = History::load(&paths, &LoadOptions::default())?;
     if history.files().is_empty() {
         anyhow::bail!(
             "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst) under {}",
-            paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(history)

@@ -68,7 +68,10 @@ impl StepKind {
     }
 
     pub(crate) fn from_u8(v: u8) -> StepKind {
-        StepKind::ALL.get(v as usize).copied().unwrap_or(StepKind::Other)
+        StepKind::ALL
+            .get(v as usize)
+            .copied()
+            .unwrap_or(StepKind::Other)
     }
 }
 
@@ -144,7 +147,10 @@ impl Outcome {
 
     /// True for outcomes a post-mortem cares about.
     pub fn is_bad(self) -> bool {
-        matches!(self, Outcome::Failure | Outcome::Timeout | Outcome::Cancelled)
+        matches!(
+            self,
+            Outcome::Failure | Outcome::Timeout | Outcome::Cancelled
+        )
     }
 }
 

@@ -17,7 +17,10 @@ pub enum Compression {
 
 impl Compression {
     pub fn of(path: &Path) -> Compression {
-        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         if name.ends_with(".gz") {
             Compression::Gzip
         } else if name.ends_with(".zst") {

@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/native").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/native")
+        .join(name)
 }
 
 fn retrace(args: &[&str], paths: &[&Path]) -> Output {
@@ -38,7 +40,12 @@ fn problems(doc: &Value) -> Vec<(u64, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["line"].as_u64().unwrap(), p["reason"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap(),
+                p["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -47,7 +54,10 @@ fn assert_bad_lines_fixture_loaded(doc: &Value) {
     assert_eq!(runs.len(), 1, "{doc:#}");
     let run = &runs[0];
     assert_eq!(run["run_id"], "good-1");
-    assert_eq!(run["steps"], 6, "every good line loads, the unterminated last one does not");
+    assert_eq!(
+        run["steps"], 6,
+        "every good line loads, the unterminated last one does not"
+    );
     assert_eq!(run["errors"], 1);
     assert_eq!(run["outcome"], "failure");
     assert_eq!(run["agent"], "support-bot");
@@ -58,14 +68,20 @@ fn assert_bad_lines_fixture_loaded(doc: &Value) {
         (4, "not a JSON object (an array)"),
         (6, "missing required field \"run_id\""),
         (8, "missing required field \"kind\""),
-        (10, "field \"step\" must be a non-negative integer, got a string"),
+        (
+            10,
+            "field \"step\" must be a non-negative integer, got a string",
+        ),
         (12, "invalid UTF-8"),
         (13, "not valid JSON"),
     ];
     assert_eq!(got.len(), want.len(), "{got:?}");
     for ((line, reason), (want_line, want_reason)) in got.iter().zip(want) {
         assert_eq!(line, want_line, "{reason}");
-        assert!(reason.contains(want_reason), "line {line}: {reason:?} lacks {want_reason:?}");
+        assert!(
+            reason.contains(want_reason),
+            "line {line}: {reason:?} lacks {want_reason:?}"
+        );
     }
     for p in doc["problems"].as_array().unwrap() {
         assert!(p["file"].as_str().unwrap().contains("bad_lines.jsonl"));
@@ -118,7 +134,10 @@ fn interleaved_runs_are_assembled_by_run_id_in_step_order() {
     assert_eq!(doc["runs"][0]["steps"], 5);
     assert_eq!(doc["runs"][1]["steps"], 4);
     // beta's steps 2 and 1 arrive swapped: `step` orders them.
-    let beta = json_of(&retrace(&["show", "beta", "--json"], &[&fixture("interleaved.jsonl")]));
+    let beta = json_of(&retrace(
+        &["show", "beta", "--json"],
+        &[&fixture("interleaved.jsonl")],
+    ));
     let names: Vec<&str> = beta["steps"]
         .as_array()
         .unwrap()
@@ -144,7 +163,10 @@ fn a_run_rotated_across_files_is_one_run() {
     assert_eq!(files.len(), 2);
     assert!(files[0].ends_with("agent.2026-11-24.jsonl"));
     assert!(files[1].ends_with("agent.2026-11-25.jsonl"));
-    let shown = json_of(&retrace(&["show", "gamma", "--json"], &[&fixture("rotated")]));
+    let shown = json_of(&retrace(
+        &["show", "gamma", "--json"],
+        &[&fixture("rotated")],
+    ));
     let steps: Vec<u64> = shown["steps"]
         .as_array()
         .unwrap()
@@ -173,7 +195,10 @@ fn runs_are_found_by_unique_prefix_only() {
     let ambiguous = retrace(&["show", "run-1"], &[two.path()]);
     assert!(!ambiguous.status.success());
     let err = String::from_utf8_lossy(&ambiguous.stderr);
-    assert!(err.contains("matches several runs") && err.contains("run-1a") && err.contains("run-1b"), "{err}");
+    assert!(
+        err.contains("matches several runs") && err.contains("run-1a") && err.contains("run-1b"),
+        "{err}"
+    );
     // An exact id wins even when it is also a prefix of another.
     std::fs::write(
         two.path().join("y.jsonl"),
@@ -189,8 +214,17 @@ fn ls_json_has_the_documented_shape() {
     let doc = ls_json(&[&fixture("bad_lines.jsonl")]);
     let run = doc["runs"][0].as_object().unwrap();
     for key in [
-        "run_id", "agent", "started_at", "ended_at", "duration_ms", "steps", "errors", "outcome",
-        "files", "labels", "format",
+        "run_id",
+        "agent",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "steps",
+        "errors",
+        "outcome",
+        "files",
+        "labels",
+        "format",
     ] {
         assert!(run.contains_key(key), "missing {key}");
     }
@@ -210,20 +244,39 @@ fn ls_json_has_the_documented_shape() {
 
 #[test]
 fn show_json_has_the_documented_shape() {
-    let doc = json_of(&retrace(&["show", "good-1", "--json"], &[&fixture("bad_lines.jsonl")]));
+    let doc = json_of(&retrace(
+        &["show", "good-1", "--json"],
+        &[&fixture("bad_lines.jsonl")],
+    ));
     assert_eq!(doc["run"]["run_id"], "good-1");
     assert_eq!(doc["run"]["trigger"]["ticket"], 4411);
     let steps = doc["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 6);
-    for key in ["step", "id", "parent", "kind", "name", "status", "error", "ts", "duration_ms"] {
-        assert!(steps[1].as_object().unwrap().contains_key(key), "missing {key}");
+    for key in [
+        "step",
+        "id",
+        "parent",
+        "kind",
+        "name",
+        "status",
+        "error",
+        "ts",
+        "duration_ms",
+    ] {
+        assert!(
+            steps[1].as_object().unwrap().contains_key(key),
+            "missing {key}"
+        );
     }
     assert_eq!(steps[1]["kind"], "llm_call");
     assert_eq!(steps[1]["parent"], "0");
     assert_eq!(steps[1]["id"], "1");
     assert_eq!(steps[1]["duration_ms"], 930.0);
     assert_eq!(steps[4]["status"], "error");
-    assert_eq!(steps[4]["error"]["message"], "535 5.7.8 authentication failed");
+    assert_eq!(
+        steps[4]["error"]["message"],
+        "535 5.7.8 authentication failed"
+    );
     assert_eq!(steps[0]["ts"], "2026-11-20T10:00:00Z");
 }
 
@@ -232,9 +285,15 @@ fn human_show_lists_the_trigger_then_every_step() {
     let out = retrace(&["show", "good-1"], &[&fixture("bad_lines.jsonl")]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("trigger: {\"text\":\"Refund my order\",\"ticket\":4411}"), "{text}");
+    assert!(
+        text.contains("trigger: {\"text\":\"Refund my order\",\"ticket\":4411}"),
+        "{text}"
+    );
     assert!(text.contains("SMTP_AUTH_INVALID"));
-    let step_rows = text.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count();
+    let step_rows = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(char::is_numeric))
+        .count();
     assert_eq!(step_rows, 6, "{text}");
 }
 
@@ -274,8 +333,17 @@ fn the_demo_lists_runs_of_both_outcomes() {
     let doc = ls_json(&[&demo]);
     let runs = doc["runs"].as_array().unwrap();
     assert!(runs.len() >= 30);
-    assert!(doc["problems"].as_array().unwrap().is_empty(), "{:#}", doc["problems"]);
-    let outcomes: std::collections::BTreeSet<&str> =
-        runs.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
-    assert!(outcomes.contains("success") && outcomes.contains("failure"), "{outcomes:?}");
+    assert!(
+        doc["problems"].as_array().unwrap().is_empty(),
+        "{:#}",
+        doc["problems"]
+    );
+    let outcomes: std::collections::BTreeSet<&str> = runs
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert!(
+        outcomes.contains("success") && outcomes.contains("failure"),
+        "{outcomes:?}"
+    );
 }

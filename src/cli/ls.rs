@@ -8,14 +8,17 @@ use crate::sanitize;
 use crate::time::{format_duration, format_short};
 
 pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Result<()> {
+    // Oldest first; runs without any time keep load order, at the end.
+    let mut runs: Vec<_> = history.runs().collect();
+    runs.sort_by_key(|r| (r.started_at().is_none(), r.started_at()));
     if as_json {
         // Streamed run by run: building one document would cost more than the load.
         out.write_all(b"{\"runs\":[")?;
-        for (i, run) in history.runs().enumerate() {
+        for (i, run) in runs.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
             }
-            serde_json::to_writer(&mut *out, &RunJson::new(&run))?;
+            serde_json::to_writer(&mut *out, &RunJson::new(run))?;
         }
         out.write_all(b"],\"problems\":")?;
         serde_json::to_writer(&mut *out, &problems_json(history.problems()))?;
@@ -31,24 +34,31 @@ pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Resu
         "DURATION",
         cell("OUTCOME", 10),
     )?;
-    for run in history.runs() {
+    for run in &runs {
         let first_error = run
             .first_error()
             .and_then(|s| s.error.map(|e| format!("#{} {}", s.step, e)))
             .or_else(|| run.end_error().map(str::to_owned))
             .unwrap_or_default();
-        let mark = if run.outcome().is_bad() { "✗" } else if run.outcome() == crate::model::Outcome::Success { "✓" } else { "…" };
-        writeln!(
-            out,
+        let mark = if run.outcome().is_bad() {
+            "✗"
+        } else if run.outcome() == crate::model::Outcome::Success {
+            "✓"
+        } else {
+            "…"
+        };
+        let row = format!(
             "{} {} {} {:>6} {:>8}  {} {}",
             cell(&sanitize::line(run.id()), 24),
             cell(&sanitize::line(run.agent().unwrap_or("-")), 18),
             cell(&run.started_at().map(format_short).unwrap_or_default(), 19),
             run.step_count(),
-            run.duration_ms().map_or("-".into(), |d| format_duration(d as f64)),
+            run.duration_ms()
+                .map_or("-".into(), |d| format_duration(d as f64)),
             cell(&format!("{mark} {}", run.outcome()), 10),
             sanitize::line(&first_error),
-        )?;
+        );
+        writeln!(out, "{}", row.trim_end())?;
     }
     let failed = history.runs().filter(|r| r.outcome().is_bad()).count();
     writeln!(

@@ -29,10 +29,18 @@ pub fn print(run: &RunRef, steps: &[Step], as_json: bool, out: &mut impl Write) 
         run.outcome()
     )?;
     if let Some(t) = trigger(steps) {
-        writeln!(out, "trigger: {}", sanitize::line(&truncate(&compact(t), 200)))?;
+        writeln!(
+            out,
+            "trigger: {}",
+            sanitize::line(&truncate(&compact(t), 200))
+        )?;
     }
     if !run.labels().is_empty() {
-        let labels: Vec<String> = run.labels().iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let labels: Vec<String> = run
+            .labels()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         writeln!(out, "labels: {}", sanitize::line(&labels.join(" ")))?;
     }
     if let Some(e) = run.end_error() {
@@ -55,7 +63,11 @@ pub fn print(run: &RunRef, steps: &[Step], as_json: bool, out: &mut impl Write) 
             (Some(t), Some(t0)) => format!("+{}", format_duration((t - t0) as f64)),
             _ => "-".into(),
         };
-        let error = s.error.as_ref().filter(|_| s.is_error()).map(|e| e.label().to_string());
+        let error = s
+            .error
+            .as_ref()
+            .filter(|_| s.is_error())
+            .map(|e| e.label().to_string());
         writeln!(
             out,
             "{:>4} {:>9} {} {} {:<6} {:>8} {} {}",

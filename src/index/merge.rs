@@ -55,7 +55,12 @@ impl History {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
-        let loader = Loader::start(found.files, bytes_total, threads, options.chunk_size.max(64));
+        let loader = Loader::start(
+            found.files,
+            bytes_total,
+            threads,
+            options.chunk_size.max(64),
+        );
         Ok((history, loader))
     }
 
@@ -69,7 +74,13 @@ impl History {
             .iter()
             .map(|s| self.strings.intern(s))
             .collect();
-        let remap = |id: u32| if id == NO_STRING { id } else { strings[id as usize] };
+        let remap = |id: u32| {
+            if id == NO_STRING {
+                id
+            } else {
+                strings[id as usize]
+            }
+        };
         let runs: Vec<u32> = p
             .runs
             .into_iter()
@@ -189,7 +200,11 @@ impl History {
             let s = &steps[i as usize];
             if s.ts != NO_TS {
                 entry.started_at = Some(entry.started_at.map_or(s.ts, |t| t.min(s.ts)));
-                let dur = if s.duration_ms.is_nan() { 0 } else { s.duration_ms as i64 };
+                let dur = if s.duration_ms.is_nan() {
+                    0
+                } else {
+                    s.duration_ms as i64
+                };
                 let end = s.ts + dur;
                 entry.ended_at = Some(entry.ended_at.map_or(end, |t| t.max(end)));
             }

@@ -17,8 +17,8 @@ use crate::ingest::native::parse_event;
 use crate::model::{Format, Outcome, Problem, Status, Step, StepKind};
 use crate::Error;
 
-pub use pipeline::{Batch, LoadEvent, Loader};
 use interner::Interner;
+pub use pipeline::{Batch, LoadEvent, Loader};
 
 /// How to load a history.
 #[derive(Debug, Clone)]
@@ -179,7 +179,9 @@ pub struct Labels<'h> {
 impl<'h> Labels<'h> {
     pub fn iter(&self) -> impl Iterator<Item = (&'h str, &'h str)> + 'h {
         let strings = &self.history.strings;
-        self.pairs.iter().map(move |&(k, v)| (strings.get(k), strings.get(v)))
+        self.pairs
+            .iter()
+            .map(move |&(k, v)| (strings.get(k), strings.get(v)))
     }
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
@@ -301,7 +303,10 @@ impl<'h> RunRef<'h> {
         }
     }
     pub fn label(&self, key: &str) -> Option<&'h str> {
-        self.labels().iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+        self.labels()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
     }
     pub fn format(&self) -> Format {
         self.entry
@@ -406,7 +411,10 @@ impl<'h> RunRef<'h> {
                 .map(|&i| (summaries[i].offset(), summaries[i].len()))
                 .collect();
             let path = &self.history.files[file].path;
-            for (i, bytes) in idxs.into_iter().zip(crate::source::read_ranges(path, &ranges)?) {
+            for (i, bytes) in idxs
+                .into_iter()
+                .zip(crate::source::read_ranges(path, &ranges)?)
+            {
                 records[i] = Some(bytes);
             }
         }
@@ -443,9 +451,15 @@ impl RunEntry {
     /// The index in `History::steps` of the run's step at `position`.
     fn global_index(&self, position: usize) -> u32 {
         let position = position as u32;
-        let seg = self.segments.partition_point(|s| s.end_position <= position);
+        let seg = self
+            .segments
+            .partition_point(|s| s.end_position <= position);
         let s = &self.segments[seg];
-        let seg_start = if seg == 0 { 0 } else { self.segments[seg - 1].end_position };
+        let seg_start = if seg == 0 {
+            0
+        } else {
+            self.segments[seg - 1].end_position
+        };
         s.start + (position - seg_start)
     }
 
@@ -464,7 +478,11 @@ impl RunEntry {
         let n = self.segments.len();
         let end = self.step_count() as u32 + len;
         if n > 0 {
-            let prev_end = if n >= 2 { self.segments[n - 2].end_position } else { 0 };
+            let prev_end = if n >= 2 {
+                self.segments[n - 2].end_position
+            } else {
+                0
+            };
             let last = &mut self.segments[n - 1];
             if last.start + (last.end_position - prev_end) == start {
                 last.end_position = end;

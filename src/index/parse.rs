@@ -88,7 +88,9 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
             continue;
         }
         let Ok(line) = simdutf8::basic::from_utf8(line) else {
-            let at = std::str::from_utf8(line).err().map_or(0, |e| e.valid_up_to());
+            let at = std::str::from_utf8(line)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
             parsed
                 .problems
                 .push((parsed.lines, format!("invalid UTF-8 at byte {}", at + 1)));
@@ -155,7 +157,10 @@ impl Parsed {
         };
         let mut summary = StepSummary::new(file, offset, len, kind, status);
         summary.ts = ev.ts.unwrap_or(NO_TS);
-        summary.name = ev.name.as_deref().map_or(NO_STRING, |n| self.strings.intern(n));
+        summary.name = ev
+            .name
+            .as_deref()
+            .map_or(NO_STRING, |n| self.strings.intern(n));
         summary.seq = ev.step.unwrap_or(u32::MAX);
         summary.duration_ms = ev.duration_ms.map_or(f32::NAN, |d| d as f32);
         self.steps.push(summary);
@@ -199,4 +204,3 @@ fn set(slot: &mut Option<Box<str>>, value: Option<&str>) {
         *slot = Some(v.into());
     }
 }
-

@@ -36,7 +36,12 @@ pub struct Loader {
 
 impl Loader {
     /// Starts reading `paths` (all files, in this order) with `threads` parsers.
-    pub(super) fn start(paths: Vec<PathBuf>, bytes_total: u64, threads: usize, chunk_size: usize) -> Loader {
+    pub(super) fn start(
+        paths: Vec<PathBuf>,
+        bytes_total: u64,
+        threads: usize,
+        chunk_size: usize,
+    ) -> Loader {
         let (events_tx, events) = channel();
         let bytes_read = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&bytes_read);
@@ -220,4 +225,3 @@ fn send(
     out.send(chunk)
         .map_err(|_| Error::Internal("parser threads stopped".into()))
 }
-

@@ -198,9 +198,7 @@ fn string<'a>(m: &Member<'a>, field: &str) -> Result<Cow<'a, str>, String> {
 fn id_like<'a>(m: &Member<'a>, field: &str) -> Result<Cow<'a, str>, String> {
     match m.ty {
         ValueType::String => string(m, field),
-        ValueType::Number if integer(m).is_some() => {
-            Ok(Cow::Borrowed(m.value))
-        }
+        ValueType::Number if integer(m).is_some() => Ok(Cow::Borrowed(m.value)),
         _ => Err(wrong(field, "a string or an integer", m)),
     }
 }
@@ -230,7 +228,8 @@ fn timestamp(m: &Member) -> Result<i64, String> {
             .ok_or_else(|| wrong("ts", "an RFC 3339 string or epoch milliseconds", m)),
         ValueType::String => {
             let s = string(m, "ts")?;
-            parse_rfc3339_ms(&s).ok_or_else(|| format!("field \"ts\" is not an RFC 3339 time: {s:?}"))
+            parse_rfc3339_ms(&s)
+                .ok_or_else(|| format!("field \"ts\" is not an RFC 3339 time: {s:?}"))
         }
         _ => Err(wrong("ts", "an RFC 3339 string or epoch milliseconds", m)),
     }
@@ -300,18 +299,42 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (r#"{"kind":"x"}"#, "missing required field \"run_id\""),
             (r#"{"run_id":"r"}"#, "missing required field \"kind\""),
-            (r#"{"run_id":7,"kind":"x"}"#, "field \"run_id\" must be a string"),
+            (
+                r#"{"run_id":7,"kind":"x"}"#,
+                "field \"run_id\" must be a string",
+            ),
             (r#"{"run_id":"r","kind":"x","step":"3"}"#, "field \"step\""),
             (r#"{"run_id":"r","kind":"x","step":-1}"#, "field \"step\""),
             (r#"{"run_id":"r","kind":"x","ts":true}"#, "field \"ts\""),
-            (r#"{"run_id":"r","kind":"x","ts":"yesterday"}"#, "field \"ts\""),
-            (r#"{"run_id":"r","kind":"x","status":"fine"}"#, "field \"status\""),
+            (
+                r#"{"run_id":"r","kind":"x","ts":"yesterday"}"#,
+                "field \"ts\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"x","status":"fine"}"#,
+                "field \"status\"",
+            ),
             (r#"{"run_id":"r","kind":"x","error":5}"#, "field \"error\""),
-            (r#"{"run_id":"r","kind":"x","duration_ms":"5"}"#, "field \"duration_ms\""),
-            (r#"{"run_id":"r","kind":"x","labels":{"a":1}}"#, "field \"labels\""),
-            (r#"{"run_id":"r","kind":"x","parent":[1]}"#, "field \"parent\""),
-            (r#"{"run_id":"r","kind":"run_end","outcome":"meh"}"#, "field \"outcome\""),
-            (r#"{"run_id":"r","kind":"x","tokens":3}"#, "field \"tokens\""),
+            (
+                r#"{"run_id":"r","kind":"x","duration_ms":"5"}"#,
+                "field \"duration_ms\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"x","labels":{"a":1}}"#,
+                "field \"labels\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"x","parent":[1]}"#,
+                "field \"parent\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"run_end","outcome":"meh"}"#,
+                "field \"outcome\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"x","tokens":3}"#,
+                "field \"tokens\"",
+            ),
             ("[1,2]", "not a JSON object"),
             ("hello", "not JSON"),
             (r#"{"run_id":"r","kind":"x""#, "not valid JSON"),

@@ -44,7 +44,8 @@ pub struct Member<'a> {
 impl<'a> Member<'a> {
     /// The string contents between the quotes, if the value is a string without escapes.
     pub fn raw_str(&self) -> Option<&'a str> {
-        (self.ty == ValueType::String && !self.escaped).then(|| &self.value[1..self.value.len() - 1])
+        (self.ty == ValueType::String && !self.escaped)
+            .then(|| &self.value[1..self.value.len() - 1])
     }
 
     /// The value as an owned string, unescaping when needed; `None` if not a string.
@@ -68,10 +69,7 @@ pub struct ScanError {
 
 /// Calls `visit` for each top-level member of the object in `line`. Stops at the first
 /// structural error. Duplicate keys are passed through in order.
-pub fn scan_object<'a>(
-    text: &'a str,
-    mut visit: impl FnMut(Member<'a>),
-) -> Result<(), ScanError> {
+pub fn scan_object<'a>(text: &'a str, mut visit: impl FnMut(Member<'a>)) -> Result<(), ScanError> {
     // Every position the scanner stops at is an ASCII delimiter, so slicing `text` at
     // them is always on a character boundary.
     let line = text.as_bytes();
@@ -162,7 +160,8 @@ fn skip_string(b: &[u8], i: usize) -> Result<(usize, bool), ScanError> {
     let short_end = b.len().min(j + 32);
     while j + 8 <= short_end {
         let word = u64::from_le_bytes(b[j..j + 8].try_into().expect("8 bytes"));
-        let hits = zero_bytes(word ^ (LO * u64::from(b'"'))) | zero_bytes(word ^ (LO * u64::from(b'\\')));
+        let hits =
+            zero_bytes(word ^ (LO * u64::from(b'"'))) | zero_bytes(word ^ (LO * u64::from(b'\\')));
         if hits == 0 {
             j += 8;
             continue;
