@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use retrace::cli;
 use retrace::index::{History, LoadOptions};
+use retrace::model::Format;
 
 /// Post-mortems of AI-agent runs: load run histories, read timelines, find where runs split.
 #[derive(Parser)]
@@ -22,6 +23,17 @@ struct Args {
     command: Option<Command>,
     /// Files or folders of runs (default: the current folder).
     paths: Vec<PathBuf>,
+    /// Read every file as this format instead of detecting it: native, otel,
+    /// claude-code, codex, tau-bench.
+    #[arg(long, global = true, value_parser = parse_format)]
+    format: Option<Format>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {s:?}; known: {}", known.join(", "))
+    })
 }
 
 #[derive(Subcommand)]
@@ -65,16 +77,20 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn load(paths: Vec<PathBuf>) -> anyhow::Result<History> {
+fn load(paths: Vec<PathBuf>, format: Option<Format>) -> anyhow::Result<History> {
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         paths
     };
-    let history = History::load(&paths, &LoadOptions::default())?;
+    let options = LoadOptions {
+        format,
+        ..LoadOptions::default()
+    };
+    let history = History::load(&paths, &options)?;
     if history.files().is_empty() {
         anyhow::bail!(
-            "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst) under {}",
+            "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst, or .json of a known format) under {}",
             paths
                 .iter()
                 .map(|p| p.display().to_string())
@@ -85,25 +101,37 @@ fn load(paths: Vec<PathBuf>) -> anyhow::Result<History> {
     Ok(history)
 }
 
+/// Files whose every line was bad: an error for scripts, after the problems were shown.
+fn nothing_read(history: &History) -> anyhow::Result<()> {
+    if history.run_count() == 0 && !history.problems().is_empty() {
+        anyhow::bail!(
+            "nothing could be read: {} bad lines and no runs",
+            history.problems().len()
+        );
+    }
+    Ok(())
+}
+
 fn run(args: Args) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.command {
         // The full-screen browser comes with the TUI; until then, list the runs.
         None => {
-            let history = load(args.paths)?;
+            let history = load(args.paths, args.format)?;
             cli::report_problems(&history, 20);
             cli::ls::print(&history, false, &mut out)?;
         }
         Some(Command::Ls { paths, json }) => {
-            let history = load(paths)?;
+            let history = load(paths, args.format)?;
             if !json {
                 cli::report_problems(&history, 20);
             }
             cli::ls::print(&history, json, &mut out)?;
+            nothing_read(&history)?;
         }
         Some(Command::Show { run, paths, json }) => {
-            let history = load(paths)?;
+            let history = load(paths, args.format)?;
             if !json {
                 cli::report_problems(&history, 5);
             }

@@ -177,16 +177,46 @@ impl fmt::Display for Problem {
 
 /// The format a file was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Format {
+    #[serde(rename = "native")]
     Native,
+    #[serde(rename = "otel")]
+    Otel,
+    #[serde(rename = "claude-code")]
+    ClaudeCode,
+    #[serde(rename = "codex")]
+    Codex,
+    #[serde(rename = "tau-bench")]
+    TauBench,
 }
 
 impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Native,
+        Format::Otel,
+        Format::ClaudeCode,
+        Format::Codex,
+        Format::TauBench,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Native => "native",
+            Format::Otel => "otel",
+            Format::ClaudeCode => "claude-code",
+            Format::Codex => "codex",
+            Format::TauBench => "tau-bench",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -31,11 +31,21 @@ impl Compression {
     }
 }
 
+/// A file discovery found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub path: PathBuf,
+    /// Named on the command line (always read), or found in a folder by its name.
+    pub explicit: bool,
+    /// A `.json` file in a folder: read only when its content is a known format.
+    pub needs_known_format: bool,
+}
+
 /// What discovery found.
 #[derive(Debug, Default)]
 pub struct Discovered {
-    /// Run files, in a stable order (each argument in turn, folders sorted by path).
-    pub files: Vec<PathBuf>,
+    /// Candidate files, in a stable order (each argument in turn, folders sorted by path).
+    pub files: Vec<Found>,
     /// Files inside folders that are not run files, passed over.
     pub skipped: usize,
 }
@@ -56,7 +66,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, Error> {
         if meta.is_dir() {
             walk(path, &mut found)?;
         } else {
-            found.files.push(path.clone());
+            found.files.push(Found {
+                path: path.clone(),
+                explicit: true,
+                needs_known_format: false,
+            });
         }
     }
     Ok(found)
@@ -73,18 +87,46 @@ fn walk(dir: &Path, found: &mut Discovered) -> Result<(), Error> {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if meta.is_dir() {
             walk(&path, found)?;
-        } else if path
-            .file_name()
-            .is_some_and(|n| is_run_file_name(&n.to_string_lossy()))
-        {
-            found.files.push(path);
+        } else if is_run_file_name(&name) || name.ends_with(".json") {
+            found.files.push(Found {
+                needs_known_format: !is_run_file_name(&name),
+                path,
+                explicit: false,
+            });
         } else {
             found.skipped += 1;
         }
     }
     Ok(())
+}
+
+/// The first `limit` bytes of a file's (decompressed) content.
+pub fn head(path: &Path, limit: usize) -> Result<Vec<u8>, Error> {
+    let mut head = Vec::with_capacity(limit.min(1 << 16));
+    open(path)?
+        .take(limit as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(head)
+}
+
+/// The file name without its run-file extensions: `rollout-x.jsonl.gz` → `rollout-x`.
+pub fn stem(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut stem = name.as_str();
+    for ext in [".gz", ".zst", ".jsonl", ".ndjson", ".json"] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    stem.to_string()
 }
 
 /// Opens a file for sequential reading, decompressing by its name.

@@ -24,10 +24,17 @@ pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Resu
         serde_json::to_writer(&mut *out, &problems_json(history.problems()))?;
         return out.write_all(b"}\n");
     }
+    // Ids are shown whole up to a point (trace ids and session ids are long).
+    let id_width = runs
+        .iter()
+        .map(|r| sanitize::line(r.id()).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 40);
     writeln!(
         out,
         "{} {} {} {:>6} {:>8}  {} FIRST ERROR",
-        cell("RUN", 24),
+        cell("RUN", id_width),
         cell("AGENT", 18),
         cell("STARTED (UTC)", 19),
         "STEPS",
@@ -49,14 +56,14 @@ pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Resu
         };
         let row = format!(
             "{} {} {} {:>6} {:>8}  {} {}",
-            cell(&sanitize::line(run.id()), 24),
+            cell(&sanitize::line(run.id()), id_width),
             cell(&sanitize::line(run.agent().unwrap_or("-")), 18),
             cell(&run.started_at().map(format_short).unwrap_or_default(), 19),
             run.step_count(),
             run.duration_ms()
                 .map_or("-".into(), |d| format_duration(d as f64)),
             cell(&format!("{mark} {}", run.outcome()), 10),
-            sanitize::line(&first_error),
+            crate::describe::truncate(&sanitize::line(&first_error), 60),
         );
         writeln!(out, "{}", row.trim_end())?;
     }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::parse::{LocalRun, Parsed};
-use super::pipeline::{Batch, LoadEvent, Loader};
+use super::pipeline::{Batch, LoadEvent, Loader, Source};
 use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, NO_STRING, NO_TS};
+use crate::ingest::detect::{detect, SNIFF_BYTES};
 use crate::model::{Format, Problem};
 use crate::source;
 use crate::Error;
@@ -41,12 +42,33 @@ impl History {
             ..History::default()
         };
         let mut bytes_total = 0;
-        for path in &found.files {
+        let mut sources = Vec::new();
+        for found in &found.files {
+            let path = &found.path;
             let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            let detected = match options.format {
+                Some(f) if !found.needs_known_format => Some(f),
+                _ => detect(&source::head(path, SNIFF_BYTES)?),
+            };
+            let format = match (detected, found.needs_known_format) {
+                (Some(f), _) => f,
+                // A `.json` file found in a folder that is no known format is passed over.
+                (None, true) => {
+                    history.skipped_files += 1;
+                    continue;
+                }
+                // Anything else is read as native, so that its bad lines are reported.
+                (None, false) => Format::Native,
+            };
             bytes_total += meta.len();
+            sources.push(Source {
+                path: path.clone(),
+                format,
+                stem: source::stem(path).into(),
+            });
             history.files.push(FileInfo {
                 path: path.clone(),
-                format: Format::Native,
+                format,
                 modified: meta.modified().ok(),
                 lines: 0,
             });
@@ -55,12 +77,7 @@ impl History {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
-        let loader = Loader::start(
-            found.files,
-            bytes_total,
-            threads,
-            options.chunk_size.max(64),
-        );
+        let loader = Loader::start(sources, bytes_total, threads, options.chunk_size.max(64));
         Ok((history, loader))
     }
 
@@ -147,10 +164,16 @@ impl History {
             }
         }
         if let Some(labels) = local.labels {
-            entry.labels = labels
-                .iter()
-                .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
-                .collect();
+            let mut merged: Vec<(u32, u32)> = entry.labels.to_vec();
+            for (k, v) in &labels {
+                let (k, v) = (self.strings.intern(k), self.strings.intern(v));
+                match merged.iter_mut().find(|(key, _)| *key == k) {
+                    Some(slot) => slot.1 = v,
+                    None => merged.push((k, v)),
+                }
+            }
+            merged.sort_by(|a, b| self.strings.get(a.0).cmp(self.strings.get(b.0)));
+            entry.labels = merged.into();
         }
         if local.declared.is_some() {
             entry.declared = local.declared;
@@ -176,9 +199,14 @@ impl History {
         // can be out of place, but an early `step` arriving late moves everything after it.
         let counted = entry.counted as usize;
         let from = counted.saturating_sub(1);
+        // Native runs are ordered by their `step` numbers; runs of other formats, whose
+        // records arrive in export order (spans) or from several files (sub-agents), by time.
+        let format = entry.files.first().map(|&f| self.files[f as usize].format);
+        let by_step = format.unwrap_or(Format::Native) == Format::Native;
+        let key = |s: &StepSummary| if by_step { i64::from(s.seq) } else { s.ts };
         if slots[from..]
             .windows(2)
-            .any(|w| steps[w[0] as usize].seq > steps[w[1] as usize].seq)
+            .any(|w| key(&steps[w[0] as usize]) > key(&steps[w[1] as usize]))
         {
             let mut ordered: Vec<(StepSummary, u32)> = slots
                 .iter()
@@ -187,7 +215,7 @@ impl History {
                     (steps[i as usize], error)
                 })
                 .collect();
-            ordered.sort_by_key(|(s, _)| s.seq);
+            ordered.sort_by_key(|(s, _)| key(s));
             for (&slot, (s, error)) in slots.iter().zip(ordered) {
                 steps[slot as usize] = s;
                 if error != NO_STRING {

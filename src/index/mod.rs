@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::ingest::native::parse_event;
+use crate::ingest::{parse_record, Context};
 use crate::model::{Format, Outcome, Problem, Status, Step, StepKind};
 use crate::Error;
 
@@ -29,6 +29,8 @@ pub struct LoadOptions {
     pub chunk_size: usize,
     /// A run without `run_end` whose file changed within this window counts as running.
     pub running_window: std::time::Duration,
+    /// Read every file as this format instead of detecting it.
+    pub format: Option<Format>,
 }
 
 impl Default for LoadOptions {
@@ -37,6 +39,7 @@ impl Default for LoadOptions {
             threads: None,
             chunk_size: 2 << 20,
             running_window: std::time::Duration::from_secs(60),
+            format: None,
         }
     }
 }
@@ -400,39 +403,90 @@ impl<'h> RunRef<'h> {
             .clone()
             .map(|i| &self.history.steps[self.entry.global_index(i) as usize])
             .collect();
-        let mut records: Vec<Option<Vec<u8>>> = vec![None; summaries.len()];
-        let mut by_file: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for (i, s) in summaries.iter().enumerate() {
-            by_file.entry(s.file()).or_default().push(i);
+        // Several steps can share a record (spans of one OTLP line, blocks of one
+        // message): each distinct record is read and parsed once.
+        let mut records: BTreeMap<(usize, u64), Option<u32>> = BTreeMap::new();
+        for s in &summaries {
+            records.insert((s.file(), s.offset()), s.len());
         }
-        for (file, idxs) in by_file {
-            let ranges: Vec<(u64, Option<u32>)> = idxs
-                .iter()
-                .map(|&i| (summaries[i].offset(), summaries[i].len()))
-                .collect();
-            let path = &self.history.files[file].path;
-            for (i, bytes) in idxs
-                .into_iter()
-                .zip(crate::source::read_ranges(path, &ranges)?)
-            {
-                records[i] = Some(bytes);
+        let mut by_file: BTreeMap<usize, Vec<(u64, Option<u32>)>> = BTreeMap::new();
+        for (&(file, offset), &len) in &records {
+            by_file.entry(file).or_default().push((offset, len));
+        }
+        let mut decoded: BTreeMap<(usize, u64), Vec<Step>> = BTreeMap::new();
+        for (file, ranges) in by_file {
+            let info = &self.history.files[file];
+            let stem = crate::source::stem(&info.path);
+            let ctx = Context { file_stem: &stem };
+            let contents = crate::source::read_ranges(&info.path, &ranges)?;
+            for ((offset, _), bytes) in ranges.into_iter().zip(contents) {
+                let steps =
+                    decode_record(info.format, &bytes, &ctx).map_err(|reason| Error::Changed {
+                        path: info.path.clone(),
+                        offset,
+                        reason,
+                    })?;
+                decoded.insert((file, offset), steps);
             }
         }
-        records
-            .into_iter()
-            .zip(summaries)
+        summaries
+            .iter()
             .enumerate()
-            .map(|(i, (bytes, summary))| {
-                let bytes = bytes.unwrap_or_default();
+            .map(|(i, summary)| {
+                let file = summary.file();
+                let sub = if self.history.files[file].format == Format::Native {
+                    0
+                } else {
+                    summary.seq as usize
+                };
+                let mut step = decoded
+                    .get(&(file, summary.offset()))
+                    .and_then(|steps| steps.get(sub))
+                    .cloned()
+                    .ok_or_else(|| Error::Changed {
+                        path: self.history.files[file].path.clone(),
+                        offset: summary.offset(),
+                        reason: format!("step {sub} of the record is gone"),
+                    })?;
                 let position = (range.start + i) as u32;
-                decode_step(&bytes, position).map_err(|reason| Error::Changed {
-                    path: self.history.files[summary.file()].path.clone(),
-                    offset: summary.offset(),
-                    reason,
-                })
+                if step.id.is_empty() {
+                    step.id = position.to_string();
+                }
+                step.step = position;
+                Ok(step)
             })
             .collect()
     }
+}
+
+/// Parses one stored record into its full steps (one for a native line).
+fn decode_record(format: Format, bytes: &[u8], ctx: &Context) -> Result<Vec<Step>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
+    let mut events = Vec::new();
+    let mut problems = Vec::new();
+    parse_record(format, text, ctx, true, &mut events, &mut problems)?;
+    Ok(events
+        .into_iter()
+        .filter(|ev| !ev.run_info_only)
+        .map(|ev| Step {
+            step: 0,
+            id: ev
+                .id
+                .as_deref()
+                .map(str::to_owned)
+                .or_else(|| ev.step.map(|s| s.to_string()))
+                .unwrap_or_default(),
+            parent: ev.parent.as_deref().map(str::to_owned),
+            kind: ev.step_kind(),
+            kind_name: ev.kind.to_string(),
+            name: ev.name.as_deref().map(str::to_owned),
+            status: ev.effective_status(),
+            error: ev.error.clone(),
+            ts: ev.ts,
+            duration_ms: ev.duration_ms,
+            record: ev.record.unwrap_or(serde_json::Value::Null),
+        })
+        .collect())
 }
 
 impl RunEntry {
@@ -494,30 +548,4 @@ impl RunEntry {
             end_position: end,
         });
     }
-}
-
-/// Parses one stored record into a full [`Step`].
-fn decode_step(bytes: &[u8], position: u32) -> Result<Step, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
-    let ev = parse_event(text)?;
-    let record: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-    Ok(Step {
-        step: position,
-        id: ev
-            .id
-            .as_deref()
-            .map(str::to_owned)
-            .or_else(|| ev.step.map(|s| s.to_string()))
-            .unwrap_or_else(|| position.to_string()),
-        parent: ev.parent.as_deref().map(str::to_owned),
-        kind: ev.step_kind(),
-        kind_name: ev.kind.to_string(),
-        name: ev.name.as_deref().map(str::to_owned),
-        status: ev.effective_status(),
-        error: ev.error.clone(),
-        ts: ev.ts,
-        duration_ms: ev.duration_ms,
-        record,
-    })
 }

@@ -8,8 +8,9 @@ use rustc_hash::FxHashMap;
 
 use super::interner::Interner;
 use super::{StepSummary, NO_STRING, NO_TS};
-use crate::ingest::native::{parse_event, NativeEvent};
-use crate::model::{Outcome, Status, StepKind};
+use crate::ingest::native::parse_event;
+use crate::ingest::{framing, parse_record, Context, Event, Framing};
+use crate::model::{Format, Outcome, Status, StepKind};
 
 /// Longest error message kept in the index (the full one is in the file).
 const MAX_INDEXED_ERROR: usize = 120;
@@ -19,6 +20,8 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(super) struct Chunk {
     pub(super) seq: u64,
     pub(super) file: u32,
+    pub(super) format: Format,
+    pub(super) stem: std::sync::Arc<str>,
     /// Offset of `buf[0]` in the (decompressed) file.
     pub(super) base: u64,
     pub(super) buf: Vec<u8>,
@@ -75,6 +78,15 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
     if chunk.base == 0 && data.starts_with(UTF8_BOM) {
         start = UTF8_BOM.len();
     }
+    let ctx = Context {
+        file_stem: &chunk.stem,
+    };
+    if framing(chunk.format) == Framing::Document {
+        parse_document(&mut parsed, &mut run_ids, &chunk, start, &ctx);
+        parsed.group_by_run();
+        return (parsed, chunk.buf);
+    }
+    let mut part_problems = Vec::new();
     while start < data.len() {
         let end = memchr(b'\n', &data[start..]).map_or(data.len(), |p| start + p);
         parsed.lines += 1;
@@ -96,8 +108,42 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
                 .push((parsed.lines, format!("invalid UTF-8 at byte {}", at + 1)));
             continue;
         };
-        match parse_event(line) {
-            Ok(ev) => parsed.add(&mut run_ids, &ev, chunk.file, offset, line.len()),
+        if chunk.format == Format::Native {
+            // The hot path of large histories: no event list, nothing built for payloads.
+            match parse_event(line) {
+                Ok(ev) => parsed.add(
+                    &mut run_ids,
+                    &ev,
+                    Format::Native,
+                    chunk.file,
+                    offset,
+                    line.len(),
+                ),
+                Err(reason) => parsed.problems.push((parsed.lines, reason)),
+            }
+            continue;
+        }
+        let mut line_events = Vec::new();
+        match parse_record(
+            chunk.format,
+            line,
+            &ctx,
+            false,
+            &mut line_events,
+            &mut part_problems,
+        ) {
+            Ok(()) => {
+                for ev in &line_events {
+                    parsed.add(
+                        &mut run_ids,
+                        ev,
+                        chunk.format,
+                        chunk.file,
+                        offset,
+                        line.len(),
+                    );
+                }
+            }
             Err(reason) => parsed.problems.push((parsed.lines, reason)),
         }
     }
@@ -105,11 +151,57 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
     (parsed, chunk.buf)
 }
 
+/// A whole-file document (tau-bench): each event's record is a part of it.
+fn parse_document(
+    parsed: &mut Parsed,
+    run_ids: &mut FxHashMap<Box<str>, u32>,
+    chunk: &Chunk,
+    start: usize,
+    ctx: &Context,
+) {
+    let data = &chunk.buf[start..chunk.len];
+    let line_of = |offset: usize| {
+        1 + memchr::memchr_iter(b'\n', &data[..offset.min(data.len())]).count() as u64
+    };
+    parsed.lines = memchr::memchr_iter(b'\n', data).count() as u64;
+    let text = match std::str::from_utf8(data) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.valid_up_to();
+            parsed
+                .problems
+                .push((line_of(at), format!("invalid UTF-8 at byte {}", at + 1)));
+            return;
+        }
+    };
+    let mut events = Vec::new();
+    let mut part_problems = Vec::new();
+    if let Err(reason) = parse_record(
+        chunk.format,
+        text,
+        ctx,
+        false,
+        &mut events,
+        &mut part_problems,
+    ) {
+        parsed.problems.push((1, reason));
+    }
+    for (offset, reason) in part_problems {
+        parsed.problems.push((line_of(offset), reason));
+    }
+    for ev in &events {
+        let (offset, len) = ev.span.unwrap_or((0, text.len()));
+        let base = chunk.base + (start + offset) as u64;
+        parsed.add(run_ids, ev, chunk.format, chunk.file, base, len);
+    }
+}
+
 impl Parsed {
     fn add(
         &mut self,
         run_ids: &mut FxHashMap<Box<str>, u32>,
-        ev: &NativeEvent,
+        ev: &Event,
+        format: Format,
         file: u32,
         offset: u64,
         len: usize,
@@ -127,22 +219,25 @@ impl Parsed {
             }
         };
         let local = &mut self.runs[run as usize];
-        let kind = ev.step_kind();
-        match kind {
-            StepKind::RunStart => {
-                set(&mut local.agent, ev.agent.as_deref());
-                set(&mut local.agent_version, ev.agent_version.as_deref());
-                set(&mut local.model, ev.model.as_deref());
-                if ev.labels.is_some() {
-                    local.labels.clone_from(&ev.labels);
-                }
+        if ev.describes_run {
+            set(&mut local.agent, ev.agent.as_deref());
+            set(&mut local.agent_version, ev.agent_version.as_deref());
+            set(&mut local.model, ev.model.as_deref());
+            if let Some(labels) = &ev.labels {
+                local
+                    .labels
+                    .get_or_insert_with(BTreeMap::new)
+                    .extend(labels.clone());
             }
-            StepKind::RunEnd => {
-                local.declared = ev.outcome;
-                local.end_error = ev.error.as_ref().map(|e| e.to_string().into());
-            }
-            _ => {}
         }
+        if ev.outcome.is_some() {
+            local.declared = ev.outcome;
+            local.end_error = ev.error.as_ref().map(|e| e.to_string().into());
+        }
+        if ev.run_info_only {
+            return;
+        }
+        let kind = ev.step_kind();
         let status = ev.effective_status();
         let error = match (&ev.error, status) {
             (Some(e), Status::Error) => {
@@ -161,7 +256,13 @@ impl Parsed {
             .name
             .as_deref()
             .map_or(NO_STRING, |n| self.strings.intern(n));
-        summary.seq = ev.step.unwrap_or(u32::MAX);
+        // Native steps are ordered by `step`; other formats' steps by time, and there
+        // `seq` holds the step's place in its record instead.
+        summary.seq = if format == Format::Native {
+            ev.step.unwrap_or(u32::MAX)
+        } else {
+            ev.sub
+        };
         summary.duration_ms = ev.duration_ms.map_or(f32::NAN, |d| d as f32);
         self.steps.push(summary);
         self.step_errors.push(error);

@@ -14,8 +14,19 @@ use std::sync::{Arc, Mutex};
 use memchr::memrchr;
 
 use super::parse::{parse_chunk, Chunk, Parsed};
+use crate::ingest::{framing, Framing};
+use crate::model::Format;
 use crate::source::{self, Compression};
 use crate::Error;
+
+/// A file to read, and how.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+    /// The file name without extensions (tau-bench run ids are made unique with it).
+    pub stem: Arc<str>,
+}
 
 /// Parsed steps of one chunk, ready to be applied to the history in order.
 pub struct Batch(pub(super) Parsed);
@@ -37,7 +48,7 @@ pub struct Loader {
 impl Loader {
     /// Starts reading `paths` (all files, in this order) with `threads` parsers.
     pub(super) fn start(
-        paths: Vec<PathBuf>,
+        sources: Vec<Source>,
         bytes_total: u64,
         threads: usize,
         chunk_size: usize,
@@ -48,7 +59,7 @@ impl Loader {
         let spawned = std::thread::Builder::new()
             .name("retrace-load".into())
             .spawn(move || {
-                let result = run(&paths, threads, chunk_size, &counter, &events_tx);
+                let result = run(&sources, threads, chunk_size, &counter, &events_tx);
                 let _ = events_tx.send(LoadEvent::Done(result));
             });
         let events = match spawned {
@@ -83,7 +94,7 @@ fn spawn_error(e: std::io::Error) -> Error {
 }
 
 fn run(
-    paths: &[PathBuf],
+    sources: &[Source],
     threads: usize,
     chunk_size: usize,
     bytes_read: &AtomicU64,
@@ -98,7 +109,7 @@ fn run(
         let reader = std::thread::Builder::new()
             .name("retrace-read".into())
             .spawn_scoped(scope, move || {
-                read_files(paths, chunk_size, &chunk_tx, &recycle_rx, bytes_read)
+                read_files(sources, chunk_size, &chunk_tx, &recycle_rx, bytes_read)
             })
             .map_err(spawn_error)?;
         for _ in 0..threads {
@@ -142,16 +153,27 @@ fn run(
 /// newline is not yet a line and is left out (compressed files too, so that a file and
 /// its compressed copy load the same).
 fn read_files(
-    paths: &[PathBuf],
+    sources: &[Source],
     chunk_size: usize,
     out: &SyncSender<Chunk>,
     recycle: &Receiver<Vec<u8>>,
     bytes_read: &AtomicU64,
 ) -> Result<(), Error> {
     let mut seq = 0;
-    for (file, path) in paths.iter().enumerate() {
+    for (file, src) in sources.iter().enumerate() {
+        let path = &src.path;
         let compressed = Compression::of(path) != Compression::None;
         let mut reader = source::open(path)?;
+        let whole = framing(src.format) == Framing::Document;
+        let chunk_of = |seq: u64, base: u64, buf: Vec<u8>, len: usize| Chunk {
+            seq,
+            file: file as u32,
+            format: src.format,
+            stem: Arc::clone(&src.stem),
+            base,
+            buf,
+            len,
+        };
         let mut carry: Vec<u8> = Vec::new();
         let mut base = 0u64;
         let mut eof = false;
@@ -181,7 +203,14 @@ fn read_files(
                     Err(e) => return Err(Error::io(path, e)),
                 }
             }
-            let len = match memrchr(b'\n', &buf[..filled]) {
+            let last_newline = memrchr(b'\n', &buf[..filled]);
+            let len = match last_newline {
+                // A document is one record: read it whole, newline or not.
+                _ if whole && eof => filled,
+                _ if whole => {
+                    carry.extend_from_slice(&buf[..filled]);
+                    continue;
+                }
                 Some(p) => {
                     carry.extend_from_slice(&buf[p + 1..filled]);
                     p + 1
@@ -194,7 +223,9 @@ fn read_files(
                 }
             };
             if len > 0 {
-                send(out, &mut seq, file, base, buf, len)?;
+                out.send(chunk_of(seq, base, buf, len))
+                    .map_err(|_| Error::Internal("parser threads stopped".into()))?;
+                seq += 1;
             }
             base += len as u64;
         }
@@ -204,24 +235,4 @@ fn read_files(
         }
     }
     Ok(())
-}
-
-fn send(
-    out: &SyncSender<Chunk>,
-    seq: &mut u64,
-    file: usize,
-    base: u64,
-    buf: Vec<u8>,
-    len: usize,
-) -> Result<(), Error> {
-    let chunk = Chunk {
-        seq: *seq,
-        file: file as u32,
-        base,
-        buf,
-        len,
-    };
-    *seq += 1;
-    out.send(chunk)
-        .map_err(|_| Error::Internal("parser threads stopped".into()))
 }

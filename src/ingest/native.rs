@@ -3,54 +3,16 @@
 //! skipped by the scanner, never built; the index reads them back when a step is opened.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use super::scan::{scan_object, Member, ValueType};
+use super::Event;
 use crate::model::{Outcome, Status, StepError, StepKind};
 use crate::time::parse_rfc3339_ms;
 
-/// The typed fields of one native event. Strings borrow from the line when unescaped.
-#[derive(Debug, Default)]
-pub struct NativeEvent<'a> {
-    pub run_id: Cow<'a, str>,
-    pub kind: Cow<'a, str>,
-    pub step: Option<u32>,
-    pub id: Option<Cow<'a, str>>,
-    pub parent: Option<Cow<'a, str>>,
-    pub name: Option<Cow<'a, str>>,
-    pub status: Option<Status>,
-    pub error: Option<StepError>,
-    pub ts: Option<i64>,
-    pub duration_ms: Option<f64>,
-    pub model: Option<Cow<'a, str>>,
-    /// `run_start` only.
-    pub agent: Option<Cow<'a, str>>,
-    pub agent_version: Option<Cow<'a, str>>,
-    pub labels: Option<BTreeMap<String, String>>,
-    /// `run_end` only.
-    pub outcome: Option<Outcome>,
-}
-
-impl NativeEvent<'_> {
-    pub fn step_kind(&self) -> StepKind {
-        StepKind::parse(&self.kind)
-    }
-
-    /// The status, with an `error` field or an `error` kind implying one.
-    pub fn effective_status(&self) -> Status {
-        match self.status {
-            Some(s) => s,
-            None if self.error.is_some() && self.step_kind() != StepKind::RunEnd => Status::Error,
-            None if self.step_kind() == StepKind::Error => Status::Error,
-            None => Status::Unset,
-        }
-    }
-}
-
 /// Parses one line (already checked to be UTF-8, line end stripped). The error is the
 /// reason the line cannot be used.
-pub fn parse_event(line: &str) -> Result<NativeEvent<'_>, String> {
-    let mut ev = NativeEvent::default();
+pub fn parse_event(line: &str) -> Result<Event<'_>, String> {
+    let mut ev = Event::default();
     let mut has_run_id = false;
     let mut has_kind = false;
     let mut bad: Option<String> = None;
@@ -82,15 +44,19 @@ pub fn parse_event(line: &str) -> Result<NativeEvent<'_>, String> {
     if !has_kind {
         return Err("missing required field \"kind\"".into());
     }
-    if ev.kind == "run_end" && ev.outcome.is_none() {
+    match ev.step_kind() {
         // A run_end without an outcome still ends the run; its outcome stays unknown.
-        ev.outcome = Some(Outcome::Unknown);
+        StepKind::RunEnd => {
+            ev.outcome.get_or_insert(Outcome::Unknown);
+        }
+        StepKind::RunStart => ev.describes_run = true,
+        _ => ev.outcome = None,
     }
     Ok(ev)
 }
 
 fn apply_member<'a>(
-    ev: &mut NativeEvent<'a>,
+    ev: &mut Event<'a>,
     m: &Member<'a>,
     has_run_id: &mut bool,
     has_kind: &mut bool,

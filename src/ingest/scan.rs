@@ -116,6 +116,31 @@ pub fn scan_object<'a>(text: &'a str, mut visit: impl FnMut(Member<'a>)) -> Resu
     }
 }
 
+/// The byte spans `(start, len)` of the elements of the JSON array in `text`, checked
+/// for structure as skipped values are.
+pub fn array_elements(text: &str) -> Result<Vec<(usize, usize)>, ScanError> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return Err(err(i, "not a JSON array"));
+    }
+    let mut spans = Vec::new();
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b']') {
+        return finish(b, i + 1).map(|()| spans);
+    }
+    loop {
+        let (end, _, _) = skip_value(b, i)?;
+        spans.push((i, end - i));
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b']') => return finish(b, i + 1).map(|()| spans),
+            _ => return Err(err(i, "expected ',' or ']' after an element")),
+        }
+    }
+}
+
 fn finish(line: &[u8], i: usize) -> Result<(), ScanError> {
     let j = skip_ws(line, i);
     if j == line.len() {

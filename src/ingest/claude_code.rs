@@ -1,0 +1,221 @@
+//! Claude Code session transcripts (JSON Lines under `~/.claude/projects/`). A session
+//! (`sessionId`) is a run; each line's content blocks become steps: user text, assistant
+//! text and thinking (model calls), `tool_use` (tool calls) and `tool_result` (results,
+//! errors when `is_error`). `parentUuid` links the tree; sub-agent (sidechain) files carry
+//! the same session id and appear as their own subtree. Lines without a session
+//! (`file-history-snapshot`) hold no steps.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::json::{content_text, owned, record, rfc3339_of, str_of, without};
+use super::Event;
+use crate::model::{Status, StepError};
+
+pub fn parse_line<'a>(
+    line: &'a str,
+    with_records: bool,
+    out: &mut Vec<Event<'a>>,
+) -> Result<(), String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    if !v.is_object() {
+        return Err("not a JSON object".into());
+    }
+    let Some(session) = str_of(&v, "sessionId") else {
+        return Ok(());
+    };
+    let line_type = str_of(&v, "type").unwrap_or("unknown");
+    let uuid = str_of(&v, "uuid").map(str::to_owned);
+    let sidechain = v
+        .get("isSidechain")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let agent_id = str_of(&v, "agentId");
+    // A sidechain's first line has no parent: hang it under a node named for its agent.
+    let parent = str_of(&v, "parentUuid")
+        .map(str::to_owned)
+        .or_else(|| sidechain.then(|| format!("agent-{}", agent_id.unwrap_or("sidechain"))));
+    let message = v.get("message");
+    let model = message
+        .and_then(|m| str_of(m, "model"))
+        .filter(|m| !m.starts_with('<'));
+    let meta = without(&v, &["message"]);
+
+    // (kind, name, input, output, status, error) per step of this line.
+    let mut steps: Vec<(
+        &str,
+        String,
+        Option<Value>,
+        Option<Value>,
+        Status,
+        Option<StepError>,
+    )> = Vec::new();
+    match (line_type, message.and_then(|m| m.get("content"))) {
+        ("user" | "assistant", Some(content)) => {
+            let blocks: Vec<Value> = match content {
+                Value::Array(blocks) => blocks.clone(),
+                other => vec![json!({"type": "text", "text": other})],
+            };
+            for block in &blocks {
+                let block_type = str_of(block, "type").unwrap_or("unknown");
+                steps.push(match (line_type, block_type) {
+                    (_, "tool_use") => (
+                        "tool_call",
+                        str_of(block, "name").unwrap_or("tool").to_string(),
+                        block.get("input").cloned(),
+                        None,
+                        Status::Unset,
+                        None,
+                    ),
+                    (_, "tool_result") => {
+                        let failed = block
+                            .get("is_error")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false);
+                        let text = block.get("content").and_then(content_text);
+                        (
+                            "tool_result",
+                            "tool_result".to_string(),
+                            None,
+                            block.get("content").cloned(),
+                            if failed { Status::Error } else { Status::Ok },
+                            failed.then(|| StepError {
+                                message: text.map(|t| t.chars().take(500).collect()),
+                                ..StepError::default()
+                            }),
+                        )
+                    }
+                    ("assistant", kind @ ("text" | "thinking")) => (
+                        "llm_call",
+                        if kind == "thinking" {
+                            "thinking".into()
+                        } else {
+                            model.unwrap_or("assistant").to_string()
+                        },
+                        None,
+                        Some(without(block, &["signature"])),
+                        Status::Unset,
+                        None,
+                    ),
+                    (_, "text") => (
+                        "message",
+                        line_type.to_string(),
+                        None,
+                        block.get("text").cloned(),
+                        Status::Unset,
+                        None,
+                    ),
+                    (_, other) => (
+                        "message",
+                        format!("{line_type} {other}"),
+                        None,
+                        Some(block.clone()),
+                        Status::Unset,
+                        None,
+                    ),
+                });
+            }
+        }
+        _ => {
+            let name = match line_type {
+                "progress" => v
+                    .pointer("/data/type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("progress")
+                    .to_string(),
+                "system" => str_of(&v, "subtype").unwrap_or("system").to_string(),
+                other => other.to_string(),
+            };
+            let kind = if line_type == "system" {
+                "message"
+            } else {
+                line_type
+            };
+            steps.push((
+                kind,
+                name,
+                None,
+                v.get("data").or(v.get("content")).cloned(),
+                Status::Unset,
+                None,
+            ));
+        }
+    }
+
+    let ts = rfc3339_of(&v, "timestamp");
+    let first = out.len();
+    let count = steps.len();
+    for (k, (kind, name, input, output, status, error)) in steps.into_iter().enumerate() {
+        let id = match (&uuid, count) {
+            (Some(u), 1) => Some(u.clone()),
+            (Some(u), _) => Some(if k == 0 {
+                u.clone()
+            } else {
+                format!("{u}#{k}")
+            }),
+            (None, _) => None,
+        };
+        let step_parent = match (k, &uuid) {
+            (0, _) | (_, None) => parent.clone(),
+            (1, Some(u)) => Some(u.clone()),
+            (_, Some(u)) => Some(format!("{u}#{}", k - 1)),
+        };
+        let name = if sidechain {
+            format!("[{}] {name}", agent_id.unwrap_or("agent"))
+        } else {
+            name
+        };
+        let mut ev = Event {
+            run_id: Cow::Owned(session.to_string()),
+            kind: Cow::Owned(kind.to_string()),
+            id: id.map(Cow::Owned),
+            parent: step_parent.map(Cow::Owned),
+            name: Some(Cow::Owned(name.clone())),
+            status: Some(status),
+            error: error.clone(),
+            ts,
+            model: model.map(|m| Cow::Owned(m.to_string())),
+            describes_run: true,
+            agent: Some(Cow::Borrowed("claude-code")),
+            agent_version: owned(&v, "version"),
+            ..Event::default()
+        };
+        let mut labels = BTreeMap::from([("session_id".to_string(), session.to_string())]);
+        for (label, key) in [
+            ("cwd", "cwd"),
+            ("version", "version"),
+            ("git_branch", "gitBranch"),
+        ] {
+            if let Some(value) = str_of(&v, key) {
+                labels.insert(label.to_string(), value.to_string());
+            }
+        }
+        if let Some(m) = model {
+            labels.insert("model".into(), m.to_string());
+        }
+        ev.labels = Some(labels);
+        if with_records {
+            ev.record = Some(record(&[
+                ("kind", Some(json!(kind))),
+                ("name", Some(json!(name))),
+                ("model", model.map(|m| json!(m))),
+                ("input", input),
+                ("output", output),
+                (
+                    "status",
+                    (status != Status::Unset).then(|| json!(status.as_str())),
+                ),
+                ("error", error.map(|e| json!(e))),
+                ("tokens", message.and_then(|m| m.get("usage")).cloned()),
+                ("meta", Some(meta.clone())),
+            ]));
+        }
+        out.push(ev);
+    }
+    for (sub, ev) in out[first..].iter_mut().enumerate() {
+        ev.sub = sub as u32;
+    }
+    Ok(())
+}

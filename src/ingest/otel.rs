@@ -1,0 +1,311 @@
+//! OpenTelemetry traces as the Collector's file exporter writes them: JSON lines of
+//! `resourceSpans`. A trace is a run, each span a step, the span tree the decision tree.
+//! GenAI semantic conventions (`gen_ai.*`) and OpenInference (`openinference.span.kind`,
+//! `input.value`, `llm.*`, `tool.name`) give kinds, tools, models, inputs and outputs;
+//! span status ERROR and `exception` events are errors. `resourceMetrics` and
+//! `resourceLogs` lines carry no spans and are passed over.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::json::{parse_embedded, record, str_of};
+use super::Event;
+use crate::model::{Outcome, Status, StepError};
+
+pub fn parse_line<'a>(
+    line: &'a str,
+    with_records: bool,
+    out: &mut Vec<Event<'a>>,
+) -> Result<(), String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Some(obj) = v.as_object() else {
+        return Err("not a JSON object".into());
+    };
+    let Some(resource_spans) = obj.get("resourceSpans") else {
+        if obj.contains_key("resourceMetrics") || obj.contains_key("resourceLogs") {
+            return Ok(());
+        }
+        return Err("not an OTLP line: no resourceSpans, resourceMetrics or resourceLogs".into());
+    };
+    let first = out.len();
+    for rs in resource_spans.as_array().into_iter().flatten() {
+        let resource = attributes(rs.pointer("/resource/attributes"));
+        for ss in rs
+            .get("scopeSpans")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let scope = ss.get("scope");
+            for span in ss
+                .get("spans")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(ev) = map_span(span, &resource, scope, with_records) {
+                    out.push(ev);
+                }
+            }
+        }
+    }
+    for (sub, ev) in out[first..].iter_mut().enumerate() {
+        ev.sub = sub as u32;
+    }
+    Ok(())
+}
+
+fn map_span<'a>(
+    span: &Value,
+    resource: &Map<String, Value>,
+    scope: Option<&Value>,
+    with_records: bool,
+) -> Option<Event<'a>> {
+    let trace_id = str_of(span, "traceId").filter(|t| !t.is_empty())?;
+    let attrs = attributes(span.get("attributes"));
+    let a = |k: &str| attrs.get(k).and_then(Value::as_str);
+    let operation = a("gen_ai.operation.name");
+    let oi_kind = a("openinference.span.kind").map(str::to_ascii_uppercase);
+    let tool_name = a("gen_ai.tool.name").or(a("tool.name"));
+    let kind = match (operation, oi_kind.as_deref()) {
+        (Some("chat" | "text_completion" | "generate_content" | "embeddings"), _)
+        | (_, Some("LLM" | "EMBEDDING")) => "llm_call",
+        (Some("execute_tool"), _) | (_, Some("TOOL" | "RETRIEVER")) => "tool_call",
+        (Some("invoke_agent" | "create_agent"), _) | (_, Some("AGENT")) => "agent",
+        (_, Some("CHAIN")) => "chain",
+        _ if tool_name.is_some() => "tool_call",
+        _ => "span",
+    };
+    let span_name = str_of(span, "name").unwrap_or("span");
+    let model = a("gen_ai.response.model")
+        .or(a("gen_ai.request.model"))
+        .or(a("llm.model_name"));
+    let name = match kind {
+        "tool_call" => tool_name.unwrap_or(span_name),
+        _ => span_name,
+    };
+    let start = nanos(span.get("startTimeUnixNano"));
+    let end = nanos(span.get("endTimeUnixNano"));
+    let parent = str_of(span, "parentSpanId").filter(|p| !p.is_empty());
+
+    let mut error = None;
+    let code = span.pointer("/status/code");
+    let is_error = matches!(code, Some(Value::Number(n)) if n.as_i64() == Some(2))
+        || matches!(code, Some(Value::String(s)) if s == "STATUS_CODE_ERROR");
+    let is_ok = matches!(code, Some(Value::Number(n)) if n.as_i64() == Some(1))
+        || matches!(code, Some(Value::String(s)) if s == "STATUS_CODE_OK");
+    if is_error {
+        error = Some(StepError {
+            message: span
+                .pointer("/status/message")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            ..StepError::default()
+        });
+    }
+    for event in span
+        .get("events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if str_of(event, "name") == Some("exception") {
+            let ex = attributes(event.get("attributes"));
+            let e = error.get_or_insert_with(StepError::default);
+            e.error_type = e.error_type.take().or_else(|| {
+                ex.get("exception.type")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            e.message = e.message.take().or_else(|| {
+                ex.get("exception.message")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        }
+    }
+    if let Some(e) = error.as_mut() {
+        e.code = e.code.take().or_else(|| a("error.type").map(str::to_owned));
+    }
+    let status = if error.is_some() {
+        Status::Error
+    } else if is_ok {
+        Status::Ok
+    } else {
+        Status::Unset
+    };
+
+    let mut ev = Event {
+        run_id: Cow::Owned(trace_id.to_string()),
+        kind: Cow::Borrowed(kind),
+        id: str_of(span, "spanId").map(|s| Cow::Owned(s.to_string())),
+        parent: parent.map(|p| Cow::Owned(p.to_string())),
+        name: Some(Cow::Owned(name.to_string())),
+        status: Some(status),
+        error: error.clone(),
+        ts: start.map(|n| n / 1_000_000),
+        duration_ms: start.zip(end).map(|(s, e)| (e - s).max(0) as f64 / 1e6),
+        model: model.map(|m| Cow::Owned(m.to_string())),
+        ..Event::default()
+    };
+    if parent.is_none() {
+        // The root span describes the trace: which agent or service, and how it ended.
+        ev.describes_run = true;
+        let service = resource.get("service.name").and_then(Value::as_str);
+        ev.agent = a("gen_ai.agent.name")
+            .or(service)
+            .map(|s| Cow::Owned(s.to_string()));
+        ev.agent_version = resource
+            .get("service.version")
+            .and_then(Value::as_str)
+            .map(|s| Cow::Owned(s.to_string()));
+        let mut labels = BTreeMap::new();
+        if let Some(s) = service {
+            labels.insert("service.name".to_string(), s.to_string());
+        }
+        for key in [
+            "gen_ai.system",
+            "gen_ai.provider.name",
+            "gen_ai.conversation.id",
+            "gen_ai.agent.id",
+        ] {
+            if let Some(v) = a(key) {
+                labels.insert(key.to_string(), v.to_string());
+            }
+        }
+        ev.labels = Some(labels);
+        ev.outcome = Some(if is_error {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        });
+    }
+    if with_records {
+        let input = attrs
+            .get("gen_ai.tool.call.arguments")
+            .or(attrs.get("input.value"))
+            .or(attrs.get("gen_ai.input.messages"))
+            .or(attrs.get("gen_ai.prompt"))
+            .map(embedded);
+        let output = attrs
+            .get("gen_ai.tool.call.result")
+            .or(attrs.get("output.value"))
+            .or(attrs.get("gen_ai.output.messages"))
+            .or(attrs.get("gen_ai.completion"))
+            .map(embedded);
+        let tokens = match (
+            attrs
+                .get("gen_ai.usage.input_tokens")
+                .or(attrs.get("llm.token_count.prompt")),
+            attrs
+                .get("gen_ai.usage.output_tokens")
+                .or(attrs.get("llm.token_count.completion")),
+        ) {
+            (None, None) => None,
+            (i, o) => Some(json!({"input": i, "output": o})),
+        };
+        let mut meta = Map::new();
+        for key in [
+            "traceId",
+            "spanId",
+            "parentSpanId",
+            "kind",
+            "startTimeUnixNano",
+            "endTimeUnixNano",
+            "status",
+            "events",
+            "links",
+            "flags",
+            "traceState",
+        ] {
+            if let Some(v) = span.get(key) {
+                meta.insert(key.to_string(), v.clone());
+            }
+        }
+        meta.insert("attributes".into(), Value::Object(attrs.clone()));
+        meta.insert("resource".into(), Value::Object(resource.clone()));
+        if let Some(scope) = scope {
+            meta.insert("scope".into(), scope.clone());
+        }
+        ev.record = Some(record(&[
+            ("kind", Some(json!(kind))),
+            ("name", Some(json!(name))),
+            ("model", model.map(|m| json!(m))),
+            ("input", input),
+            ("output", output),
+            (
+                "status",
+                (status != Status::Unset).then(|| json!(status.as_str())),
+            ),
+            ("error", error.map(|e| json!(e))),
+            ("tokens", tokens),
+            ("meta", Some(Value::Object(meta))),
+        ]));
+    }
+    Some(ev)
+}
+
+/// Attribute values that hold JSON text (tool arguments, messages) are shown parsed.
+fn embedded(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.starts_with('{') || s.starts_with('[') => parse_embedded(s),
+        other => other.clone(),
+    }
+}
+
+/// OTLP `[{key, value: {stringValue|intValue|...}}]` as a plain object.
+pub fn attributes(list: Option<&Value>) -> Map<String, Value> {
+    list.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| Some((str_of(kv, "key")?.to_string(), any_value(kv.get("value")?))))
+        .collect()
+}
+
+fn any_value(v: &Value) -> Value {
+    let Some(obj) = v.as_object() else {
+        return v.clone();
+    };
+    if let Some(s) = obj.get("stringValue") {
+        return s.clone();
+    }
+    if let Some(i) = obj.get("intValue") {
+        // OTLP JSON writes 64-bit integers as strings.
+        return match i {
+            Value::String(s) => s
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| i.clone()),
+            other => other.clone(),
+        };
+    }
+    if let Some(x) = obj
+        .get("doubleValue")
+        .or(obj.get("boolValue"))
+        .or(obj.get("bytesValue"))
+    {
+        return x.clone();
+    }
+    if let Some(values) = obj
+        .get("arrayValue")
+        .and_then(|a| a.get("values"))
+        .and_then(Value::as_array)
+    {
+        return Value::Array(values.iter().map(any_value).collect());
+    }
+    if let Some(kvs) = obj.get("kvlistValue") {
+        return Value::Object(attributes(kvs.get("values")));
+    }
+    Value::Null
+}
+
+fn nanos(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
