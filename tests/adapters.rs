@@ -1,0 +1,292 @@
+//! The format adapters through the real binary, on small fixtures written from each
+//! format's documentation and real files: detection, run and step counts, mapped fields,
+//! parent links (the tree), statuses and labels.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn retrace_json(args: &[&str], path: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(args)
+        .arg(path)
+        .arg("--json")
+        .output()
+        .expect("run retrace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+fn runs(path: &Path) -> Vec<Value> {
+    let doc = retrace_json(&["ls"], path);
+    assert_eq!(
+        doc["problems"],
+        serde_json::json!([]),
+        "{:#}",
+        doc["problems"]
+    );
+    doc["runs"].as_array().unwrap().clone()
+}
+
+fn steps_of(run: &str, path: &Path) -> Vec<Value> {
+    retrace_json(&["show", run], path)["steps"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// (kind, name, parent) of each step.
+fn shape(steps: &[Value]) -> Vec<(String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    steps
+        .iter()
+        .map(|st| (s(&st["kind"]), s(&st["name"]), s(&st["parent"])))
+        .collect()
+}
+
+fn owned(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+#[test]
+fn otel_traces_become_runs_with_the_span_tree() {
+    let path = fixture("otel/traces.jsonl");
+    let runs = runs(&path);
+    assert_eq!(
+        runs.len(),
+        2,
+        "metrics lines are passed over, not runs or problems"
+    );
+    let genai = runs
+        .iter()
+        .find(|r| r["run_id"] == "4bf92f3577b34da6a3ce929d0e0e4736")
+        .unwrap();
+    assert_eq!(genai["format"], "otel");
+    assert_eq!(
+        genai["steps"], 4,
+        "spans of one trace spread over two lines"
+    );
+    assert_eq!(genai["agent"], "support-agent");
+    assert_eq!(genai["agent_version"], "2.0.1");
+    assert_eq!(genai["labels"]["gen_ai.conversation.id"], "conv-42");
+    assert_eq!(genai["errors"], 1);
+    assert_eq!(genai["duration_ms"], 900);
+
+    let steps = steps_of("4bf92f", &path);
+    // Ordered by start time although exported children first.
+    assert_eq!(
+        shape(&steps),
+        owned(&[
+            ("agent", "invoke_agent support", "-"),
+            ("llm_call", "chat gpt-4.1", "00f067aa0ba902b7"),
+            ("tool_call", "lookup_order", "1111111111111111"),
+            ("tool_call", "send_email", "1111111111111111"),
+        ])
+    );
+    let chat = &steps[1];
+    assert_eq!(chat["status"], "ok");
+    assert_eq!(chat["duration_ms"], 390.0);
+    let failed = &steps[3];
+    assert_eq!(failed["status"], "error");
+    assert_eq!(failed["error"]["code"], "SMTP_AUTH_INVALID");
+    assert_eq!(
+        failed["error"]["message"],
+        "535 5.7.8 authentication failed"
+    );
+    assert_eq!(failed["error"]["type"], "SMTPAuthenticationError");
+    assert!(steps[2]["summary"].as_str().unwrap().contains("4411"));
+
+    let oi = steps_of_openinference(&path);
+    assert_eq!(
+        shape(&oi),
+        owned(&[
+            ("chain", "RetrievalQA", "-"),
+            ("tool_call", "search_kb", "aaaaaaaaaaaaaaaa"),
+            ("llm_call", "ChatOpenAI", "aaaaaaaaaaaaaaaa"),
+        ])
+    );
+}
+
+fn steps_of_openinference(path: &Path) -> Vec<Value> {
+    steps_of("a1b2c3d4", path)
+}
+
+#[test]
+fn otel_step_records_keep_inputs_outputs_and_every_attribute() {
+    let path = fixture("otel/traces.jsonl");
+    // The detail of a step is its record: check it through the library.
+    let history = retrace::index::History::load(&[path], &Default::default()).unwrap();
+    let run = history.find_run("4bf92f").unwrap();
+    let steps = run.load_steps().unwrap();
+    let chat = &steps[1].record;
+    assert_eq!(chat["model"], "gpt-4.1-2025-04-14");
+    assert_eq!(chat["tokens"]["input"], 812);
+    assert_eq!(chat["input"][0]["content"], "Refund order 4411");
+    assert_eq!(
+        chat["meta"]["attributes"]["gen_ai.request.model"],
+        "gpt-4.1"
+    );
+    assert_eq!(chat["meta"]["resource"]["service.name"], "support-agent");
+    let tool = &steps[2].record;
+    assert_eq!(tool["input"]["order"], 4411);
+    assert_eq!(tool["output"]["amount"], 42.0);
+}
+
+#[test]
+fn claude_code_sessions_map_blocks_to_steps() {
+    let path = fixture("claude_code");
+    let runs = runs(&path);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["format"], "claude-code");
+    assert_eq!(run["run_id"], "11111111-2222-4333-8444-555555555555");
+    assert_eq!(run["agent"], "claude-code");
+    assert_eq!(run["labels"]["cwd"], "/home/dev/shop");
+    assert_eq!(run["labels"]["version"], "2.1.40");
+    assert_eq!(
+        run["labels"]["session_id"],
+        "11111111-2222-4333-8444-555555555555"
+    );
+    assert_eq!(
+        run["steps"], 8,
+        "the snapshot line holds no step; two blocks make two steps"
+    );
+    let steps = steps_of("1111", &path);
+    assert_eq!(
+        shape(&steps),
+        owned(&[
+            ("message", "user", "-"),
+            ("llm_call", "claude-sonnet-4-5", "u1"),
+            ("tool_call", "Bash", "a1"),
+            ("tool_result", "tool_result", "a1"),
+            ("tool_call", "Task", "u2"),
+            ("message", "[f00d] user", "agent-f00d"),
+            ("llm_call", "[f00d] claude-haiku-4-5", "s1"),
+            ("tool_result", "tool_result", "a2"),
+        ])
+    );
+    assert_eq!(steps[3]["status"], "error");
+    assert_eq!(steps[3]["error"]["message"], "error: 2 tests failed");
+    assert_eq!(steps[2]["id"], "a1#1");
+}
+
+#[test]
+fn codex_rollouts_map_calls_and_outputs() {
+    let path = fixture("codex");
+    let runs = runs(&path);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["format"], "codex");
+    assert_eq!(
+        run["run_id"], "0199aaaa-bbbb-7ccc-8ddd-eeeeffff0000",
+        "the session id from the file name"
+    );
+    assert_eq!(run["agent"], "codex_cli_rs");
+    assert_eq!(run["agent_version"], "0.104.0");
+    assert_eq!(run["model"], "gpt-5-codex", "from turn_context");
+    assert_eq!(run["labels"]["cwd"], "/work/shop");
+    let steps = steps_of("0199", &path);
+    assert_eq!(
+        shape(&steps),
+        owned(&[
+            ("run_start", "session", "-"),
+            ("message", "user", "-"),
+            ("llm_call", "reasoning", "-"),
+            ("tool_call", "shell", "-"),
+            ("tool_result", "output", "call_A"),
+            ("llm_call", "assistant", "-"),
+            ("error", "stream_error", "-"),
+        ])
+    );
+    assert_eq!(steps[3]["id"], "call_A");
+    assert_eq!(steps[4]["status"], "error");
+    assert_eq!(steps[4]["error"]["code"], "exit 101");
+    assert_eq!(steps[6]["error"]["message"], "stream disconnected");
+}
+
+#[test]
+fn tau_bench_trials_are_runs_and_results_pair_by_order() {
+    let path = fixture("tau_bench");
+    let doc = retrace_json(&["ls"], &path);
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(
+        runs.len(),
+        2,
+        "notes.json is no known format and is passed over"
+    );
+    assert_eq!(doc["problems"], serde_json::json!([]));
+    let ok = runs
+        .iter()
+        .find(|r| r["run_id"] == "mini/task-7/trial-0")
+        .unwrap();
+    let bad = runs
+        .iter()
+        .find(|r| r["run_id"] == "mini/task-7/trial-1")
+        .unwrap();
+    assert_eq!(ok["format"], "tau-bench");
+    assert_eq!(ok["outcome"], "success");
+    assert_eq!(bad["outcome"], "failure");
+    assert_eq!(ok["labels"]["task_id"], "7");
+    assert_eq!(ok["labels"]["trial"], "0");
+    assert_eq!(ok["labels"]["reward"], "1");
+    assert_eq!(bad["labels"]["reward"], "0");
+    assert_eq!(ok["steps"], 13);
+    assert_eq!(bad["errors"], 1);
+
+    let steps = steps_of("mini/task-7/trial-0", &path);
+    // Both calls of the first turn carry the id "call_x": results pair by order.
+    let by_id = |id: &str| steps.iter().find(|s| s["id"] == id).unwrap().clone();
+    assert_eq!(by_id("m3")["parent"], "m2.c0");
+    assert_eq!(by_id("m3")["name"], "get_reservation_details");
+    assert_eq!(by_id("m4")["parent"], "m2.c1");
+    assert_eq!(by_id("m4")["name"], "get_user_details");
+    assert_eq!(by_id("m2.c1")["kind"], "tool_call");
+    assert!(by_id("m2")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("get_user_details"));
+    let failed = steps_of("mini/task-7/trial-1", &path);
+    let result = failed.iter().find(|s| s["kind"] == "tool_result").unwrap();
+    assert_eq!(result["status"], "error");
+    assert_eq!(result["error"]["message"], "Error: reservation not found");
+}
+
+#[test]
+fn a_named_json_file_of_no_known_format_is_read_and_reported() {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["ls", "--json"])
+        .arg(fixture("tau_bench/notes.json"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["problems"][0]["line"], 1);
+    assert!(!out.status.success(), "nothing could be read");
+}
+
+#[test]
+fn the_format_can_be_forced() {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["ls", "--json", "--format", "native"])
+        .arg(fixture("codex"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["runs"], serde_json::json!([]));
+    let problems = doc["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 10, "every line lacks run_id");
+    assert!(problems[0]["reason"].as_str().unwrap().contains("run_id"));
+    assert!(!out.status.success(), "nothing could be read");
+}
