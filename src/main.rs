@@ -1,12 +1,13 @@
 //! The `retrace` binary: parses arguments, runs one command, maps errors to exit codes.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, LineWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use retrace::cli;
+use retrace::index::watch::{watch, WatchOptions};
 use retrace::index::{History, LoadOptions};
 use retrace::model::Format;
 
@@ -45,6 +46,21 @@ enum Command {
         /// Print one JSON object {"runs": [...], "problems": [...]}.
         #[arg(long)]
         json: bool,
+    },
+    /// Watch files and folders: print the runs there, then every run, step and bad line
+    /// as it arrives, until interrupted.
+    Watch {
+        /// Files or folders of runs (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// One JSON object per line: {"event":"run"|"step"|"problem", ...}.
+        #[arg(long)]
+        json: bool,
+        /// Print only what arrives from now on.
+        #[arg(long)]
+        new_only: bool,
+        /// Poll the files instead of using file events (network filesystems).
+        #[arg(long)]
+        poll: bool,
     },
     /// Show one run's timeline: the trigger, then every step.
     Show {
@@ -129,6 +145,41 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
             cli::ls::print(&history, json, &mut out)?;
             nothing_read(&history)?;
+        }
+        Some(Command::Watch {
+            paths,
+            json,
+            new_only,
+            poll,
+        }) => {
+            let paths = if paths.is_empty() {
+                vec![PathBuf::from(".")]
+            } else {
+                paths
+            };
+            let mut history = History::load(
+                &paths,
+                &LoadOptions {
+                    format: args.format,
+                    ..LoadOptions::default()
+                },
+            )?;
+            let options = WatchOptions {
+                poll,
+                format: args.format,
+                ..WatchOptions::default()
+            };
+            let watcher = watch(paths, &history, options);
+            if watcher.polling && !poll {
+                eprintln!("retrace: no file events here; polling");
+            }
+            cli::watch::run(
+                &mut history,
+                watcher,
+                json,
+                new_only,
+                &mut LineWriter::new(io::stdout()),
+            )?;
         }
         Some(Command::Show { run, paths, json }) => {
             let history = load(paths, args.format)?;

@@ -4,6 +4,7 @@
 
 pub mod ls;
 pub mod show;
+pub mod watch;
 
 use std::io::{self, Write};
 

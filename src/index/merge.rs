@@ -38,7 +38,6 @@ impl History {
         let mut history = History {
             skipped_files: found.skipped,
             running_window_ms: options.running_window.as_millis() as i64,
-            loaded_at: Some(SystemTime::now()),
             ..History::default()
         };
         let mut bytes_total = 0;
@@ -71,6 +70,7 @@ impl History {
                 format,
                 modified: meta.modified().ok(),
                 lines: 0,
+                consumed: 0,
             });
         }
         let threads = options
@@ -132,6 +132,35 @@ impl History {
             });
         }
         info.lines += p.lines;
+        info.consumed = info.consumed.max(p.end);
+    }
+
+    /// Adds a file found after the history was opened (by watching); returns its index,
+    /// the `file` its batches carry.
+    pub fn add_file(&mut self, path: PathBuf, format: Format) -> u32 {
+        self.files.push(FileInfo {
+            modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
+            path,
+            format,
+            lines: 0,
+            consumed: 0,
+        });
+        (self.files.len() - 1) as u32
+    }
+
+    /// Records that a file's bytes now live under another name (it was rotated), so that
+    /// its steps are still read from the right place.
+    pub fn rename_file(&mut self, file: u32, path: PathBuf) {
+        if let Some(info) = self.files.get_mut(file as usize) {
+            info.path = path;
+        }
+    }
+
+    /// Notes that a file grew just now: its runs without `run_end` are running.
+    pub fn touch_file(&mut self, file: u32) {
+        if let Some(info) = self.files.get_mut(file as usize) {
+            info.modified = Some(SystemTime::now());
+        }
     }
 
     fn merge_run(&mut self, local: LocalRun, file: u32) -> u32 {

@@ -6,6 +6,7 @@ mod interner;
 mod merge;
 mod parse;
 mod pipeline;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,8 @@ pub struct FileInfo {
     pub modified: Option<SystemTime>,
     /// Lines read (complete lines only).
     pub lines: u64,
+    /// Bytes read: the offset just past the last complete line.
+    pub consumed: u64,
 }
 
 /// Marks a missing value in the compact step summary.
@@ -161,7 +164,6 @@ pub struct History {
     skipped_files: usize,
     /// A run without `run_end` whose file changed this recently is taken as still running.
     running_window_ms: i64,
-    loaded_at: Option<SystemTime>,
 }
 
 /// A run of the history, borrowed.
@@ -271,10 +273,10 @@ impl History {
     }
 
     fn file_is_fresh(&self, file: usize) -> bool {
-        let (Some(modified), Some(loaded)) = (self.files[file].modified, self.loaded_at) else {
+        let Some(modified) = self.files[file].modified else {
             return false;
         };
-        loaded
+        SystemTime::now()
             .duration_since(modified)
             .map(|age| (age.as_millis() as i64) < self.running_window_ms)
             .unwrap_or(true)

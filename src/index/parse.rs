@@ -56,6 +56,8 @@ pub(super) struct Parsed {
     pub(super) strings: Interner,
     /// (1-based line within the chunk, reason)
     pub(super) problems: Vec<(u64, String)>,
+    /// Offset just past the chunk in its file: what has been read of it.
+    pub(super) end: u64,
 }
 
 /// Parses a chunk; returns what it found and the emptied buffer, for reuse.
@@ -71,6 +73,7 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         runs: Vec::new(),
         strings: Interner::default(),
         problems: Vec::new(),
+        end: chunk.base + chunk.len as u64,
     };
     let mut run_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
     let data = &chunk.buf[..chunk.len];

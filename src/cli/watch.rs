@@ -1,0 +1,132 @@
+//! `retrace watch`: what is already there (unless `--new-only`), then every arrival, one
+//! line each, until interrupted.
+
+use std::io::{self, Write};
+
+use serde_json::json;
+
+use crate::index::watch::{WatchEvent, Watcher};
+use crate::index::History;
+use crate::model::Status;
+use crate::sanitize;
+use crate::time::format_short;
+
+/// Prints arrivals as they are applied to `history`.
+pub struct Reporter {
+    json: bool,
+    /// Steps already reported, per run.
+    reported: Vec<usize>,
+    problems: usize,
+}
+
+impl Reporter {
+    /// Starts from `history` as loaded; with `new_only`, what is there is not printed.
+    pub fn new(
+        history: &History,
+        json: bool,
+        new_only: bool,
+        out: &mut impl Write,
+    ) -> io::Result<Reporter> {
+        let mut reporter = Reporter {
+            json,
+            reported: Vec::new(),
+            problems: 0,
+        };
+        if new_only {
+            reporter.reported = history.runs().map(|r| r.step_count()).collect();
+            reporter.problems = history.problems().len();
+        } else {
+            reporter.report(history, out)?;
+        }
+        Ok(reporter)
+    }
+
+    /// Applies one watcher event and prints what it brought.
+    pub fn apply(
+        &mut self,
+        history: &mut History,
+        event: WatchEvent,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        if let WatchEvent::Failed(reason) = &event {
+            return Err(io::Error::other(reason.clone()));
+        }
+        history.apply_watch(event);
+        history.settle();
+        self.report(history, out)
+    }
+
+    fn report(&mut self, history: &History, out: &mut impl Write) -> io::Result<()> {
+        for problem in &history.problems()[self.problems..] {
+            if self.json {
+                let line = json!({"event": "problem", "file": problem.file.display().to_string(), "line": problem.line, "reason": problem.reason});
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "problem {}", sanitize::line(&problem.to_string()))?;
+            }
+        }
+        self.problems = history.problems().len();
+        for run in history.runs() {
+            let index = run.index();
+            if index >= self.reported.len() {
+                self.reported.resize(index + 1, usize::MAX);
+            }
+            if self.reported[index] == usize::MAX {
+                if self.json {
+                    writeln!(
+                        out,
+                        "{}",
+                        json!({"event": "run", "run_id": run.id(), "agent": run.agent(), "format": run.format()})
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "run {} {} {}",
+                        sanitize::line(run.id()),
+                        sanitize::line(run.agent().unwrap_or("-")),
+                        run.started_at().map(format_short).unwrap_or_default()
+                    )?;
+                }
+                self.reported[index] = 0;
+            }
+            for i in self.reported[index]..run.step_count() {
+                let s = run.step(i);
+                if self.json {
+                    let line = json!({
+                        "event": "step", "run_id": run.id(), "step": s.step, "kind": s.kind,
+                        "name": s.name, "status": (s.status != Status::Unset).then_some(s.status), "error": s.error,
+                    });
+                    writeln!(out, "{line}")?;
+                } else {
+                    writeln!(
+                        out,
+                        "  {} #{} {} {} {} {}",
+                        sanitize::line(run.id()),
+                        s.step,
+                        s.kind,
+                        sanitize::line(s.name.unwrap_or("")),
+                        s.status.as_str(),
+                        sanitize::line(s.error.unwrap_or("")),
+                    )?;
+                }
+            }
+            self.reported[index] = run.step_count();
+        }
+        out.flush()
+    }
+}
+
+/// Runs until the watcher stops or output fails (a closed pipe ends it quietly).
+pub fn run(
+    history: &mut History,
+    watcher: Watcher,
+    json: bool,
+    new_only: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut reporter = Reporter::new(history, json, new_only, out)?;
+    for event in watcher.events.iter() {
+        reporter.apply(history, event, out)?;
+    }
+    Ok(())
+}
