@@ -56,7 +56,7 @@ pub enum WatchEvent {
     /// A file's bytes now live under another name.
     Renamed { file: u32, path: PathBuf },
     /// New steps (and problems) of a file.
-    Batch(Batch),
+    Batch(Box<Batch>),
     /// The watcher stopped: it could not go on.
     Failed(String),
 }
@@ -78,7 +78,7 @@ impl History {
             WatchEvent::Renamed { file, path } => self.rename_file(file, path),
             WatchEvent::Batch(batch) => {
                 let file = batch.0.file;
-                self.apply(batch);
+                self.apply(*batch);
                 self.touch_file(file);
             }
             WatchEvent::Failed(_) => {}
@@ -381,7 +381,7 @@ impl State {
             t.fingerprint = t.read_fingerprint();
         }
         let batch = batch_of(t, base, buf, len);
-        self.send(WatchEvent::Batch(batch))
+        self.send(WatchEvent::Batch(Box::new(batch)))
     }
 
     /// The file shrank or its first bytes changed: its old content was moved or
@@ -477,7 +477,7 @@ impl State {
             memrchr(b'\n', &buf).map_or(0, |p| p + 1)
         };
         let batch = batch_of(t, 0, buf, len);
-        self.send(WatchEvent::Batch(batch))
+        self.send(WatchEvent::Batch(Box::new(batch)))
     }
 
     /// Starts following files that appeared under the roots.

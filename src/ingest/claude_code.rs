@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::json::{content_text, owned, record, rfc3339_of, str_of, without};
+use super::json::{content_text, owned, rfc3339_of, str_of, without, StepRecord};
 use super::Event;
 use crate::model::{Status, StepError};
 
@@ -43,15 +43,15 @@ pub fn parse_line<'a>(
         .filter(|m| !m.starts_with('<'));
     let meta = without(&v, &["message"]);
 
-    // (kind, name, input, output, status, error) per step of this line.
-    let mut steps: Vec<(
-        &str,
-        String,
-        Option<Value>,
-        Option<Value>,
-        Status,
-        Option<StepError>,
-    )> = Vec::new();
+    // One record per step of this line; model, tokens and meta are added below.
+    let step = |kind: &str, name: String, input: Option<Value>, output: Option<Value>| StepRecord {
+        kind: kind.to_string(),
+        name: Some(name),
+        input,
+        output,
+        ..StepRecord::default()
+    };
+    let mut steps: Vec<StepRecord> = Vec::new();
     match (line_type, message.and_then(|m| m.get("content"))) {
         ("user" | "assistant", Some(content)) => {
             let blocks: Vec<Value> = match content {
@@ -61,12 +61,10 @@ pub fn parse_line<'a>(
             for block in &blocks {
                 let block_type = str_of(block, "type").unwrap_or("unknown");
                 steps.push(match (line_type, block_type) {
-                    (_, "tool_use") => (
+                    (_, "tool_use") => step(
                         "tool_call",
                         str_of(block, "name").unwrap_or("tool").to_string(),
                         block.get("input").cloned(),
-                        None,
-                        Status::Unset,
                         None,
                     ),
                     (_, "tool_result") => {
@@ -75,45 +73,43 @@ pub fn parse_line<'a>(
                             .and_then(Value::as_bool)
                             .unwrap_or(false);
                         let text = block.get("content").and_then(content_text);
-                        (
-                            "tool_result",
-                            "tool_result".to_string(),
-                            None,
-                            block.get("content").cloned(),
-                            if failed { Status::Error } else { Status::Ok },
-                            failed.then(|| StepError {
+                        StepRecord {
+                            status: Some(if failed { Status::Error } else { Status::Ok }),
+                            error: failed.then(|| StepError {
                                 message: text.map(|t| t.chars().take(500).collect()),
                                 ..StepError::default()
                             }),
-                        )
+                            ..step(
+                                "tool_result",
+                                "tool_result".into(),
+                                None,
+                                block.get("content").cloned(),
+                            )
+                        }
                     }
-                    ("assistant", kind @ ("text" | "thinking")) => (
+                    ("assistant", "thinking") => step(
                         "llm_call",
-                        if kind == "thinking" {
-                            "thinking".into()
-                        } else {
-                            model.unwrap_or("assistant").to_string()
-                        },
+                        "thinking".into(),
                         None,
                         Some(without(block, &["signature"])),
-                        Status::Unset,
-                        None,
                     ),
-                    (_, "text") => (
+                    ("assistant", "text") => step(
+                        "llm_call",
+                        model.unwrap_or("assistant").to_string(),
+                        None,
+                        Some(without(block, &["signature"])),
+                    ),
+                    (_, "text") => step(
                         "message",
                         line_type.to_string(),
                         None,
                         block.get("text").cloned(),
-                        Status::Unset,
-                        None,
                     ),
-                    (_, other) => (
+                    (_, other) => step(
                         "message",
                         format!("{line_type} {other}"),
                         None,
                         Some(block.clone()),
-                        Status::Unset,
-                        None,
                     ),
                 });
             }
@@ -133,13 +129,11 @@ pub fn parse_line<'a>(
             } else {
                 line_type
             };
-            steps.push((
+            steps.push(step(
                 kind,
                 name,
                 None,
                 v.get("data").or(v.get("content")).cloned(),
-                Status::Unset,
-                None,
             ));
         }
     }
@@ -147,7 +141,7 @@ pub fn parse_line<'a>(
     let ts = rfc3339_of(&v, "timestamp");
     let first = out.len();
     let count = steps.len();
-    for (k, (kind, name, input, output, status, error)) in steps.into_iter().enumerate() {
+    for (k, mut record) in steps.into_iter().enumerate() {
         let id = match (&uuid, count) {
             (Some(u), 1) => Some(u.clone()),
             (Some(u), _) => Some(if k == 0 {
@@ -162,19 +156,19 @@ pub fn parse_line<'a>(
             (1, Some(u)) => Some(u.clone()),
             (_, Some(u)) => Some(format!("{u}#{}", k - 1)),
         };
-        let name = if sidechain {
-            format!("[{}] {name}", agent_id.unwrap_or("agent"))
-        } else {
-            name
-        };
+        if sidechain {
+            record.name = record
+                .name
+                .map(|n| format!("[{}] {n}", agent_id.unwrap_or("agent")));
+        }
         let mut ev = Event {
             run_id: Cow::Owned(session.to_string()),
-            kind: Cow::Owned(kind.to_string()),
+            kind: Cow::Owned(record.kind.clone()),
             id: id.map(Cow::Owned),
             parent: step_parent.map(Cow::Owned),
-            name: Some(Cow::Owned(name.clone())),
-            status: Some(status),
-            error: error.clone(),
+            name: record.name.clone().map(Cow::Owned),
+            status: Some(record.status.unwrap_or(Status::Unset)),
+            error: record.error.clone(),
             ts,
             model: model.map(|m| Cow::Owned(m.to_string())),
             describes_run: true,
@@ -197,20 +191,10 @@ pub fn parse_line<'a>(
         }
         ev.labels = Some(labels);
         if with_records {
-            ev.record = Some(record(&[
-                ("kind", Some(json!(kind))),
-                ("name", Some(json!(name))),
-                ("model", model.map(|m| json!(m))),
-                ("input", input),
-                ("output", output),
-                (
-                    "status",
-                    (status != Status::Unset).then(|| json!(status.as_str())),
-                ),
-                ("error", error.map(|e| json!(e))),
-                ("tokens", message.and_then(|m| m.get("usage")).cloned()),
-                ("meta", Some(meta.clone())),
-            ]));
+            record.model = model.map(str::to_owned);
+            record.tokens = message.and_then(|m| m.get("usage")).cloned();
+            record.meta = Some(meta.clone());
+            ev.record = Some(record.into_value());
         }
         out.push(ev);
     }

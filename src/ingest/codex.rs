@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::json::{content_text, parse_embedded, record, rfc3339_of, str_of, without};
+use super::json::{content_text, parse_embedded, rfc3339_of, str_of, without, StepRecord};
 use super::{Context, Event};
 use crate::model::{Status, StepError};
 
@@ -147,20 +147,24 @@ pub fn parse_line<'a>(
     ev.kind = Cow::Owned(kind.to_string());
     ev.name = Some(Cow::Owned(name.clone()));
     if with_records {
-        ev.record = Some(record(&[
-            ("kind", Some(json!(kind))),
-            ("name", Some(json!(name))),
-            ("input", input),
-            ("output", output),
-            ("status", ev.status.map(|s| json!(s.as_str()))),
-            ("error", ev.error.as_ref().map(|e| json!(e))),
-            (
-                "meta",
-                Some(
-                    json!({"timestamp": v.get("timestamp"), "type": line_type, "payload": without(&payload, &["content", "arguments", "output", "summary", "encrypted_content"])}),
-                ),
-            ),
-        ]));
+        let meta = json!({
+            "timestamp": v.get("timestamp"),
+            "type": line_type,
+            "payload": without(&payload, &["content", "arguments", "output", "summary", "encrypted_content"]),
+        });
+        ev.record = Some(
+            StepRecord {
+                kind: kind.to_string(),
+                name: Some(name),
+                input,
+                output,
+                status: ev.status,
+                error: ev.error.clone(),
+                meta: Some(meta),
+                ..StepRecord::default()
+            }
+            .into_value(),
+        );
     }
     out.push(ev);
     Ok(())

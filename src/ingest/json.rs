@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::model::{Status, StepError};
 use crate::time::parse_rfc3339_ms;
 
 /// The string at `key`, if it is one.
@@ -54,13 +55,51 @@ pub fn without(v: &Value, keys: &[&str]) -> Value {
     }
 }
 
-/// Builds a step record in the shape native records have (`kind`, `name`, `input`,
-/// `output`, `error`, `meta`, ...), leaving out absent fields.
-pub fn record(fields: &[(&str, Option<Value>)]) -> Value {
-    Value::Object(
-        fields
-            .iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
-            .collect(),
-    )
+/// A step record in the shape native records have, so that every view reads every
+/// format alike; absent fields are left out.
+#[derive(Default)]
+pub struct StepRecord {
+    pub kind: String,
+    pub name: Option<String>,
+    pub model: Option<String>,
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub status: Option<Status>,
+    pub error: Option<StepError>,
+    pub tokens: Option<Value>,
+    pub outcome: Option<&'static str>,
+    /// Everything the mapping did not use.
+    pub meta: Option<Value>,
+}
+
+impl StepRecord {
+    pub fn into_value(self) -> Value {
+        let mut map = Map::new();
+        map.insert("kind".into(), Value::from(self.kind));
+        let fields = [
+            ("name", self.name.map(Value::from)),
+            ("model", self.model.map(Value::from)),
+            ("input", self.input),
+            ("output", self.output),
+            (
+                "status",
+                self.status
+                    .filter(|s| *s != Status::Unset)
+                    .map(|s| Value::from(s.as_str())),
+            ),
+            (
+                "error",
+                self.error.and_then(|e| serde_json::to_value(e).ok()),
+            ),
+            ("tokens", self.tokens),
+            ("outcome", self.outcome.map(Value::from)),
+            ("meta", self.meta),
+        ];
+        for (key, value) in fields {
+            if let Some(v) = value {
+                map.insert(key.into(), v);
+            }
+        }
+        Value::Object(map)
+    }
 }

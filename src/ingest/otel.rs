@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::json::{parse_embedded, record, str_of};
+use super::json::{parse_embedded, str_of, StepRecord};
 use super::Event;
 use crate::model::{Outcome, Status, StepError};
 
@@ -230,20 +230,21 @@ fn map_span<'a>(
         if let Some(scope) = scope {
             meta.insert("scope".into(), scope.clone());
         }
-        ev.record = Some(record(&[
-            ("kind", Some(json!(kind))),
-            ("name", Some(json!(name))),
-            ("model", model.map(|m| json!(m))),
-            ("input", input),
-            ("output", output),
-            (
-                "status",
-                (status != Status::Unset).then(|| json!(status.as_str())),
-            ),
-            ("error", error.map(|e| json!(e))),
-            ("tokens", tokens),
-            ("meta", Some(Value::Object(meta))),
-        ]));
+        ev.record = Some(
+            StepRecord {
+                kind: kind.to_string(),
+                name: Some(name.to_string()),
+                model: model.map(str::to_owned),
+                input,
+                output,
+                status: Some(status),
+                error,
+                tokens,
+                meta: Some(Value::Object(meta)),
+                ..StepRecord::default()
+            }
+            .into_value(),
+        );
     }
     Some(ev)
 }

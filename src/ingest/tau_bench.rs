@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::{json, Value};
 
-use super::json::{content_text, parse_embedded, record, str_of, without};
+use super::json::{content_text, parse_embedded, str_of, without, StepRecord};
 use super::scan::array_elements;
 use super::{Context, Event, PartProblem};
 use crate::model::{Outcome, Status, StepError};
@@ -95,11 +95,15 @@ fn map_trial<'a>(
     start.labels = Some(labels);
     if with_records {
         let instruction = trial.pointer("/info/task/instruction").cloned();
-        start.record = Some(record(&[
-            ("kind", Some(json!("run_start"))),
-            ("input", instruction),
-            ("meta", Some(without(trial, &["traj"]))),
-        ]));
+        start.record = Some(
+            StepRecord {
+                kind: "run_start".into(),
+                input: instruction,
+                meta: Some(without(trial, &["traj"])),
+                ..StepRecord::default()
+            }
+            .into_value(),
+        );
     }
     out.push(start);
 
@@ -126,11 +130,15 @@ fn map_trial<'a>(
                     if !proposed.is_empty() {
                         output.insert("tool_calls".into(), Value::Array(proposed));
                     }
-                    ev.record = Some(record(&[
-                        ("kind", Some(json!("llm_call"))),
-                        ("output", Some(Value::Object(output))),
-                        ("meta", Some(without(msg, &["content", "tool_calls"]))),
-                    ]));
+                    ev.record = Some(
+                        StepRecord {
+                            kind: "llm_call".into(),
+                            output: Some(Value::Object(output)),
+                            meta: Some(without(msg, &["content", "tool_calls"])),
+                            ..StepRecord::default()
+                        }
+                        .into_value(),
+                    );
                 }
                 out.push(ev);
                 for (j, call) in calls.iter().enumerate() {
@@ -139,12 +147,16 @@ fn map_trial<'a>(
                     let proposed = proposed_call(call);
                     ev.name = str_of(&proposed, "name").map(|n| Cow::Owned(n.to_string()));
                     if with_records {
-                        ev.record = Some(record(&[
-                            ("kind", Some(json!("tool_call"))),
-                            ("name", proposed.get("name").cloned()),
-                            ("input", proposed.get("args").cloned()),
-                            ("meta", Some(without(call, &["function"]))),
-                        ]));
+                        ev.record = Some(
+                            StepRecord {
+                                kind: "tool_call".into(),
+                                name: str_of(&proposed, "name").map(str::to_owned),
+                                input: proposed.get("args").cloned(),
+                                meta: Some(without(call, &["function"])),
+                                ..StepRecord::default()
+                            }
+                            .into_value(),
+                        );
                     }
                     out.push(ev);
                     let wire_id = str_of(call, "id").unwrap_or_default().to_string();
@@ -181,12 +193,18 @@ fn map_trial<'a>(
                     ev.status = Some(Status::Ok);
                 }
                 if with_records {
-                    ev.record = Some(record(&[
-                        ("kind", Some(json!("tool_result"))),
-                        ("name", msg.get("name").cloned()),
-                        ("output", Some(parse_embedded(&content))),
-                        ("meta", Some(without(msg, &["content"]))),
-                    ]));
+                    ev.record = Some(
+                        StepRecord {
+                            kind: "tool_result".into(),
+                            name: str_of(msg, "name").map(str::to_owned),
+                            output: Some(parse_embedded(&content)),
+                            status: ev.status,
+                            error: ev.error.clone(),
+                            meta: Some(without(msg, &["content"])),
+                            ..StepRecord::default()
+                        }
+                        .into_value(),
+                    );
                 }
                 out.push(ev);
                 previous = id;
@@ -195,12 +213,16 @@ fn map_trial<'a>(
                 let mut ev = new("message", id.clone(), Some(previous.clone()));
                 ev.name = Some(Cow::Owned(role.to_string()));
                 if with_records {
-                    ev.record = Some(record(&[
-                        ("kind", Some(json!("message"))),
-                        ("name", Some(json!(role))),
-                        ("output", msg.get("content").cloned()),
-                        ("meta", Some(without(msg, &["content"]))),
-                    ]));
+                    ev.record = Some(
+                        StepRecord {
+                            kind: "message".into(),
+                            name: Some(role.to_string()),
+                            output: msg.get("content").cloned(),
+                            meta: Some(without(msg, &["content"])),
+                            ..StepRecord::default()
+                        }
+                        .into_value(),
+                    );
                 }
                 out.push(ev);
                 previous = id;
@@ -225,14 +247,16 @@ fn map_trial<'a>(
         });
     }
     if with_records {
-        end.record = Some(record(&[
-            ("kind", Some(json!("run_end"))),
-            (
-                "outcome",
-                Some(json!(if success { "success" } else { "failure" })),
-            ),
-            ("output", trial.pointer("/info/reward_info").cloned()),
-        ]));
+        end.record = Some(
+            StepRecord {
+                kind: "run_end".into(),
+                outcome: Some(if success { "success" } else { "failure" }),
+                output: trial.pointer("/info/reward_info").cloned(),
+                error: end.error.clone(),
+                ..StepRecord::default()
+            }
+            .into_value(),
+        );
     }
     out.push(end);
     for (sub, ev) in out[first..].iter_mut().enumerate() {
