@@ -21,6 +21,8 @@ pub mod model;
 pub mod sanitize;
 pub mod source;
 pub mod time;
+#[cfg(feature = "tui")]
+pub mod tui;
 
 use std::path::{Path, PathBuf};
 

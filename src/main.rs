@@ -28,6 +28,10 @@ struct Args {
     /// claude-code, codex, tau-bench.
     #[arg(long, global = true, value_parser = parse_format)]
     format: Option<Format>,
+    /// The full-screen browser's colours: dark or light (default: the config file's
+    /// `theme`, else dark).
+    #[arg(long, value_parser = ["dark", "light"])]
+    theme: Option<String>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -132,8 +136,27 @@ fn run(args: Args) -> anyhow::Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match args.command {
-        // The full-screen browser comes with the TUI; until then, list the runs.
+        // The full-screen browser when stdout is a terminal; else the run list.
         None => {
+            #[cfg(feature = "tui")]
+            if io::IsTerminal::is_terminal(&io::stdout()) {
+                let paths = if args.paths.is_empty() {
+                    vec![PathBuf::from(".")]
+                } else {
+                    args.paths
+                };
+                let load_options = LoadOptions {
+                    format: args.format,
+                    ..LoadOptions::default()
+                };
+                let options = retrace::tui::options(args.theme.as_deref(), paths.clone());
+                if let retrace::tui::Exit::Signal(sig) =
+                    retrace::tui::run(paths, load_options, options)?
+                {
+                    std::process::exit(128 + sig);
+                }
+                return Ok(());
+            }
             let history = load(args.paths, args.format)?;
             cli::report_problems(&history, 20);
             cli::ls::print(&history, false, &mut out)?;

@@ -1,0 +1,41 @@
+//! Every intent a user can bind to a key. The keymap maps keys to these; `App::update`
+//! handles each one in an exhaustive `match` (no `_ =>`), so a new action does not compile
+//! until it is handled. Internal happenings (input, loads, job results) are `Msg`s instead.
+
+/// A user intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    /// Open or close the key help.
+    Help,
+    MoveUp,
+    MoveDown,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextPane,
+    PrevPane,
+    FocusRuns,
+    FocusTimeline,
+    FocusTree,
+    FocusDetail,
+    /// Runs → the run's timeline; a step → its detail.
+    Open,
+    /// Close the help, or go back one pane.
+    Back,
+    /// Select the run's first failing step.
+    FirstFailure,
+    /// The next failing run (in the run list) or failing step.
+    NextFailure,
+    PrevFailure,
+    /// Tree: hide the selected step's subtree.
+    Collapse,
+    /// Tree: show the selected step's subtree.
+    Expand,
+    ToggleFold,
+    /// Detail: show more of a value that was cut.
+    LoadMore,
+    ToggleTheme,
+    ToggleMouse,
+}

@@ -1,0 +1,97 @@
+//! Everything that happens arrives as one [`Msg`] on one channel: terminal input, batches
+//! of the background load, results of workers, signals. This module also starts the
+//! threads that feed the channel (input, loader, signals); it never changes app state.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use crossterm::event::Event;
+
+use super::document::DetailDoc;
+use super::structure::RunStructure;
+use crate::index::{LoadEvent, Loader};
+
+/// Something internal happened. (What a user asks for is an `Action`.)
+pub enum Msg {
+    Input(Event),
+    /// The terminal can no longer be read (it went away).
+    InputClosed,
+    /// A step of the background load, with its progress in bytes (read, total).
+    Load {
+        event: Box<LoadEvent>,
+        progress: (u64, u64),
+    },
+    Job(JobOutput),
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal(i32),
+}
+
+/// A worker's result, tagged with the generation of its request.
+pub enum JobOutput {
+    Structure {
+        generation: u64,
+        result: Result<Arc<RunStructure>, String>,
+    },
+    Detail {
+        generation: u64,
+        result: Result<Arc<DetailDoc>, String>,
+    },
+}
+
+/// Reads terminal input until the terminal goes away.
+pub fn spawn_input(tx: Sender<Msg>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("retrace-input".into())
+        .spawn(move || loop {
+            match crossterm::event::read() {
+                Ok(ev) => {
+                    if tx.send(Msg::Input(ev)).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = tx.send(Msg::InputClosed);
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Forwards the background load's events, each with the progress so far.
+pub fn spawn_loader(loader: Loader, tx: Sender<Msg>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("retrace-forward".into())
+        .spawn(move || {
+            for event in loader.events() {
+                let done = matches!(event, LoadEvent::Done(_));
+                let progress = loader.progress();
+                let event = Box::new(event);
+                if tx.send(Msg::Load { event, progress }).is_err() || done {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Turns SIGINT, SIGTERM and SIGHUP into messages, so the app quits and the terminal
+/// guard restores the screen. A second signal restores the terminal and exits at once,
+/// in case the UI thread is stuck.
+pub fn spawn_signals(tx: Sender<Msg>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new()
+        .name("retrace-signals".into())
+        .spawn(move || {
+            let mut seen = false;
+            for sig in signals.forever() {
+                if seen || tx.send(Msg::Signal(sig)).is_err() {
+                    super::terminal::restore();
+                    std::process::exit(128 + sig);
+                }
+                seen = true;
+            }
+        })?;
+    Ok(())
+}

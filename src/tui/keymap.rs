@@ -1,0 +1,368 @@
+//! The one table of keys. [`DEFAULT_KEYMAP`] drives the dispatcher ([`lookup`]), the `?`
+//! overlay, the footer hints and the README's key table ([`markdown_table`]). It holds
+//! bindings as data only: what an action does is `App::update`'s business.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::Action;
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    Global,
+    Runs,
+    Timeline,
+    Tree,
+    Detail,
+    /// While the help overlay is open (only these and Global bindings apply).
+    Help,
+}
+
+impl Context {
+    pub fn label(self) -> &'static str {
+        match self {
+            Context::Global => "everywhere",
+            Context::Runs => "runs",
+            Context::Timeline => "timeline",
+            Context::Tree => "tree",
+            Context::Detail => "detail",
+            Context::Help => "help",
+        }
+    }
+}
+
+/// Sections of the help overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    Move,
+    Panes,
+    Failures,
+    Tree,
+    Detail,
+    General,
+}
+
+impl Group {
+    pub const ALL: [Group; 6] = [
+        Group::Move,
+        Group::Panes,
+        Group::Failures,
+        Group::Tree,
+        Group::Detail,
+        Group::General,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Move => "Move",
+            Group::Panes => "Panes",
+            Group::Failures => "Failures",
+            Group::Tree => "Decision tree",
+            Group::Detail => "Step detail",
+            Group::General => "General",
+        }
+    }
+}
+
+/// One row of the keymap.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// Key names: a character (`j`, `G`, `?`), a named key (`Down`, `PageDown`, `Enter`,
+    /// `Esc`, `Tab`, `Space`, ...), or one with a modifier (`Ctrl-c`, `Shift-Tab`).
+    pub keys: &'static [&'static str],
+    pub context: Context,
+    pub action: Action,
+    pub description: &'static str,
+    pub group: Group,
+    /// A short label for the footer, for the bindings worth a hint.
+    pub hint: Option<&'static str>,
+}
+
+const fn bind(
+    keys: &'static [&'static str],
+    context: Context,
+    action: Action,
+    description: &'static str,
+    group: Group,
+    hint: Option<&'static str>,
+) -> Binding {
+    Binding {
+        keys,
+        context,
+        action,
+        description,
+        group,
+        hint,
+    }
+}
+
+use Context as C;
+use Group as G;
+
+/// Every key retrace understands. Earlier rows of a more specific context win.
+#[rustfmt::skip]
+pub const DEFAULT_KEYMAP: &[Binding] = &[
+    bind(&["j", "Down"], C::Global, Action::MoveDown, "move down, scroll down", G::Move, Some("move")),
+    bind(&["k", "Up"], C::Global, Action::MoveUp, "move up, scroll up", G::Move, None),
+    bind(&["PageDown", "Ctrl-d", "Ctrl-f"], C::Global, Action::PageDown, "page down", G::Move, None),
+    bind(&["PageUp", "Ctrl-u", "Ctrl-b"], C::Global, Action::PageUp, "page up", G::Move, None),
+    bind(&["g", "Home"], C::Global, Action::Top, "go to the top", G::Move, None),
+    bind(&["G", "End"], C::Global, Action::Bottom, "go to the bottom", G::Move, None),
+    bind(&["Tab"], C::Global, Action::NextPane, "next pane", G::Panes, Some("pane")),
+    bind(&["Shift-Tab"], C::Global, Action::PrevPane, "previous pane", G::Panes, None),
+    bind(&["1"], C::Global, Action::FocusRuns, "run list", G::Panes, None),
+    bind(&["2"], C::Global, Action::FocusTimeline, "timeline", G::Panes, None),
+    bind(&["3"], C::Global, Action::FocusTree, "decision tree", G::Panes, None),
+    bind(&["4"], C::Global, Action::FocusDetail, "step detail", G::Panes, None),
+    bind(&["Enter"], C::Detail, Action::LoadMore, "load more of a long value", G::Detail, Some("more")),
+    bind(&["Enter"], C::Global, Action::Open, "open: a run's timeline, a step's detail", G::Panes, Some("open")),
+    bind(&["Esc"], C::Help, Action::Help, "close the help", G::General, Some("close")),
+    bind(&["Esc", "Backspace"], C::Global, Action::Back, "back to the previous pane", G::Panes, Some("back")),
+    bind(&["f"], C::Global, Action::FirstFailure, "jump to the run's first failure", G::Failures, Some("first failure")),
+    bind(&["n"], C::Global, Action::NextFailure, "next failing run or step", G::Failures, None),
+    bind(&["N"], C::Global, Action::PrevFailure, "previous failing run or step", G::Failures, None),
+    bind(&["h", "Left"], C::Tree, Action::Collapse, "collapse the subtree", G::Tree, Some("fold")),
+    bind(&["l", "Right"], C::Tree, Action::Expand, "expand the subtree", G::Tree, None),
+    bind(&["Space"], C::Tree, Action::ToggleFold, "fold or unfold the subtree", G::Tree, None),
+    bind(&["?"], C::Global, Action::Help, "show or hide this help", G::General, Some("help")),
+    bind(&["t"], C::Global, Action::ToggleTheme, "switch between dark and light theme", G::General, None),
+    bind(&["m"], C::Global, Action::ToggleMouse, "mouse on or off (off lets the terminal select text)", G::General, None),
+    bind(&["q", "Ctrl-c"], C::Global, Action::Quit, "quit", G::General, Some("quit")),
+];
+
+/// The action bound to `key` in the first of `contexts` that binds it.
+pub fn lookup(keymap: &[Binding], key: &KeyEvent, contexts: &[Context]) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    contexts.iter().find_map(|&context| {
+        keymap
+            .iter()
+            .filter(|b| b.context == context)
+            .find(|b| b.keys.iter().any(|spec| matches(spec, key)))
+            .map(|b| b.action)
+    })
+}
+
+/// Parses a key name of the keymap into its code and modifiers.
+pub fn parse_key(spec: &str) -> Option<(KeyCode, KeyModifiers)> {
+    let (mods, name) = if let Some(rest) = spec.strip_prefix("Ctrl-") {
+        (KeyModifiers::CONTROL, rest)
+    } else if let Some(rest) = spec.strip_prefix("Shift-") {
+        (KeyModifiers::SHIFT, rest)
+    } else {
+        (KeyModifiers::NONE, spec)
+    };
+    let code = match name {
+        "Up" => KeyCode::Up,
+        "Down" => KeyCode::Down,
+        "Left" => KeyCode::Left,
+        "Right" => KeyCode::Right,
+        "PageUp" => KeyCode::PageUp,
+        "PageDown" => KeyCode::PageDown,
+        "Home" => KeyCode::Home,
+        "End" => KeyCode::End,
+        "Enter" => KeyCode::Enter,
+        "Esc" => KeyCode::Esc,
+        "Backspace" => KeyCode::Backspace,
+        "Space" => KeyCode::Char(' '),
+        "Tab" if mods == KeyModifiers::SHIFT => return Some((KeyCode::BackTab, mods)),
+        "Tab" => KeyCode::Tab,
+        _ => {
+            let mut chars = name.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => KeyCode::Char(c),
+                _ => return None,
+            }
+        }
+    };
+    Some((code, mods))
+}
+
+fn matches(spec: &str, key: &KeyEvent) -> bool {
+    let Some((code, mods)) = parse_key(spec) else {
+        return false;
+    };
+    match (code, key.code) {
+        // Terminals report Shift-Tab as BackTab, with or without SHIFT.
+        (KeyCode::BackTab, KeyCode::BackTab) => true,
+        // A typed character carries its own case: `G` arrives as SHIFT + 'G'.
+        (KeyCode::Char(a), KeyCode::Char(b)) => {
+            a == b
+                && key.modifiers.contains(KeyModifiers::CONTROL)
+                    == mods.contains(KeyModifiers::CONTROL)
+                && !key.modifiers.contains(KeyModifiers::ALT)
+        }
+        (a, b) => {
+            a == b
+                && key.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT)
+                    == mods & (KeyModifiers::CONTROL | KeyModifiers::ALT)
+        }
+    }
+}
+
+/// A key name as the help and the README show it.
+pub fn display_key(spec: &str) -> String {
+    match spec {
+        "Up" => "↑".into(),
+        "Down" => "↓".into(),
+        "Left" => "←".into(),
+        "Right" => "→".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The footer hints for the contexts in force: `key label` pairs, most specific first.
+pub fn hints(keymap: &[Binding], contexts: &[Context]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for &context in contexts {
+        for b in keymap.iter().filter(|b| b.context == context) {
+            let Some(hint) = b.hint else { continue };
+            // A key already hinted by a more specific context is taken.
+            if out.iter().any(|(k, _)| *k == b.keys[0]) {
+                continue;
+            }
+            out.push((b.keys[0].to_string(), hint));
+        }
+    }
+    out
+}
+
+/// The README's key table, generated from the keymap.
+pub fn markdown_table(keymap: &[Binding]) -> String {
+    let mut out = String::from("| keys | where | what it does |\n|---|---|---|\n");
+    for b in keymap {
+        let keys: Vec<String> = b.keys.iter().map(|k| format!("`{k}`")).collect();
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            keys.join(" "),
+            b.context.label(),
+            b.description
+        ));
+    }
+    out
+}
+
+/// Checks the key table between `<!-- keys:start -->` and `<!-- keys:end -->` in `readme`.
+/// `Ok(false)` when the README has no such table.
+pub fn check_readme(readme: &str, keymap: &[Binding]) -> Result<bool, String> {
+    const START: &str = "<!-- keys:start -->";
+    const END: &str = "<!-- keys:end -->";
+    let Some(start) = readme.find(START) else {
+        return Ok(false);
+    };
+    let body = &readme[start + START.len()..];
+    let end = body
+        .find(END)
+        .ok_or_else(|| format!("{START} without {END}"))?;
+    let found = body[..end].trim();
+    let want = markdown_table(keymap);
+    if found == want.trim() {
+        Ok(true)
+    } else {
+        Err(format!(
+            "the README's key table is stale; replace it with:\n{want}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn every_key_name_parses() {
+        for b in DEFAULT_KEYMAP {
+            for k in b.keys {
+                assert!(parse_key(k).is_some(), "{k:?} in {:?}", b.action);
+            }
+        }
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        let mut seen = std::collections::HashSet::new();
+        for b in DEFAULT_KEYMAP {
+            for k in b.keys {
+                assert!(seen.insert((b.context, *k)), "{k} twice in {:?}", b.context);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_dispatch_by_context() {
+        let ctx = [Context::Runs, Context::Global];
+        let l = |code, mods| lookup(DEFAULT_KEYMAP, &key(code, mods), &ctx);
+        assert_eq!(
+            l(KeyCode::Char('j'), KeyModifiers::NONE),
+            Some(Action::MoveDown)
+        );
+        assert_eq!(l(KeyCode::Down, KeyModifiers::NONE), Some(Action::MoveDown));
+        assert_eq!(
+            l(KeyCode::Char('G'), KeyModifiers::SHIFT),
+            Some(Action::Bottom)
+        );
+        assert_eq!(l(KeyCode::Char('g'), KeyModifiers::NONE), Some(Action::Top));
+        assert_eq!(
+            l(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(Action::Quit)
+        );
+        assert_eq!(l(KeyCode::Char('c'), KeyModifiers::NONE), None);
+        assert_eq!(
+            l(KeyCode::BackTab, KeyModifiers::SHIFT),
+            Some(Action::PrevPane)
+        );
+        assert_eq!(l(KeyCode::Enter, KeyModifiers::NONE), Some(Action::Open));
+        // Tree keys do nothing in the run list.
+        assert_eq!(l(KeyCode::Char('h'), KeyModifiers::NONE), None);
+        let detail = [Context::Detail, Context::Global];
+        let enter = key(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(
+            lookup(DEFAULT_KEYMAP, &enter, &detail),
+            Some(Action::LoadMore)
+        );
+        let help = [Context::Help, Context::Global];
+        let esc = key(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(lookup(DEFAULT_KEYMAP, &esc, &help), Some(Action::Help));
+    }
+
+    #[test]
+    fn hints_prefer_the_specific_context() {
+        let h = hints(DEFAULT_KEYMAP, &[Context::Detail, Context::Global]);
+        assert!(h.contains(&("Enter".to_string(), "more")));
+        assert!(!h.contains(&("Enter".to_string(), "open")));
+        assert!(h.contains(&("q".to_string(), "quit")));
+    }
+
+    #[test]
+    fn readme_check_fails_on_a_stale_table() {
+        let good = format!(
+            "# x\n<!-- keys:start -->\n{}<!-- keys:end -->\n",
+            markdown_table(DEFAULT_KEYMAP)
+        );
+        assert_eq!(check_readme(&good, DEFAULT_KEYMAP), Ok(true));
+        let stale = good.replace("| quit |", "| leave |");
+        assert!(check_readme(&stale, DEFAULT_KEYMAP).is_err());
+        assert_eq!(check_readme("# no table", DEFAULT_KEYMAP), Ok(false));
+    }
+
+    /// The README's key table must be the keymap's. Until the table is pasted into the
+    /// README (between the markers) this only says so.
+    #[test]
+    fn readme_key_table_matches_the_keymap() {
+        let path = std::env::var("RETRACE_README")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/README.md").into());
+        let readme = std::fs::read_to_string(path).unwrap_or_default();
+        match check_readme(&readme, DEFAULT_KEYMAP) {
+            Ok(true) => {}
+            Ok(false) => eprintln!(
+                "README.md has no key table between <!-- keys:start --> and <!-- keys:end -->"
+            ),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The full-screen run browser (behind the `tui` feature): the run list, the selected
+//! run's timeline beside its decision tree, the step detail, a status line and key hints.
+//!
+//! The loop: input, load batches, worker results and signals arrive as one stream of
+//! [`event::Msg`]; keys become [`action::Action`]s through [`keymap::DEFAULT_KEYMAP`];
+//! [`app::App`] is the only place state changes; [`ui::render`] only draws. After a
+//! blocking receive everything queued is drained and applied, then one frame is drawn
+//! (at most ~60 a second, inside a synchronized update). Nothing is drawn while nothing
+//! happens. Slow work (reading steps, building trees and details) runs on
+//! [`jobs`] workers; the history itself loads in the background while the first runs are
+//! already on screen.
+
+pub mod action;
+pub mod app;
+pub mod config;
+pub mod document;
+pub mod event;
+pub mod highlight;
+pub mod jobs;
+pub mod keymap;
+pub mod layout;
+pub mod panes;
+pub mod structure;
+pub mod terminal;
+pub mod text;
+pub mod theme;
+pub mod ui;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use ratatui::layout::Rect;
+
+pub use app::{App, Exit, Options};
+use event::Msg;
+use jobs::{SharedHistory, Workers};
+use terminal::TerminalGuard;
+use theme::{ColorDepth, ThemeName};
+
+use crate::index::{History, LoadOptions};
+
+/// The shortest time between two frames.
+const FRAME: Duration = Duration::from_millis(16);
+
+/// Options from the command line, the environment and the config file (in that order).
+pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>) -> Options {
+    let config = config::load();
+    let theme = theme_flag
+        .and_then(ThemeName::parse)
+        .or(config.theme)
+        .unwrap_or(ThemeName::Dark);
+    let mouse = std::env::var_os("RETRACE_NO_MOUSE").is_none() && config.mouse.unwrap_or(true);
+    Options {
+        theme,
+        depth: ColorDepth::detect(),
+        mouse,
+        sources,
+    }
+}
+
+/// Opens the history under `paths` and runs the browser until the user quits or a
+/// signal arrives. Errors before the screen is taken (a missing path, no run files) are
+/// returned as they are, for the caller to report.
+pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::Result<Exit> {
+    let (history, loader) = History::open(&paths, &load)?;
+    if history.files().is_empty() {
+        anyhow::bail!(
+            "no run files under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let (tx, rx) = channel::<Msg>();
+    event::spawn_signals(tx.clone())?;
+    let shared = Arc::new(SharedHistory::new(history));
+    let workers = Workers::spawn(Arc::clone(&shared), tx.clone())?;
+    let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut app = App::new(shared, options, Rect::new(0, 0, w, h));
+    let mut guard = TerminalGuard::enter(app.mouse)?;
+    event::spawn_loader(loader, tx.clone())?;
+    event::spawn_input(tx)?;
+    let panic_for_tests = std::env::var_os("RETRACE_TEST_PANIC").is_some();
+
+    let mut last_draw = Instant::now() - FRAME;
+    draw(&mut guard, &mut app)?;
+    loop {
+        let first = if app.has_deferred_work() {
+            rx.recv_timeout(Duration::from_millis(4))
+        } else {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        };
+        match first {
+            Ok(msg) => app.handle(msg),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        // Drain what is queued, within one frame's time.
+        let budget = Instant::now() + FRAME;
+        while app.exit.is_none() && Instant::now() < budget {
+            match rx.try_recv() {
+                Ok(msg) => app.handle(msg),
+                Err(_) => break,
+            }
+        }
+        settle(&mut app, &workers, &mut guard)?;
+        if app.exit.is_some() {
+            break;
+        }
+        if app.is_dirty() {
+            // At most one frame per FRAME: keep collecting until it is due.
+            let due = last_draw + FRAME;
+            while let Some(left) = due.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(msg) => app.handle(msg),
+                    Err(_) => break,
+                }
+            }
+            settle(&mut app, &workers, &mut guard)?;
+            if app.exit.is_some() {
+                break;
+            }
+            draw(&mut guard, &mut app)?;
+            last_draw = Instant::now();
+            if panic_for_tests {
+                panic!("RETRACE_TEST_PANIC: a panic on the UI thread");
+            }
+        }
+    }
+    drop(guard);
+    Ok(app.exit.unwrap_or(Exit::Quit))
+}
+
+/// Applies what the drained messages brought and hands queued work to the workers.
+fn settle(app: &mut App, workers: &Workers, guard: &mut TerminalGuard) -> std::io::Result<()> {
+    app.after_drain();
+    for request in app.take_requests() {
+        workers.submit(request);
+    }
+    guard.set_mouse(app.mouse)
+}
+
+fn draw(guard: &mut TerminalGuard, app: &mut App) -> std::io::Result<()> {
+    app.take_dirty();
+    let size = guard.terminal.size()?;
+    if (size.width, size.height) != (app.size.width, app.size.height) {
+        app.resize(Rect::new(0, 0, size.width, size.height));
+        app.take_dirty();
+    }
+    crossterm::queue!(guard.terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    guard.terminal.draw(|f| ui::render(app, f))?;
+    crossterm::execute!(guard.terminal.backend_mut(), EndSynchronizedUpdate)?;
+    Ok(())
+}

@@ -1,0 +1,268 @@
+//! The run list: one row per run, oldest first (as `retrace ls`), with its id, agent,
+//! start, steps, duration, outcome and first error; failing runs are marked `✗` and drawn
+//! in the error role. Owns the sorted order and the selection, which follows the selected
+//! run (not its row) while a history is still loading.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::Span;
+use ratatui::widgets::Widget;
+
+use super::{draw_message, draw_row, frame, ListCursor};
+use crate::index::{History, RunRef};
+use crate::model::Outcome;
+use crate::sanitize;
+use crate::time::{format_duration, format_short};
+use crate::tui::layout::{inner, Mode};
+use crate::tui::text::{cell, cell_right, fit, width, Piece};
+use crate::tui::theme::{Role, Theme};
+
+/// The run list's state.
+#[derive(Debug, Clone, Default)]
+pub struct RunListState {
+    /// Run indices (into the history) in display order.
+    pub order: Vec<u32>,
+    pub cursor: ListCursor,
+    /// The selected run, by history index.
+    pub selected: Option<usize>,
+    id_w: usize,
+    agent_w: usize,
+    /// Runs with a bad outcome.
+    pub failed: usize,
+    /// The user chose a run: from then on the selection stays on it while runs arrive
+    /// (before that it stays on the top row).
+    pub chosen: bool,
+}
+
+impl RunListState {
+    /// Re-sorts after the history grew, keeping the selected run selected.
+    pub fn refresh(&mut self, h: &History) {
+        let mut keyed: Vec<(bool, i64, u32)> = h
+            .runs()
+            .map(|r| {
+                (
+                    r.started_at().is_none(),
+                    r.started_at().unwrap_or(0),
+                    r.index() as u32,
+                )
+            })
+            .collect();
+        keyed.sort_unstable();
+        self.order = keyed.into_iter().map(|(_, _, i)| i).collect();
+        self.failed = h.runs().filter(|r| r.outcome().is_bad()).count();
+        self.id_w = h
+            .runs()
+            .map(|r| width(&sanitize::line(r.id())))
+            .max()
+            .unwrap_or(3)
+            .clamp(3, 24);
+        self.agent_w = h
+            .runs()
+            .map(|r| width(&sanitize::line(r.agent().unwrap_or("-"))))
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 18);
+        if let Some(run) = self.selected {
+            if let Some(pos) = self.order.iter().position(|&i| i as usize == run) {
+                self.cursor.selected = pos;
+            }
+        }
+    }
+
+    pub fn run_at(&self, pos: usize) -> Option<usize> {
+        self.order.get(pos).map(|&i| i as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+/// The glyph and word of an outcome (colour is never the only signal).
+pub fn outcome_label(o: Outcome) -> (Role, String) {
+    let (role, glyph) = match o {
+        Outcome::Success => (Role::Ok, "✓"),
+        Outcome::Failure | Outcome::Timeout | Outcome::Cancelled => (Role::Error, "✗"),
+        Outcome::Running => (Role::Warn, "…"),
+        Outcome::Unknown => (Role::Dim, "?"),
+    };
+    (role, format!("{glyph} {}", o.as_str()))
+}
+
+/// The first error as `ls` shows it: `#15 SMTP_AUTH_INVALID`, else the run's end error.
+pub fn first_error(run: &RunRef) -> String {
+    run.first_error()
+        .and_then(|s| s.error.map(|e| format!("#{} {}", s.step, e)))
+        .or_else(|| run.end_error().map(str::to_owned))
+        .map(|s| sanitize::line(&s).into_owned())
+        .unwrap_or_default()
+}
+
+/// Draws the run list.
+pub struct RunListView<'a> {
+    pub state: &'a RunListState,
+    pub history: &'a History,
+    pub theme: &'a Theme,
+    pub focused: bool,
+    pub mode: Mode,
+    /// Loading progress (0..1) while the history is still being read.
+    pub loading: Option<f64>,
+}
+
+impl RunListView<'_> {
+    /// Id and agent widths, and whether there is room for full start times and
+    /// durations (below 100 columns: `11-25 09:12` and no duration).
+    fn columns(&self, w: usize) -> (usize, usize, bool) {
+        let full = w >= 100;
+        let agent_w = if full {
+            self.state.agent_w
+        } else {
+            self.state.agent_w.min(13)
+        };
+        (self.state.id_w, agent_w, full)
+    }
+
+    fn header(&self, w: usize) -> Vec<Piece> {
+        let (id_w, agent_w, full) = self.columns(w);
+        let line = format!(
+            "  {} {} {} {} {}{} FIRST ERROR",
+            cell("RUN", id_w),
+            cell("AGENT", agent_w),
+            cell(
+                if full { "STARTED (UTC)" } else { "STARTED" },
+                if full { 19 } else { 11 }
+            ),
+            cell_right("STEPS", 5),
+            if full {
+                format!("{} ", cell_right("DURATION", 8))
+            } else {
+                String::new()
+            },
+            cell("OUTCOME", 11),
+        );
+        vec![(Role::Header, line)]
+    }
+
+    fn row(&self, run: &RunRef, selected: bool, w: usize) -> Vec<Piece> {
+        let (id_w, agent_w, full) = self.columns(w);
+        let outcome = run.outcome();
+        let bad = outcome.is_bad();
+        let (o_role, o_text) = outcome_label(outcome);
+        let started = run
+            .started_at()
+            .map(|t| {
+                let s = format_short(t);
+                if full {
+                    s
+                } else {
+                    s.get(5..16).unwrap_or(&s).to_string()
+                }
+            })
+            .unwrap_or_default();
+        let mark = if bad { "✗" } else { " " };
+        let mut pieces = vec![
+            (Role::Accent, if selected { "›" } else { " " }.to_string()),
+            (Role::Error, mark.to_string()),
+            (
+                if bad { Role::Error } else { Role::Text },
+                format!("{} ", cell(&sanitize::line(run.id()), id_w)),
+            ),
+            (
+                Role::Text,
+                format!(
+                    "{} ",
+                    cell(&sanitize::line(run.agent().unwrap_or("-")), agent_w)
+                ),
+            ),
+            (
+                Role::Dim,
+                format!("{} ", cell(&started, if full { 19 } else { 11 })),
+            ),
+            (
+                Role::Text,
+                format!("{} ", cell_right(&run.step_count().to_string(), 5)),
+            ),
+            (
+                Role::Text,
+                if full {
+                    format!(
+                        "{} ",
+                        cell_right(
+                            &run.duration_ms()
+                                .map_or("-".into(), |d| format_duration(d as f64)),
+                            8
+                        )
+                    )
+                } else {
+                    String::new()
+                },
+            ),
+            (o_role, format!("{} ", cell(&o_text, 11))),
+        ];
+        let used: usize = pieces.iter().map(|(_, s)| width(s)).sum();
+        let err = first_error(run);
+        pieces.push((
+            if bad { Role::Error } else { Role::Dim },
+            fit(&err, w.saturating_sub(used)).into_owned(),
+        ));
+        pieces
+    }
+}
+
+impl Widget for RunListView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let s = self.state;
+        let mut title = vec![Span::styled("Runs", self.theme.style(Role::Title))];
+        if !s.is_empty() {
+            title.push(Span::styled(
+                format!(
+                    " {}/{} · {} failed",
+                    s.cursor.selected + 1,
+                    s.len(),
+                    s.failed
+                ),
+                self.theme.style(Role::Dim),
+            ));
+        }
+        let block = frame(title, self.focused, self.mode, self.theme);
+        block.render(area, buf);
+        let body = inner(area, self.mode);
+        if body.height == 0 || body.width == 0 {
+            return;
+        }
+        let w = body.width as usize;
+        if s.is_empty() {
+            let msg = match self.loading {
+                Some(p) => format!("loading… {:.0}%", p * 100.0),
+                None => "no runs".to_string(),
+            };
+            draw_message(buf, body, &msg, self.theme);
+            return;
+        }
+        draw_row(buf, body, body.y, &self.header(w), false, self.theme);
+        let rows = body.height as usize - 1;
+        for (i, pos) in (s.cursor.offset..s.len()).take(rows).enumerate() {
+            let Some(run) = s.run_at(pos) else { break };
+            let run = self.history.run(run);
+            let selected = pos == s.cursor.selected;
+            let y = body.y + 1 + i as u16;
+            draw_row(
+                buf,
+                body,
+                y,
+                &self.row(&run, selected, w),
+                selected,
+                self.theme,
+            );
+        }
+    }
+}
+
+/// Rows of the list's body (below its header) for a pane of `area`.
+pub fn body_rows(area: Rect, mode: Mode) -> usize {
+    (inner(area, mode).height as usize).saturating_sub(1)
+}

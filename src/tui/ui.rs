@@ -1,0 +1,198 @@
+//! Draws one frame from the app's state: lays out the panes for the frame's size and has
+//! each draw itself, then the bars and the help overlay. Only draws: it changes nothing
+//! and reads nothing but the state and the (in-memory) index.
+
+use ratatui::widgets::Widget;
+use ratatui::Frame;
+
+use super::app::App;
+use super::keymap::{hints, DEFAULT_KEYMAP};
+use super::layout::areas;
+use super::panes::clear;
+use super::panes::detail::DetailView;
+use super::panes::help::{self, HelpView};
+use super::panes::run_list::RunListView;
+use super::panes::status::{hint_pieces, StatusLine, TabBar};
+use super::panes::timeline::TimelineView;
+use super::panes::tree::TreeView;
+use super::text::{bytes, Piece};
+use super::theme::Role;
+use crate::index::History;
+use crate::sanitize;
+
+pub fn render(app: &App, frame: &mut Frame) {
+    let h = app.shared.read();
+    let size = frame.area();
+    let a = areas(size, app.focus);
+    let buf = frame.buffer_mut();
+    clear(buf, size);
+    let theme = &app.theme;
+    let run = app
+        .timeline
+        .run
+        .filter(|&r| r < h.run_count())
+        .map(|r| h.run(r));
+    if let Some(t) = a.tabs {
+        TabBar {
+            focus: app.focus,
+            theme,
+        }
+        .render(t, buf);
+    }
+    if let Some(r) = a.runs {
+        RunListView {
+            state: &app.runs,
+            history: &h,
+            theme,
+            focused: app.focus == super::layout::Pane::Runs,
+            mode: a.mode,
+            loading: app.load.fraction(),
+        }
+        .render(r, buf);
+    }
+    let structure = app
+        .tree
+        .structure
+        .as_ref()
+        .filter(|s| Some(s.run) == app.timeline.run);
+    if let Some(r) = a.timeline {
+        TimelineView {
+            state: &app.timeline,
+            run,
+            trigger: structure.map(|s| s.trigger.as_deref()),
+            theme,
+            focused: app.focus == super::layout::Pane::Timeline,
+            mode: a.mode,
+        }
+        .render(r, buf);
+    }
+    if let Some(r) = a.tree {
+        TreeView {
+            state: &app.tree,
+            run,
+            theme,
+            focused: app.focus == super::layout::Pane::Tree,
+            mode: a.mode,
+        }
+        .render(r, buf);
+    }
+    if let Some(r) = a.detail {
+        let summary = run.and_then(|run| {
+            let step = app.detail.target.map(|(_, s)| s as usize)?;
+            (step < run.step_count()).then(|| run.step(step))
+        });
+        DetailView {
+            state: &app.detail,
+            summary,
+            theme,
+            focused: app.focus == super::layout::Pane::Detail,
+            mode: a.mode,
+        }
+        .render(r, buf);
+    }
+    StatusLine {
+        base: Role::Status,
+        left: status_left(app, &h, a.status.width as usize),
+        right: status_right(app),
+        theme,
+    }
+    .render(a.status, buf);
+    let hint_list = hints(DEFAULT_KEYMAP, &app.hint_contexts());
+    StatusLine {
+        base: Role::Text,
+        left: hint_pieces(&hint_list, a.hints.width as usize),
+        right: Vec::new(),
+        theme,
+    }
+    .render(a.hints, buf);
+    if let Some(scroll) = app.help {
+        HelpView {
+            lines: &app.help_lines,
+            scroll,
+            theme,
+        }
+        .render(help::area(size, app.help_lines.len()), buf);
+    }
+}
+
+fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
+    let mut p: Vec<Piece> = Vec::new();
+    let sources: Vec<String> = app
+        .options
+        .sources
+        .iter()
+        .map(|s| sanitize::line(&s.display().to_string()).into_owned())
+        .collect();
+    if !sources.is_empty() {
+        p.push((Role::Title, format!(" {} · ", sources.join(" "))));
+    }
+    if let Some(run) = app.timeline.run {
+        if run < h.run_count() {
+            p.push((
+                Role::Status,
+                format!(
+                    "run {}/{} · step #{} of {} · ",
+                    app.runs.cursor.selected + 1,
+                    app.runs.len(),
+                    app.timeline.cursor.selected,
+                    app.timeline.len
+                ),
+            ));
+        }
+    }
+    p.push((
+        Role::Status,
+        if cols >= 100 {
+            format!(
+                "{} runs ({} ✗) · {} steps · {} files",
+                h.run_count(),
+                app.runs.failed,
+                h.step_count(),
+                h.files().len()
+            )
+        } else {
+            format!(
+                "{} runs ({} ✗) · {} files",
+                h.run_count(),
+                app.runs.failed,
+                h.files().len()
+            )
+        },
+    ));
+    if !h.problems().is_empty() {
+        p.push((
+            Role::Status,
+            format!(" · ⚠ {} bad lines", h.problems().len()),
+        ));
+    }
+    if let Some(took) = app.load.took {
+        p.push((
+            Role::Status,
+            format!(" · loaded in {:.1}s", took.as_secs_f64()),
+        ));
+    }
+    if let Some(e) = &app.load.error {
+        p.push((Role::Error, format!(" · ✗ {}", sanitize::line(e))));
+    }
+    p
+}
+
+/// Kept whole at the right of the status line: loading progress and the last message.
+fn status_right(app: &App) -> Vec<Piece> {
+    let mut p = Vec::new();
+    if let Some(f) = app.load.fraction() {
+        p.push((
+            Role::Warn,
+            format!(
+                " loading {:.0}% {}/{} ",
+                f * 100.0,
+                bytes(app.load.read),
+                bytes(app.load.total)
+            ),
+        ));
+    }
+    if let Some(m) = &app.message {
+        p.push((Role::Warn, format!(" {} ", sanitize::line(m))));
+    }
+    p
+}

@@ -1,0 +1,548 @@
+//! End to end: the real binary in a pseudo-terminal, its output parsed by a terminal
+//! emulator (vt100), keys sent as bytes. Every check waits for the screen to show what it
+//! expects (with a timeout); nothing sleeps to assert.
+#![cfg(feature = "tui")]
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Records what the program asked the terminal to do besides drawing.
+#[derive(Default)]
+struct Recorder {
+    titles: Vec<Vec<u8>>,
+    icon_names: Vec<Vec<u8>>,
+    clipboard: Vec<Vec<u8>>,
+    other_osc: usize,
+    bells: usize,
+}
+
+impl vt100::Callbacks for Recorder {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.bells += 1;
+    }
+    fn set_window_icon_name(&mut self, _: &mut vt100::Screen, name: &[u8]) {
+        self.icon_names.push(name.to_vec());
+    }
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.titles.push(title.to_vec());
+    }
+    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
+        self.clipboard.push(data.to_vec());
+    }
+    fn paste_from_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8]) {
+        self.other_osc += 1;
+    }
+    fn unhandled_osc(&mut self, _: &mut vt100::Screen, _params: &[&[u8]]) {
+        self.other_osc += 1;
+    }
+}
+
+struct Tui {
+    parser: Arc<Mutex<vt100::Parser<Recorder>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Tui {
+    fn spawn(paths: &[&Path], cols: u16, rows: u16) -> Tui {
+        Tui::spawn_with(paths, cols, rows, &[])
+    }
+
+    fn spawn_with(paths: &[&Path], cols: u16, rows: u16, env: &[(&str, &str)]) -> Tui {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_retrace"));
+        for p in paths {
+            cmd.arg(p);
+        }
+        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("RETRACE_CONFIG", "/nonexistent/retrace-config");
+        cmd.env_remove("NO_COLOR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pty.slave.spawn_command(cmd).expect("spawn retrace");
+        drop(pty.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(
+            rows,
+            cols,
+            0,
+            Recorder::default(),
+        )));
+        let mut reader = pty.master.try_clone_reader().unwrap();
+        let p = Arc::clone(&parser);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => p.lock().unwrap().process(&buf[..n]),
+                }
+            }
+        });
+        let writer = pty.master.take_writer().unwrap();
+        Tui {
+            parser,
+            writer,
+            child,
+            _master: pty.master,
+        }
+    }
+
+    fn contents(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until `check` holds for the screen; panics with the screen after a timeout.
+    fn wait(&self, what: &str, check: impl Fn(&vt100::Screen) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            {
+                let parser = self.parser.lock().unwrap();
+                if check(parser.screen()) {
+                    return parser.screen().contents();
+                }
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!(
+                    "timed out waiting for {what}; the screen:\n{}",
+                    self.contents()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> String {
+        self.wait(&format!("{text:?}"), |s| s.contents().contains(text))
+    }
+
+    /// The screen row that holds `text`.
+    fn row_with(&self, text: &str) -> Option<String> {
+        self.contents()
+            .lines()
+            .find(|l| l.contains(text))
+            .map(str::to_owned)
+    }
+
+    fn keys(&mut self, bytes: &str) {
+        self.writer.write_all(bytes.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > TIMEOUT {
+                let _ = self.child.kill();
+                panic!("retrace did not exit; the screen:\n{}", self.contents());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the terminal to be back as it was: main screen, cursor shown, no mouse
+    /// capture.
+    fn assert_restored(&self) {
+        self.wait("the terminal to be restored", |screen| {
+            !screen.alternate_screen()
+                && !screen.hide_cursor()
+                && screen.mouse_protocol_mode() == vt100::MouseProtocolMode::None
+        });
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+fn demo() -> &'static Path {
+    Path::new("assets/demo")
+}
+
+/// The row of the selected run or step starts with `›`.
+fn selected_row(screen: &str) -> Option<&str> {
+    screen
+        .lines()
+        .find(|l| l.starts_with('›') || l.starts_with("│›") || l.starts_with("┃›"))
+}
+
+#[test]
+fn runs_are_listed_and_q_quits_restoring_the_screen() {
+    let mut t = Tui::spawn(&[demo()], 80, 24);
+    let screen = t.wait_text("r-5014ef5e");
+    assert!(screen.contains("[1 Runs]"));
+    assert!(screen.contains("✗ timeout"));
+    assert!(screen.contains("#11 UPSTREAM_TIMEOUT"));
+    {
+        let p = t.parser.lock().unwrap();
+        assert!(p.screen().alternate_screen());
+        assert!(p.screen().hide_cursor());
+    }
+    t.keys("q");
+    let status = t.wait_exit();
+    assert!(status.success(), "{status:?}");
+    t.assert_restored();
+}
+
+#[test]
+fn moving_the_selection_updates_timeline_tree_and_detail() {
+    let mut t = Tui::spawn(&[demo()], 80, 24);
+    t.wait_text("34 runs");
+    // Down to the fifth run, then look at its timeline, tree and detail.
+    t.keys("jjjj");
+    t.wait("r-b6101852 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("r-b6101852"))
+    });
+    t.keys("\t");
+    let screen = t.wait_text("Timeline r-b6101852");
+    assert!(screen.contains("[2 Timeline]"));
+    t.wait_text("trigger {");
+    t.keys("jj");
+    t.wait("step 2 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains(" 2 "))
+    });
+    let screen = t.wait_text("Detail #2");
+    let step2 = t.row_with("Detail #2").unwrap();
+    assert!(screen.contains(&step2));
+    // The tree follows: its selected row is step 2.
+    t.keys("3");
+    t.wait("the tree on step 2", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("#2 "))
+    });
+    // Moving in the tree moves the detail too.
+    t.keys("j");
+    t.wait_text("Detail #3");
+    // The detail pane, full screen.
+    t.keys("4");
+    t.wait_text("[4 Detail]");
+    t.wait_text("── output ──");
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn the_wide_layout_shows_every_pane_and_follows_the_selection() {
+    let mut t = Tui::spawn(&[demo()], 160, 48);
+    t.wait_text("Decision tree");
+    t.wait_text("Runs 1/34");
+    t.wait_text("34 runs");
+    t.wait_text("Timeline r-5014ef5e");
+    t.wait_text("Detail #0");
+    // Jump to a failing run and its first failure.
+    for _ in 0..19 {
+        t.keys("j");
+    }
+    t.wait_text("Timeline r-2bcd0cc3");
+    t.keys("f");
+    t.wait_text("Detail #15");
+    let screen = t.wait_text("SMTP_AUTH_INVALID: 535 5.7.8 authentication failed");
+    assert!(screen.contains("◀ first"));
+    t.wait("the tree on step 15", |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.contains("›  ← #15 send_email"))
+    });
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn a_click_selects_a_run_and_the_wheel_scrolls() {
+    let mut t = Tui::spawn(&[demo()], 80, 24);
+    t.wait_text("34 runs");
+    {
+        let p = t.parser.lock().unwrap();
+        assert_ne!(
+            p.screen().mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None
+        );
+    }
+    // SGR mouse reports (1-based): a left click on screen row 8, the fifth run.
+    t.keys("\x1b[<0;10;8M\x1b[<0;10;8m");
+    t.wait("r-b6101852 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("r-b6101852"))
+    });
+    // The wheel down over the list moves three rows.
+    t.keys("\x1b[<65;10;8M");
+    t.wait("r-a92baa01 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("r-a92baa01"))
+    });
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn question_mark_opens_the_help_and_esc_closes_it() {
+    let mut t = Tui::spawn(&[demo()], 80, 24);
+    t.wait_text("r-5014ef5e");
+    t.keys("?");
+    let screen = t.wait_text("Keys");
+    assert!(screen.contains("move down, scroll down"));
+    t.keys("\x1b");
+    t.wait("the help to close", |s| {
+        !s.contents().contains("move down, scroll down")
+    });
+    t.keys("\x03"); // Ctrl-C quits too.
+    let status = t.wait_exit();
+    assert!(status.success());
+    t.assert_restored();
+}
+
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for sig in ["TERM", "HUP", "INT"] {
+        let mut t = Tui::spawn(&[demo()], 80, 24);
+        t.wait_text("r-5014ef5e");
+        let pid = t.child.process_id().expect("a pid").to_string();
+        let killed = std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = t.wait_exit();
+        assert!(!status.success(), "SIG{sig}: {status:?}");
+        t.assert_restored();
+    }
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_says_what_happened() {
+    let mut t = Tui::spawn_with(&[demo()], 80, 24, &[("RETRACE_TEST_PANIC", "1")]);
+    let status = t.wait_exit();
+    assert!(!status.success());
+    t.assert_restored();
+    t.wait_text("RETRACE_TEST_PANIC");
+}
+
+/// The colours used on screen: (any colour at all, any beyond the 16 named ones).
+fn colours_used(t: &Tui) -> (bool, bool) {
+    let parser = t.parser.lock().unwrap();
+    let screen = parser.screen();
+    let (rows, cols) = screen.size();
+    let mut any = false;
+    let mut beyond16 = false;
+    for r in 0..rows {
+        for c in 0..cols {
+            let Some(cell) = screen.cell(r, c) else {
+                continue;
+            };
+            for colour in [cell.fgcolor(), cell.bgcolor()] {
+                match colour {
+                    vt100::Color::Default => {}
+                    vt100::Color::Idx(i) => {
+                        any = true;
+                        beyond16 |= i >= 16;
+                    }
+                    vt100::Color::Rgb(..) => {
+                        any = true;
+                        beyond16 = true;
+                    }
+                }
+            }
+        }
+    }
+    (any, beyond16)
+}
+
+#[test]
+fn colours_follow_the_terminal_no_color_16_and_256() {
+    for (term, no_color, want_any, want_beyond16) in [
+        ("xterm-256color", "", true, true),
+        ("xterm", "", true, false),
+        ("xterm-256color", "1", false, false),
+    ] {
+        let mut t = Tui::spawn_with(&[demo()], 80, 24, &[("TERM", term), ("NO_COLOR", no_color)]);
+        t.wait_text("34 runs");
+        t.wait_text("✗ timeout");
+        let (any, beyond16) = colours_used(&t);
+        assert_eq!(
+            (any, beyond16),
+            (want_any, want_beyond16),
+            "TERM={term} NO_COLOR={no_color:?}"
+        );
+        // Without colour, the selection still shows (reverse video and the `›` mark).
+        let parser = t.parser.lock().unwrap();
+        let screen = parser.screen();
+        let row = (0..24)
+            .find(|&r| screen.cell(r, 0).is_some_and(|c| c.contents() == "›"))
+            .expect("a selected row");
+        assert!(screen.cell(row, 5).unwrap().inverse() || want_beyond16);
+        drop(parser);
+        t.keys("q");
+        t.wait_exit();
+        t.assert_restored();
+    }
+}
+
+/// Strings that try to retitle the terminal, write the clipboard, clear the screen,
+/// overwrite a line and reverse text.
+fn hostile_run(dir: &Path) -> std::path::PathBuf {
+    let id = r"r-evil\u001b]0;PWNED\u0007";
+    let lines = [
+        format!(
+            r#"{{"run_id":"{id}","step":0,"ts":"2026-11-20T10:00:00Z","kind":"run_start","agent":"evil\u001b[2J\u001b[H-agent","input":{{"text":"hi\u001b]52;c;aGk=\u0007there"}}}}"#
+        ),
+        format!(
+            r#"{{"run_id":"{id}","step":1,"parent":0,"ts":"2026-11-20T10:00:01Z","kind":"tool_call","name":"send\r\u202eliame","input":{{"x":"\u001b[31mred\u001b[0m"}}}}"#
+        ),
+        format!(
+            r#"{{"run_id":"{id}","step":2,"parent":1,"ts":"2026-11-20T10:00:02Z","kind":"tool_result","name":"x\u009b31m","status":"error","error":{{"code":"E\u001b]2;TITLE\u0007","message":"boom\rfake"}},"output":"line1\nline2\u001b]52;c;ZXZpbA==\u0007\u001b]0;OWNED\u001b\\"}}"#
+        ),
+        format!(
+            r#"{{"run_id":"{id}","step":3,"parent":2,"ts":"2026-11-20T10:00:03Z","kind":"run_end","outcome":"failure","error":"\u001b]0;bye\u0007"}}"#
+        ),
+    ];
+    let path = dir.join("evil.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn a_hostile_run_changes_no_terminal_state_and_shows_its_text_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = hostile_run(dir.path());
+    let mut t = Tui::spawn(&[&path], 160, 48);
+    let screen = t.wait_text(r"r-evil\x1b]0;PWNED\x07");
+    assert!(screen.contains(r"evil\x1b[2J"));
+    // Walk every step through the timeline, tree and detail.
+    t.keys("\t");
+    t.wait_text("Timeline");
+    for step in 0..4 {
+        t.wait_text(&format!("Detail #{step}"));
+        t.keys("j");
+    }
+    t.keys("k");
+    t.wait_text("Detail #2");
+    let screen = t.wait_text(r"E\x1b]2;TITLE\x07: boom\rfake");
+    assert!(screen.contains(r"send\r\u{202e}liame"));
+    assert!(screen.contains(r"line2\x1b]52;c;ZXZpbA==\x07\x1b]0;OWNED\x1b\"));
+    assert!(screen.contains(r"x\u{9b}31m"));
+    t.keys("3");
+    t.wait_text("▶ Decision tree");
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+    let p = t.parser.lock().unwrap();
+    let rec = p.callbacks();
+    assert!(rec.titles.is_empty(), "title set: {:?}", rec.titles);
+    assert!(
+        rec.icon_names.is_empty(),
+        "icon name set: {:?}",
+        rec.icon_names
+    );
+    assert!(
+        rec.clipboard.is_empty(),
+        "clipboard written: {:?}",
+        rec.clipboard
+    );
+    assert_eq!(rec.other_osc, 0, "an OSC reached the terminal");
+    assert_eq!(rec.bells, 0, "a bell rang");
+}
+
+/// A step whose output is 30 MB: the UI answers while it is read, the detail shows its
+/// start and offers the rest.
+#[test]
+fn a_huge_output_opens_without_freezing_the_ui() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.jsonl");
+    let body = "the quick brown fox jumps over the lazy dog ".repeat(700_000);
+    let lines = [
+        r#"{"run_id":"r-huge","step":0,"ts":"2026-11-20T10:00:00Z","kind":"run_start","agent":"scraper"}"#.to_string(),
+        format!(r#"{{"run_id":"r-huge","step":1,"parent":0,"ts":"2026-11-20T10:00:01Z","kind":"tool_result","name":"fetch","status":"ok","output":{{"body":"{body}"}}}}"#),
+        r#"{"run_id":"r-huge","step":2,"parent":1,"ts":"2026-11-20T10:00:02Z","kind":"run_end","outcome":"success"}"#.to_string(),
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let mut t = Tui::spawn(&[&path], 80, 24);
+    t.wait_text("r-huge");
+    t.keys("2");
+    t.wait_text("step #0 of 3");
+    t.keys("j");
+    t.wait_text("Detail #1");
+    // Keys are answered while the big record is read and laid out.
+    t.keys("jk");
+    t.wait("step 1 selected again", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains(" 1 "))
+    });
+    t.keys("4");
+    t.wait_text("the quick brown fox");
+    t.wait_text("30.5 MB more");
+    // At the end of what is shown, more is read on demand.
+    t.keys("G");
+    t.wait_text("29.8 MB more");
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn a_missing_path_is_an_error_before_the_screen_is_taken() {
+    let mut t = Tui::spawn(&[Path::new("no/such/folder")], 80, 24);
+    let status = t.wait_exit();
+    assert_eq!(status.exit_code(), 1);
+    t.wait_text("no/such/folder");
+    t.assert_restored();
+}
+
+/// The 1 GB history of `gen_runs.py` (set `RETRACE_BIG_HISTORY` to its path): the first
+/// runs are on screen within 0.3 s and the UI answers keys while indexing goes on.
+#[test]
+#[ignore = "needs the 1 GB benchmark history; set RETRACE_BIG_HISTORY"]
+fn a_big_history_shows_its_first_runs_within_300ms() {
+    let Some(big) = std::env::var_os("RETRACE_BIG_HISTORY") else {
+        return;
+    };
+    let big = std::path::PathBuf::from(big);
+    let start = Instant::now();
+    let mut t = Tui::spawn(&[&big], 80, 24);
+    t.wait_text("run-0000");
+    let first = start.elapsed();
+    let screen = t.contents();
+    eprintln!("first runs on screen after {first:?}");
+    // While it still loads, the UI answers.
+    let loading = screen.contains("loading");
+    let key = Instant::now();
+    t.keys("j");
+    t.wait("the second run selected", |s| {
+        s.contents()
+            .lines()
+            .nth(4)
+            .is_some_and(|l| l.starts_with('›'))
+    });
+    eprintln!("a key answered in {:?} (loading: {loading})", key.elapsed());
+    t.wait("the load to finish", |s| !s.contents().contains("loading "));
+    eprintln!("loaded after {:?}", start.elapsed());
+    // Keys still answer at the end of a million-row history.
+    t.keys("G");
+    t.wait("the last run selected", |s| {
+        s.contents().contains("Runs 51403/51403")
+    });
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+    assert!(first < Duration::from_millis(300), "{first:?}");
+}
