@@ -15,6 +15,7 @@
 
 pub mod cli;
 pub mod describe;
+pub mod diverge;
 pub mod index;
 pub mod ingest;
 pub mod model;

@@ -66,6 +66,20 @@ enum Command {
         #[arg(long)]
         poll: bool,
     },
+    /// Compare a run with another (by default the most similar successful run): both
+    /// timelines aligned by behaviour, and the step where they first diverge.
+    Diff {
+        /// The run to investigate: a run id, or a unique prefix of one.
+        run: String,
+        /// Files or folders of runs (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// The run to compare with (default: the most similar successful run).
+        #[arg(long, value_name = "RUN_B")]
+        against: Option<String>,
+        /// Print one JSON object {"a_run", "b_run", "divergence", "alignment", ...}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one run's timeline: the trigger, then every step.
     Show {
         /// A run id, or a unique prefix of one.
@@ -214,6 +228,24 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .load_steps()
                 .with_context(|| format!("reading the steps of run {}", found.id()))?;
             cli::show::print(&found, &steps, json, &mut out)?;
+        }
+        Some(Command::Diff {
+            run,
+            paths,
+            against,
+            json,
+        }) => {
+            let history = load(paths, args.format)?;
+            if !json {
+                cli::report_problems(&history, 5);
+            }
+            let a = history.find_run(&run)?;
+            let b = against
+                .as_deref()
+                .map(|r| history.find_run(r))
+                .transpose()?;
+            let diff = retrace::diverge::diff(&history, a, b)?;
+            cli::diff::print(&diff, json, &mut out)?;
         }
     }
     out.flush()?;

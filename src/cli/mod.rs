@@ -2,6 +2,7 @@
 //! Every string from a run file passes through [`crate::sanitize`] before it is printed
 //! as text; JSON output is escaped by serde_json.
 
+pub mod diff;
 pub mod ls;
 pub mod show;
 pub mod watch;

@@ -1,0 +1,169 @@
+//! `retrace diff`: two runs side by side, aligned by behaviour, with the divergence marked
+//! and the rows after it marked as its cascade. Renders [`crate::diverge`]'s results only.
+
+use std::io::{self, Write};
+
+use serde_json::{json, Value};
+
+use super::cell;
+use crate::diverge::{step_label, Diff, InputMode, Kind};
+use crate::sanitize;
+
+/// Width of one side's step label in the text view (two sides fit in 80 columns).
+const LABEL: usize = 32;
+
+pub fn print(diff: &Diff, as_json: bool, out: &mut impl Write) -> io::Result<()> {
+    if as_json {
+        serde_json::to_writer(&mut *out, &to_json(diff))?;
+        return writeln!(out);
+    }
+    let cmp = &diff.comparison;
+    for (tag, run, steps) in [("A", &diff.a, &diff.a_steps), ("B", &diff.b, &diff.b_steps)] {
+        writeln!(
+            out,
+            "{tag} {}  {} {}  {}  ({} steps)",
+            sanitize::line(run.id()),
+            sanitize::line(run.agent().unwrap_or("-")),
+            sanitize::line(run.agent_version().unwrap_or("")),
+            run.outcome(),
+            steps.len()
+        )?;
+    }
+    if let Some(p) = &diff.pick {
+        writeln!(
+            out,
+            "picked {}: {}",
+            sanitize::line(p.run.id()),
+            sanitize::line(&p.reason)
+        )?;
+        if !p.alternatives.is_empty() {
+            let others: Vec<String> = p
+                .alternatives
+                .iter()
+                .map(|(r, score)| format!("{} ({score:.2})", sanitize::line(r.id())))
+                .collect();
+            writeln!(out, "also close (--against): {}", others.join(", "))?;
+        }
+    }
+    if cmp.mode == InputMode::DifferentInput {
+        writeln!(
+            out,
+            "the triggers differ: values copied from them or from earlier results are compared by where they came from"
+        )?;
+    }
+    match &cmp.divergence {
+        None => writeln!(out, "no divergence: both runs did the same thing")?,
+        Some(d) => {
+            writeln!(
+                out,
+                "divergence at {}: {}",
+                at_text(d.a_step, d.b_step),
+                d.kind.label()
+            )?;
+            writeln!(out, "  {}", sanitize::line(&d.summary))?;
+            if let Some(c) = &d.context {
+                writeln!(out, "  ({})", sanitize::line(c))?;
+            }
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:>4} {}    {:>4} {}",
+        "A",
+        cell(&sanitize::line(diff.a.id()), LABEL),
+        "B",
+        sanitize::line(diff.b.id())
+    )?;
+    for (n, row) in cmp.rows.iter().enumerate() {
+        let mark = match &cmp.divergence {
+            Some(d) if d.row == n => '>',
+            _ if cmp.is_cascade(n) => '~',
+            _ => ' ',
+        };
+        let rel = match row.kind {
+            None => '=',
+            Some(Kind::ExtraStep) => '+',
+            Some(Kind::MissingStep) => '-',
+            Some(_) if row.input => '≈',
+            Some(_) => '≠',
+        };
+        let side = |i: Option<usize>, steps: &[crate::model::Step]| match i {
+            Some(i) => (
+                format!("{:>4}", steps[i].step),
+                sanitize::line(&step_label(&steps[i])).into_owned(),
+            ),
+            None => (String::from("    "), String::new()),
+        };
+        let (an, al) = side(row.a, &diff.a_steps);
+        let (bn, bl) = side(row.b, &diff.b_steps);
+        let line = format!(
+            "{mark} {an} {} {rel}  {bn} {}",
+            cell(&al, LABEL),
+            cell(&bl, LABEL)
+        );
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "= same  ≠ differs  ≈ input differs  + only in A  - only in B  > divergence  ~ cascade"
+    )
+}
+
+fn at_text(a: Option<u32>, b: Option<u32>) -> String {
+    let side = |s: Option<u32>| s.map_or("-".to_string(), |s| format!("#{s}"));
+    format!("A {} / B {}", side(a), side(b))
+}
+
+/// The JSON document of a diff: `a_run`, `b_run`, `picked_because` (when picked),
+/// `input_mode`, `divergence`, `alignment` and `rows`.
+pub fn to_json(diff: &Diff) -> Value {
+    let cmp = &diff.comparison;
+    let alignment: Vec<Value> = cmp
+        .alignment(&diff.a_steps, &diff.b_steps)
+        .into_iter()
+        .map(|(a, b)| json!([a, b]))
+        .collect();
+    let rows: Vec<Value> = cmp
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            json!({
+                "a_step": r.a.map(|i| diff.a_steps[i].step),
+                "b_step": r.b.map(|j| diff.b_steps[j].step),
+                "kind": r.kind,
+                "input": r.input,
+                "cascade": cmp.is_cascade(n),
+            })
+        })
+        .collect();
+    let divergence = cmp.divergence.as_ref().map(|d| {
+        json!({
+            "a_step": d.a_step,
+            "b_step": d.b_step,
+            "kind": d.kind,
+            "summary": d.summary,
+            "context": d.context,
+        })
+    });
+    let mut doc = json!({
+        "a_run": diff.a.id(),
+        "b_run": diff.b.id(),
+        "input_mode": cmp.mode,
+        "divergence": divergence,
+        "alignment": alignment,
+        "rows": rows,
+    });
+    if let Some(p) = &diff.pick {
+        doc["picked_because"] = json!(p.reason);
+        doc["pick"] = json!({
+            "trigger_similarity": p.trigger_similarity,
+            "structure_similarity": p.structure_similarity,
+            "candidates": p.candidates,
+            "alternatives": p.alternatives.iter().map(|(r, score)| json!({"run": r.id(), "score": score})).collect::<Vec<_>>(),
+        });
+    }
+    doc
+}
