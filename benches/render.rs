@@ -78,6 +78,7 @@ fn app_for(steps: usize) -> App {
         depth: ColorDepth::Ansi256,
         mouse: false,
         sources: vec![PathBuf::from(format!("render-{steps}.jsonl"))],
+        ..Options::default()
     };
     let mut app = App::loaded(history, options, Rect::new(0, 0, 160, 48));
     app.run_jobs_now();

@@ -20,6 +20,7 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod sanitize;
+pub mod search;
 pub mod source;
 pub mod time;
 #[cfg(feature = "tui")]

@@ -32,6 +32,10 @@ struct Args {
     /// `theme`, else dark).
     #[arg(long, value_parser = ["dark", "light"])]
     theme: Option<String>,
+    /// The full-screen browser watches its paths for new runs and steps: poll the files
+    /// instead of using file events (network filesystems).
+    #[arg(long)]
+    poll: bool,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -66,6 +70,16 @@ enum Command {
         #[arg(long)]
         poll: bool,
     },
+    /// Show one run's timeline: the trigger, then every step.
+    Show {
+        /// A run id, or a unique prefix of one.
+        run: String,
+        /// Files or folders of runs (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// Print one JSON object {"run": {...}, "steps": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare a run with another (by default the most similar successful run): both
     /// timelines aligned by behaviour, and the step where they first diverge.
     Diff {
@@ -80,15 +94,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show one run's timeline: the trigger, then every step.
-    Show {
-        /// A run id, or a unique prefix of one.
-        run: String,
+    /// Search every run: fuzzy text over run ids, agents, tool names, error codes and
+    /// messages, inputs and outputs, combined with filters (outcome:failure,
+    /// status:error, tool:NAME, agent:NAME, kind:KIND, error:CODE, label:KEY=VALUE,
+    /// since:2h, until:TIME, model:NAME). Best hits first.
+    Search {
+        /// The query, e.g. 'refund polcy error:SCHEMA_MISMATCH since:7d'.
+        query: String,
         /// Files or folders of runs (default: the current folder).
         paths: Vec<PathBuf>,
-        /// Print one JSON object {"run": {...}, "steps": [...]}.
+        /// One JSON object per hit and line: {"run_id", "step", "field", "score",
+        /// "snippet", "positions"}.
         #[arg(long)]
         json: bool,
+        /// Most hits shown.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
+        /// Report timings and text-index figures on stderr.
+        #[arg(long)]
+        stats: bool,
     },
 }
 
@@ -163,7 +187,8 @@ fn run(args: Args) -> anyhow::Result<()> {
                     format: args.format,
                     ..LoadOptions::default()
                 };
-                let options = retrace::tui::options(args.theme.as_deref(), paths.clone());
+                let options =
+                    retrace::tui::options(args.theme.as_deref(), paths.clone(), args.poll);
                 if let retrace::tui::Exit::Signal(sig) =
                     retrace::tui::run(paths, load_options, options)?
                 {
@@ -246,6 +271,43 @@ fn run(args: Args) -> anyhow::Result<()> {
                 .transpose()?;
             let diff = retrace::diverge::diff(&history, a, b)?;
             cli::diff::print(&diff, json, &mut out)?;
+        }
+        Some(Command::Search {
+            query,
+            paths,
+            json,
+            limit,
+            stats,
+        }) => {
+            let query = match retrace::search::Query::parse(&query) {
+                Ok(q) => q,
+                Err(e) => {
+                    // A malformed query is a usage error.
+                    eprintln!("retrace: query: {}", retrace::sanitize::line(&e.message));
+                    std::process::exit(2);
+                }
+            };
+            let started = std::time::Instant::now();
+            let history = load(paths, args.format)?;
+            if stats {
+                eprintln!(
+                    "load: {} steps, {} runs in {:.2} s",
+                    history.step_count(),
+                    history.run_count(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            if !json {
+                cli::report_problems(&history, 5);
+            }
+            let options = cli::search::Options {
+                json,
+                limit: limit as usize,
+                highlight: !json && io::IsTerminal::is_terminal(&io::stdout()),
+                stats,
+            };
+            cli::search::run(&history, &query, &options, &mut out)?;
+            nothing_read(&history)?;
         }
     }
     out.flush()?;

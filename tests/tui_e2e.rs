@@ -546,3 +546,192 @@ fn a_big_history_shows_its_first_runs_within_300ms() {
     t.assert_restored();
     assert!(first < Duration::from_millis(300), "{first:?}");
 }
+
+/// One native line of run `run`: step `step` at second `sec` (step 0 starts the run).
+fn live_line(run: &str, step: u32, sec: u32) -> String {
+    let ts = format!("2026-11-20T11:{:02}:{:02}Z", sec / 60, sec % 60);
+    if step == 0 {
+        format!(
+            r#"{{"run_id":"{run}","step":0,"ts":"{ts}","kind":"run_start","agent":"live-agent"}}"#
+        )
+    } else {
+        format!(
+            r#"{{"run_id":"{run}","step":{step},"parent":{},"ts":"{ts}","kind":"tool_call","name":"tool_{step}"}}"#,
+            step - 1
+        )
+    }
+}
+
+fn append(path: &Path, lines: &[String]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+}
+
+/// User and system CPU time of a process, in clock ticks (Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+#[test]
+fn a_run_written_while_the_tui_is_open_appears_and_follow_mode_tails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let old: Vec<String> = (0..3).map(|s| live_line("r-old", s, s)).collect();
+    append(&dir.path().join("old.jsonl"), &old);
+    let mut t = Tui::spawn(&[dir.path()], 80, 24);
+    t.wait_text("◉ watching");
+    t.wait_text("r-old");
+    // Idle while watching: next to no CPU.
+    if let Some(pid) = t.child.process_id() {
+        if let Some(before) = cpu_ticks(pid) {
+            std::thread::sleep(Duration::from_secs(2));
+            let used = cpu_ticks(pid).unwrap() - before;
+            assert!(used <= 10, "{used} ticks of CPU in 2 s of idling");
+        }
+    }
+    // A new run arrives: listed and marked new, the selection stays on the old run.
+    let live = dir.path().join("live.jsonl");
+    append(
+        &live,
+        &[live_line("r-live", 0, 600), live_line("r-live", 1, 601)],
+    );
+    let screen = t.wait("r-live listed as new", |s| {
+        let c = s.contents();
+        c.contains("●r-live") && c.contains("◉ watching · last ")
+    });
+    assert!(screen.contains("● 1 new"), "{screen}");
+    assert!(selected_row(&screen).unwrap().contains("r-old"), "{screen}");
+    assert!(screen.contains("last "), "{screen}");
+    // Open it, follow it, and write more steps: the newest is in view and selected.
+    t.keys("G");
+    t.wait("r-live selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("r-live"))
+    });
+    t.keys("\rF");
+    t.wait_text("⇣ follow");
+    let more: Vec<String> = (2..=40).map(|s| live_line("r-live", s, 600 + s)).collect();
+    append(&live, &more);
+    let screen = t.wait("step 40 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("tool_40"))
+    });
+    assert!(screen.contains("step #40 of 41"), "{screen}");
+    // Moving stops following: the next step arrives but the selection stays.
+    t.keys("k");
+    t.wait("step 39 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("tool_39"))
+    });
+    append(&live, &[live_line("r-live", 41, 700)]);
+    let screen = t.wait_text("of 42");
+    assert!(
+        selected_row(&screen).unwrap().contains("tool_39"),
+        "{screen}"
+    );
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn an_otel_trace_opens_with_its_format_in_the_status_bar() {
+    let mut t = Tui::spawn(&[Path::new("tests/fixtures/otel/traces.jsonl")], 160, 48);
+    let screen = t.wait_text("(otel) · step #0");
+    assert!(screen.contains("invoke_agent"), "{screen}");
+    t.keys("f");
+    let screen = t.wait_text("SMTP_AUTH_INVALID: 535");
+    assert!(selected_row(&screen).is_some(), "{screen}");
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn d_opens_the_diff_of_a_failing_run_at_its_divergence() {
+    let mut t = Tui::spawn(&[demo()], 160, 48);
+    t.wait_text("34 runs");
+    // r-2bcd0cc3 is the 20th run of the demo.
+    t.keys(&"j".repeat(19));
+    t.wait("r-2bcd0cc3 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("r-2bcd0cc3"))
+    });
+    t.keys("d");
+    // Waits for the whole frame (a frame can arrive in more than one read).
+    let screen = t.wait("the diff at its divergence", |s| {
+        let c = s.contents();
+        c.contains("▶ diverges at A #15 / B #15")
+            && c.contains("┆ #16")
+            && selected_row(&c).is_some_and(|r| r.contains("▶ #15 result send_email"))
+    });
+    assert!(
+        screen.contains("B picked automatically: same agent"),
+        "{screen}"
+    );
+    let row = selected_row(&screen).unwrap();
+    assert!(
+        row.contains("▶ #15 result send_email ✗ SMTP_AUTH_INVALID"),
+        "{row}"
+    );
+    assert!(screen.contains("┆ #16"), "{screen}");
+    // Esc closes the diff, back to the panes.
+    t.keys("\x1b");
+    t.wait("the diff closed", |s| !s.contents().contains("diverges at"));
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn slash_search_highlights_matches_and_enter_jumps_to_the_step() {
+    let mut t = Tui::spawn(&[demo()], 160, 48);
+    t.wait_text("34 runs");
+    t.keys("/smtp_auth");
+    let screen = t.wait("results for smtp_auth", |s| {
+        let c = s.contents();
+        c.contains("/ smtp_auth▏") && c.contains("#17 error SMTP_AUTH_INVALID")
+    });
+    // The matched characters are drawn bold; the rest of the snippet is not.
+    {
+        let p = t.parser.lock().unwrap();
+        let s = p.screen();
+        let (row, line) = screen
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("#17 error SMTP_AUTH_INVALID"))
+            .unwrap();
+        let col = line
+            .find("SMTP_AUTH_INVALID")
+            .map(|b| line[..b].chars().count())
+            .unwrap();
+        let cell = |c: usize| s.cell(row as u16, c as u16).unwrap();
+        assert!(cell(col).bold(), "{line}");
+        assert!(!cell(col + 20).bold(), "{line}");
+    }
+    // The selected result: its run and step.
+    let hit = screen.lines().find(|l| l.contains("┃›r-")).unwrap();
+    let hit = &hit[hit.find("›r-").unwrap() + "›".len()..];
+    let mut words = hit.split_whitespace();
+    let run = words.next().unwrap().to_string();
+    let step = words.next().unwrap().trim_start_matches('#').to_string();
+    t.keys("\r");
+    let screen = t.wait(&format!("step {step} of {run} selected"), |s| {
+        let c = s.contents();
+        c.contains(&format!("Timeline {run}"))
+            && !c.contains("Search ·")
+            && c.contains(&format!("step #{step} of"))
+    });
+    assert!(
+        screen
+            .lines()
+            .find(|l| l.starts_with("┃›"))
+            .is_some_and(|r| r.contains(&format!("{step} "))),
+        "{screen}"
+    );
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod ls;
+pub mod search;
 pub mod show;
 pub mod watch;
 

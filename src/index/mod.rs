@@ -1,11 +1,12 @@
 //! The in-memory history: runs by id, and per run the ordered compact summaries of its
 //! steps with where their bytes live. Full steps are read back from the files only when a
-//! run is opened ([`History::load_steps`]).
+//! run is opened ([`RunRef::load_steps`]).
 
 mod interner;
 mod merge;
 mod parse;
 mod pipeline;
+mod records;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use crate::Error;
 
 use interner::Interner;
 pub use pipeline::{Batch, LoadEvent, Loader};
+pub use records::{Record, RecordBatch, RecordKey, SlotInfo, StrId};
 
 /// How to load a history.
 #[derive(Debug, Clone)]

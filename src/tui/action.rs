@@ -36,6 +36,19 @@ pub enum Action {
     ToggleFold,
     /// Detail: show more of a value that was cut.
     LoadMore,
+    /// Follow mode (like `tail -f`): keep the shown run's newest step selected as steps
+    /// arrive, until the user moves.
+    Follow,
+    /// Diff the shown run with its most similar successful run; in the diff view, jump
+    /// to the divergence.
+    Diff,
+    /// Diff with a run the user chooses: the first press remembers the shown run, the
+    /// second compares it with the run then selected.
+    DiffWith,
+    /// Run list: the next order (time, duration, steps, errors).
+    SortRuns,
+    /// Open the `/` search prompt.
+    Search,
     ToggleTheme,
     ToggleMouse,
 }

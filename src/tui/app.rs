@@ -19,12 +19,15 @@ use super::jobs::{self, JobRequest, SharedHistory};
 use super::keymap::{self, Context, DEFAULT_KEYMAP};
 use super::layout::{areas, inner, Areas, Pane};
 use super::panes::detail::{self, DetailState};
+use super::panes::diff::{self as diff_pane, DiffState};
 use super::panes::run_list::{self, RunListState};
+use super::panes::search::{self as search_pane, SearchState};
 use super::panes::timeline::{self, TimelineState};
 use super::panes::tree::{self, TreeState};
 use super::panes::{help, ListCursor};
 use super::text::Piece;
 use super::theme::{ColorDepth, Theme, ThemeName};
+use crate::index::watch::WatchEvent;
 use crate::index::{Batch, History, LoadEvent};
 use crate::model::{Status, StepKind};
 
@@ -36,6 +39,8 @@ pub struct Options {
     pub mouse: bool,
     /// The paths as the user gave them (shown in the status line).
     pub sources: Vec<PathBuf>,
+    /// Watch the paths by polling instead of file events (`--poll`).
+    pub poll: bool,
 }
 
 impl Default for Options {
@@ -45,6 +50,7 @@ impl Default for Options {
             depth: ColorDepth::Ansi256,
             mouse: true,
             sources: Vec::new(),
+            poll: false,
         }
     }
 }
@@ -80,6 +86,23 @@ impl LoadState {
     }
 }
 
+/// The file watcher, as the status line shows it.
+#[derive(Debug, Clone, Default)]
+pub struct WatchState {
+    /// It polls (asked for, or no file events here).
+    pub polling: bool,
+    /// When the last event arrived (wall clock, ms since the epoch).
+    pub last_event: Option<i64>,
+    /// Why it stopped, if it did.
+    pub failed: Option<String>,
+}
+
+/// A change waiting for the history's write lock, in arrival order.
+enum Pending {
+    Load(Box<Batch>),
+    Watch(Box<WatchEvent>),
+}
+
 /// The whole state of the TUI.
 pub struct App {
     pub shared: Arc<SharedHistory>,
@@ -97,6 +120,20 @@ pub struct App {
     pub tree: TreeState,
     pub detail: DetailState,
     pub load: LoadState,
+    /// The watcher, once it runs (it starts when the load is done).
+    pub watch: Option<WatchState>,
+    /// Follow mode: the shown run's newest step stays selected as steps arrive.
+    pub follow: bool,
+    /// The diff view, while open (it covers the panes).
+    pub diff: Option<DiffState>,
+    /// `D` was pressed once: the run to compare with the one selected next.
+    pub diff_anchor: Option<usize>,
+    diff_gen: u64,
+    /// The `/` prompt, while open.
+    pub search: Option<SearchState>,
+    /// The last query jumped from: `n`/`N` walk its matches in the shown run.
+    pub last_search: Option<SearchState>,
+    search_gen: u64,
     pub mouse: bool,
     /// A short note for the status line.
     pub message: Option<String>,
@@ -104,8 +141,9 @@ pub struct App {
     structure_gen: u64,
     detail_gen: u64,
     requests: Vec<JobRequest>,
-    /// Batches waiting for the history's write lock (a worker was reading).
-    pending: VecDeque<Batch>,
+    /// Batches and watch events waiting for the history's write lock (a worker was
+    /// reading).
+    pending: VecDeque<Pending>,
     dirty: bool,
 }
 
@@ -131,6 +169,14 @@ impl App {
                 started: Some(Instant::now()),
                 ..LoadState::default()
             },
+            watch: None,
+            follow: false,
+            diff: None,
+            diff_anchor: None,
+            diff_gen: 0,
+            search: None,
+            last_search: None,
+            search_gen: 0,
             mouse,
             message: None,
             exit: None,
@@ -186,6 +232,21 @@ impl App {
         !self.pending.is_empty()
     }
 
+    /// The load is done and folded in: time to start the file watcher (once).
+    pub fn wants_watcher(&self) -> bool {
+        self.watch.is_none() && self.load.done && self.pending.is_empty()
+    }
+
+    /// The watcher runs (`polling`: by polling). Runs that appear from now on are new.
+    pub fn watching(&mut self, polling: bool) {
+        self.watch = Some(WatchState {
+            polling,
+            ..WatchState::default()
+        });
+        self.runs.seen = self.shared.read().run_count();
+        self.dirty = true;
+    }
+
     pub fn areas(&self) -> Areas {
         areas(self.size, self.focus)
     }
@@ -201,7 +262,7 @@ impl App {
             Msg::Load { event, progress } => {
                 (self.load.read, self.load.total) = progress;
                 match *event {
-                    LoadEvent::Batch(b) => self.pending.push_back(b),
+                    LoadEvent::Batch(b) => self.pending.push_back(Pending::Load(Box::new(b))),
                     LoadEvent::Done(result) => {
                         self.load.done = true;
                         self.load.took = self.load.started.map(|s| s.elapsed());
@@ -213,6 +274,15 @@ impl App {
                 self.dirty = true;
             }
             Msg::Job(out) => self.job_done(out),
+            Msg::Watch(event) => {
+                let w = self.watch.get_or_insert_with(WatchState::default);
+                w.last_event = Some(now_ms());
+                match *event {
+                    WatchEvent::Failed(reason) => w.failed = Some(reason),
+                    event => self.pending.push_back(Pending::Watch(Box::new(event))),
+                }
+                self.dirty = true;
+            }
             Msg::Signal(sig) => self.exit = Some(Exit::Signal(sig)),
         }
     }
@@ -226,8 +296,11 @@ impl App {
         let Some(mut h) = self.shared.try_write() else {
             return;
         };
-        for b in self.pending.drain(..) {
-            h.apply(b);
+        for p in self.pending.drain(..) {
+            match p {
+                Pending::Load(b) => h.apply(*b),
+                Pending::Watch(ev) => h.apply_watch(*ev),
+            }
         }
         h.settle();
         drop(h);
@@ -241,8 +314,15 @@ impl App {
     }
 
     fn key(&mut self, key: KeyEvent) {
+        if self.help.is_none() && self.search.is_some() && self.search_text(&key) {
+            return;
+        }
         let contexts: &[Context] = if self.help.is_some() {
             &[Context::Help, Context::Global]
+        } else if self.search.is_some() {
+            &[Context::Search, Context::Global]
+        } else if self.diff.is_some() {
+            &[Context::Diff, Context::Global]
         } else {
             match self.focus {
                 Pane::Runs => &[Context::Runs, Context::Global],
@@ -260,6 +340,12 @@ impl App {
     pub fn hint_contexts(&self) -> Vec<Context> {
         if self.help.is_some() {
             return vec![Context::Help];
+        }
+        if self.search.is_some() {
+            return vec![Context::Search];
+        }
+        if self.diff.is_some() {
+            return vec![Context::Diff, Context::Global];
         }
         let pane = match self.focus {
             Pane::Runs => Context::Runs,
@@ -299,9 +385,24 @@ impl App {
                 | Action::Expand
                 | Action::ToggleFold
                 | Action::LoadMore
+                | Action::Follow
+                | Action::Diff
+                | Action::DiffWith
+                | Action::Search
+                | Action::SortRuns
                 | Action::ToggleTheme
                 | Action::ToggleMouse => {}
             }
+            return;
+        }
+        if self.search.is_some() {
+            self.update_search(action);
+            self.fit_views();
+            return;
+        }
+        if self.diff.is_some() {
+            self.update_diff(action);
+            self.fit_views();
             return;
         }
         match action {
@@ -348,6 +449,47 @@ impl App {
                 }
             }
             Action::LoadMore => self.load_more(),
+            Action::Follow => self.toggle_follow(),
+            Action::SortRuns => {
+                use crate::search::RunSort;
+                self.runs.sort = match self.runs.sort {
+                    None => Some((RunSort::Duration, true)),
+                    Some((RunSort::Duration, _)) => Some((RunSort::Steps, true)),
+                    Some((RunSort::Steps, _)) => Some((RunSort::Errors, true)),
+                    Some((RunSort::Errors, _)) | Some((RunSort::Time, _)) => None,
+                };
+                let by = self.runs.sort.map_or("time", |(by, _)| by.as_str());
+                self.message = Some(format!("runs by {by}"));
+                self.runs.chosen = true;
+                self.refilter();
+            }
+            Action::Search => {
+                let query = self
+                    .last_search
+                    .as_ref()
+                    .map(|s| s.query.clone())
+                    .unwrap_or_default();
+                self.search = Some(SearchState {
+                    query,
+                    ..SearchState::default()
+                });
+                self.request_search();
+            }
+            Action::Diff => match self.timeline.run {
+                Some(run) => self.open_diff(run, None),
+                None => self.message = Some("no run to diff".into()),
+            },
+            Action::DiffWith => match (self.diff_anchor, self.timeline.run) {
+                (Some(a), Some(b)) if a != b => {
+                    self.diff_anchor = None;
+                    self.open_diff(a, Some(b));
+                }
+                (Some(_), _) => {
+                    self.message = Some("select another run to compare with, then D".into())
+                }
+                (None, Some(a)) => self.choose_other(a),
+                (None, None) => self.message = Some("no run to diff".into()),
+            },
             Action::ToggleTheme => {
                 self.theme.name = self.theme.name.toggled();
                 self.message = Some(format!("{} theme", self.theme.name.as_str()));
@@ -404,7 +546,305 @@ impl App {
         (self.rows(self.focus).saturating_sub(1)).max(1) as isize
     }
 
+    /// What a user asked for while the diff view is open.
+    fn update_diff(&mut self, action: Action) {
+        let rows = diff_pane::list_rows(self.size).max(1) as isize;
+        let Some(d) = self.diff.as_mut() else { return };
+        let len = d.len();
+        match action {
+            Action::MoveDown => _ = d.cursor.move_by(1, len),
+            Action::MoveUp => _ = d.cursor.move_by(-1, len),
+            Action::PageDown => _ = d.cursor.move_by((rows - 1).max(1), len),
+            Action::PageUp => _ = d.cursor.move_by(-(rows - 1).max(1), len),
+            Action::Top => _ = d.cursor.move_by(isize::MIN / 2, len),
+            Action::Bottom => _ = d.cursor.move_by(isize::MAX / 2, len),
+            Action::Diff => match d.doc.as_ref().and_then(|doc| doc.divergence.as_ref()) {
+                Some((row, _, _)) => _ = d.cursor.set(*row, len),
+                None => self.message = Some("the runs do not diverge".into()),
+            },
+            Action::DiffWith => {
+                let a = d.a;
+                self.diff = None;
+                self.choose_other(a);
+            }
+            Action::Back => self.diff = None,
+            Action::Quit => self.exit = Some(Exit::Quit),
+            Action::Help => self.help = Some(0),
+            Action::ToggleTheme => {
+                self.theme.name = self.theme.name.toggled();
+                self.message = Some(format!("{} theme", self.theme.name.as_str()));
+            }
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                self.message = Some(if self.mouse { "mouse on" } else { "mouse off" }.into());
+            }
+            // The view covers the panes: their actions wait until it is closed.
+            Action::NextPane
+            | Action::PrevPane
+            | Action::FocusRuns
+            | Action::FocusTimeline
+            | Action::FocusTree
+            | Action::FocusDetail
+            | Action::Open
+            | Action::FirstFailure
+            | Action::NextFailure
+            | Action::PrevFailure
+            | Action::Collapse
+            | Action::Expand
+            | Action::ToggleFold
+            | Action::LoadMore
+            | Action::Search
+            | Action::SortRuns
+            | Action::Follow => {}
+        }
+    }
+
+    /// Typing in the search prompt: characters and Backspace edit the query (and start a
+    /// search); anything else is not text.
+    fn search_text(&mut self, key: &KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+        if key.kind == KeyEventKind::Release
+            || key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return false;
+        }
+        let Some(s) = self.search.as_mut() else {
+            return false;
+        };
+        match key.code {
+            KeyCode::Char(c) if !c.is_control() => s.query.push(c),
+            KeyCode::Backspace => {
+                s.query.pop();
+            }
+            _ => return false,
+        }
+        self.dirty = true;
+        self.request_search();
+        true
+    }
+
+    /// The run list's filter or order changed: rebuild it, keeping the selection when it
+    /// is still listed, else selecting the first run.
+    fn refilter(&mut self) {
+        {
+            let h = self.shared.read();
+            self.runs.refresh(&h);
+        }
+        let listed = self
+            .runs
+            .selected
+            .is_some_and(|run| self.runs.order.contains(&(run as u32)));
+        if !listed {
+            if let Some(first) = self.runs.run_at(0) {
+                self.select_run(first);
+            }
+        }
+        self.runs.cursor.offset = 0;
+        self.fit_views();
+    }
+
+    /// Searches for the prompt's query (latest wins).
+    fn request_search(&mut self) {
+        let Some(s) = self.search.as_mut() else {
+            return;
+        };
+        s.error = None;
+        if s.query.trim().is_empty() {
+            s.doc = None;
+            s.cursor = ListCursor::default();
+            return;
+        }
+        self.search_gen += 1;
+        self.requests.push(JobRequest::Search {
+            generation: self.search_gen,
+            query: s.query.clone(),
+            only_run: None,
+        });
+    }
+
+    /// What a user asked for while the search prompt is open.
+    fn update_search(&mut self, action: Action) {
+        let rows = search_pane::list_rows(self.size).max(1) as isize;
+        let Some(s) = self.search.as_mut() else {
+            return;
+        };
+        let len = s.len();
+        match action {
+            Action::MoveDown => _ = s.cursor.move_by(1, len),
+            Action::MoveUp => _ = s.cursor.move_by(-1, len),
+            Action::PageDown => _ = s.cursor.move_by((rows - 1).max(1), len),
+            Action::PageUp => _ = s.cursor.move_by(-(rows - 1).max(1), len),
+            Action::Top => _ = s.cursor.move_by(isize::MIN / 2, len),
+            Action::Bottom => _ = s.cursor.move_by(isize::MAX / 2, len),
+            Action::Open => {
+                let Some(s) = self.search.take() else { return };
+                if s.query.trim().is_empty() {
+                    self.last_search = None;
+                    self.runs.filter = None;
+                    self.refilter();
+                    self.message = Some("search cleared: n and N walk failures".into());
+                    return;
+                }
+                let Some(hit) = s.selected().cloned() else {
+                    self.search = Some(s);
+                    self.message = Some("no result to jump to".into());
+                    return;
+                };
+                // The run list keeps only the runs that pass the query's run filters.
+                self.runs.filter = crate::search::Query::parse(&s.query)
+                    .ok()
+                    .map(|q| (q, crate::search::now_ms()));
+                self.last_search = Some(s);
+                self.stop_following();
+                self.runs.chosen = true;
+                self.refilter();
+                if self.timeline.run != Some(hit.run) {
+                    self.select_run(hit.run);
+                }
+                match hit.step {
+                    Some(step) => {
+                        self.focus_pane(Pane::Timeline);
+                        self.select_step(step, Pane::Runs);
+                    }
+                    None => self.focus_pane(Pane::Runs),
+                }
+            }
+            Action::Back => self.search = None,
+            Action::Quit => self.exit = Some(Exit::Quit),
+            Action::Help => self.help = Some(0),
+            // Keys that are not text and not the prompt's do nothing while it is open.
+            Action::NextPane
+            | Action::PrevPane
+            | Action::FocusRuns
+            | Action::FocusTimeline
+            | Action::FocusTree
+            | Action::FocusDetail
+            | Action::FirstFailure
+            | Action::NextFailure
+            | Action::PrevFailure
+            | Action::Collapse
+            | Action::Expand
+            | Action::ToggleFold
+            | Action::LoadMore
+            | Action::Follow
+            | Action::Diff
+            | Action::DiffWith
+            | Action::Search
+            | Action::SortRuns
+            | Action::ToggleTheme
+            | Action::ToggleMouse => {}
+        }
+    }
+
+    /// `n`/`N` after a search: the next (or previous) match in the shown run, from the
+    /// last results. `false` when there is no search to walk.
+    fn next_match(&mut self, forward: bool) -> bool {
+        let Some(last) = &self.last_search else {
+            return false;
+        };
+        let Some(run) = self.timeline.run else {
+            return false;
+        };
+        let at = self.timeline.cursor.selected as u32;
+        let mut steps: Vec<u32> = last
+            .doc
+            .iter()
+            .flat_map(|d| d.hits.iter())
+            .filter(|h| h.run == run)
+            .filter_map(|h| h.step)
+            .collect();
+        steps.sort_unstable();
+        steps.dedup();
+        let found = if forward {
+            steps.into_iter().find(|&s| s > at)
+        } else {
+            steps.into_iter().rev().find(|&s| s < at)
+        };
+        match found {
+            Some(step) => {
+                if self.focus == Pane::Runs {
+                    self.focus_pane(Pane::Timeline);
+                }
+                self.select_step(step, Pane::Runs);
+            }
+            None => {
+                let q = crate::sanitize::line(&last.query).into_owned();
+                self.message = Some(format!(
+                    "no more matches of {q} in this run (/ Enter on an empty query: back to failures)"
+                ));
+            }
+        }
+        true
+    }
+
+    /// Opens the diff view of run `a` with run `b` (or the picked one); aligning runs on
+    /// a worker.
+    pub fn open_diff(&mut self, a: usize, b: Option<usize>) {
+        self.diff = Some(DiffState::new(a, b));
+        self.diff_gen += 1;
+        self.requests.push(JobRequest::Diff {
+            generation: self.diff_gen,
+            a,
+            b,
+        });
+        self.dirty = true;
+    }
+
+    /// `D`: remember run `a` and let the user select the run to compare it with.
+    fn choose_other(&mut self, a: usize) {
+        self.diff_anchor = Some(a);
+        self.focus_pane(Pane::Runs);
+        let id = crate::sanitize::line(self.shared.read().run(a).id()).into_owned();
+        self.message = Some(format!("diff {id} with: select a run, then D"));
+    }
+
+    /// Follow mode on (the newest step selected) or off.
+    fn toggle_follow(&mut self) {
+        if self.follow {
+            self.follow = false;
+            self.message = Some("follow off".into());
+            return;
+        }
+        if self.timeline.run.is_none() {
+            self.message = Some("no run to follow".into());
+            return;
+        }
+        self.follow = true;
+        if self.focus == Pane::Runs {
+            self.focus_pane(Pane::Timeline);
+        }
+        self.follow_newest();
+        self.message = Some(
+            if self.watch.is_some() {
+                "following (move to stop)"
+            } else {
+                "following (not watching)"
+            }
+            .into(),
+        );
+    }
+
+    /// Follow mode: selects the shown run's newest step.
+    fn follow_newest(&mut self) {
+        if self.timeline.len > 0 {
+            self.select_step(self.timeline.len as u32 - 1, Pane::Runs);
+        }
+    }
+
+    /// The user moved: follow mode ends.
+    fn stop_following(&mut self) {
+        if self.follow {
+            self.follow = false;
+            self.message = Some("follow off".into());
+        }
+    }
+
     fn move_selection(&mut self, delta: isize) {
+        if self.focus != Pane::Detail {
+            self.stop_following();
+        }
         match self.focus {
             Pane::Runs => {
                 let len = self.runs.len();
@@ -444,6 +884,7 @@ impl App {
     /// Shows run `run` (by history index) in the timeline, tree and detail.
     pub fn select_run(&mut self, run: usize) {
         self.runs.selected = Some(run);
+        self.runs.new.remove(&run);
         if let Some(pos) = self.runs.order.iter().position(|&i| i as usize == run) {
             self.runs.cursor.selected = pos;
         }
@@ -511,6 +952,7 @@ impl App {
     }
 
     fn first_failure(&mut self) {
+        self.stop_following();
         let Some(run) = self.timeline.run else { return };
         let first = self.shared.read().run(run).first_error().map(|s| s.step);
         match first {
@@ -525,6 +967,10 @@ impl App {
     }
 
     fn next_failure(&mut self, forward: bool) {
+        self.stop_following();
+        if self.focus != Pane::Runs && self.next_match(forward) {
+            return;
+        }
         if self.focus == Pane::Runs {
             let found = {
                 let h = self.shared.read();
@@ -571,6 +1017,16 @@ impl App {
     /// Scrolls every list so that its selection is in view, and wraps the detail to its
     /// width.
     fn fit_views(&mut self) {
+        if let Some(s) = self.search.as_mut() {
+            let len = s.len();
+            s.cursor
+                .scroll_into_view(search_pane::list_rows(self.size).max(1), len);
+        }
+        if let Some(d) = self.diff.as_mut() {
+            let len = d.len();
+            d.cursor
+                .scroll_into_view(diff_pane::list_rows(self.size).max(1), len);
+        }
         let rows = self.rows(Pane::Runs);
         self.runs.cursor.scroll_into_view(rows, self.runs.len());
         let rows = self.rows(Pane::Timeline);
@@ -597,16 +1053,33 @@ impl App {
         self.dirty = true;
         {
             let h = self.shared.read();
+            if self.watch.is_some() {
+                // Runs that appeared while watching are new until viewed.
+                for run in self.runs.seen..h.run_count() {
+                    if Some(run) != self.runs.selected {
+                        self.runs.new.insert(run);
+                    }
+                }
+                self.runs.seen = h.run_count();
+            }
             self.runs.refresh(&h);
         }
         match (self.runs.selected, self.runs.run_at(0)) {
             (None, Some(first)) => self.select_run(first),
-            // Until the user picks a run, the top row stays selected as older runs arrive.
-            (Some(run), Some(first)) if !self.runs.chosen && run != first => self.select_run(first),
+            // Until the user picks a run, the top row stays selected as older runs arrive
+            // (while loading; once watching, the selection never moves by itself).
+            (Some(run), Some(first))
+                if !self.runs.chosen && self.watch.is_none() && run != first =>
+            {
+                self.select_run(first)
+            }
             (Some(run), _) => {
                 let len = self.shared.read().run(run).step_count();
                 if len != self.timeline.len {
                     self.timeline.len = len;
+                    if self.follow {
+                        self.follow_newest();
+                    }
                     self.structure_gen += 1;
                     self.requests.push(JobRequest::Structure {
                         generation: self.structure_gen,
@@ -634,6 +1107,37 @@ impl App {
                     Err(e) => self.tree.note = Some(format!("cannot build the tree: {e}")),
                 }
             }
+            JobOutput::Diff { generation, result } => {
+                let Some(d) = self.diff.as_mut() else { return };
+                if generation != self.diff_gen {
+                    return;
+                }
+                match result {
+                    Ok(doc) => {
+                        let len = doc.rows.len();
+                        let at = doc.divergence.as_ref().map_or(0, |(row, _, _)| *row);
+                        d.cursor = Default::default();
+                        d.cursor.set(at, len);
+                        d.doc = Some(doc);
+                    }
+                    Err(e) => d.error = Some(e),
+                }
+            }
+            JobOutput::Search { generation, result } => {
+                let Some(s) = self.search.as_mut() else {
+                    return;
+                };
+                if generation != self.search_gen {
+                    return;
+                }
+                match result {
+                    Ok(doc) => {
+                        s.cursor = ListCursor::default();
+                        s.doc = Some(doc);
+                    }
+                    Err(e) => s.error = Some(e),
+                }
+            }
             JobOutput::Detail { generation, result } => {
                 if generation != self.detail_gen {
                     return;
@@ -657,6 +1161,9 @@ impl App {
     }
 
     fn mouse_event(&mut self, m: MouseEvent) {
+        if self.diff.is_some() || self.search.is_some() {
+            return;
+        }
         let a = self.areas();
         let Some(pane) = a.pane_at(m.column, m.row) else {
             return;
@@ -705,4 +1212,11 @@ impl App {
         self.dirty = true;
         self.fit_views();
     }
+}
+
+/// Now, in ms since the epoch (when a watch event arrived).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use crossterm::event::Event;
 
+use super::diff::DiffDoc;
 use super::document::DetailDoc;
+use super::search::SearchDoc;
 use super::structure::RunStructure;
+use crate::index::watch::{WatchEvent, Watcher};
 use crate::index::{LoadEvent, Loader};
 
 /// Something internal happened. (What a user asks for is an `Action`.)
@@ -22,6 +25,8 @@ pub enum Msg {
         progress: (u64, u64),
     },
     Job(JobOutput),
+    /// What the file watcher found (after the load, while the TUI watches its paths).
+    Watch(Box<WatchEvent>),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
 }
@@ -35,6 +40,14 @@ pub enum JobOutput {
     Detail {
         generation: u64,
         result: Result<Arc<DetailDoc>, String>,
+    },
+    Diff {
+        generation: u64,
+        result: Result<Arc<DiffDoc>, String>,
+    },
+    Search {
+        generation: u64,
+        result: Result<Arc<SearchDoc>, String>,
     },
 }
 
@@ -68,6 +81,21 @@ pub fn spawn_loader(loader: Loader, tx: Sender<Msg>) -> std::io::Result<()> {
                 let progress = loader.progress();
                 let event = Box::new(event);
                 if tx.send(Msg::Load { event, progress }).is_err() || done {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Forwards the file watcher's events until it stops or the app goes away.
+pub fn spawn_watcher(watcher: Watcher, tx: Sender<Msg>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("retrace-watch-forward".into())
+        .spawn(move || {
+            for event in watcher.events.iter() {
+                let failed = matches!(event, WatchEvent::Failed(_));
+                if tx.send(Msg::Watch(Box::new(event))).is_err() || failed {
                     return;
                 }
             }

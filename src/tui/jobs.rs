@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use std::sync::mpsc::Sender;
 
+use super::diff;
 use super::document::DetailLoader;
 use super::event::{JobOutput, Msg};
+use super::search::Searcher;
 use super::structure;
 use crate::index::History;
 
@@ -166,7 +168,7 @@ impl<R> Drop for Slot<R> {
 }
 
 /// Work the app asks for. Generations grow per kind; the app keeps the latest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobRequest {
     /// Read a run's steps and build its decision tree.
     Structure { generation: u64, run: usize },
@@ -177,12 +179,26 @@ pub enum JobRequest {
         step: u32,
         limit: usize,
     },
+    /// Align two runs (B `None`: the one the divergence engine picks).
+    Diff {
+        generation: u64,
+        a: usize,
+        b: Option<usize>,
+    },
+    /// Run a `/` query (over one run's steps, or everything).
+    Search {
+        generation: u64,
+        query: String,
+        only_run: Option<usize>,
+    },
 }
 
 /// The workers: one slot per kind of job.
 pub struct Workers {
     structure: Slot<usize>,
     detail: Slot<(usize, u32, usize)>,
+    diff: Slot<(usize, Option<usize>)>,
+    search: Slot<(String, Option<usize>)>,
 }
 
 impl Workers {
@@ -198,6 +214,29 @@ impl Workers {
                 send(result.map(Arc::new));
             }
         })?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let diff = Slot::spawn(
+            "retrace-diff",
+            move |generation, (a, b), cancel: &Cancel| {
+                let result = catch(|| diff::build(&h, a, b, cancel));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Diff { generation, result }));
+                }
+            },
+        )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let mut searcher = Searcher::default();
+        let search = Slot::spawn(
+            "retrace-search",
+            move |generation, (query, only_run): (String, Option<usize>), cancel: &Cancel| {
+                let result = catch(|| searcher.run(&h, &query, only_run, cancel));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Search { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -209,7 +248,12 @@ impl Workers {
                 }
             },
         )?;
-        Ok(Workers { structure, detail })
+        Ok(Workers {
+            structure,
+            detail,
+            diff,
+            search,
+        })
     }
 
     pub fn submit(&self, request: JobRequest) {
@@ -221,6 +265,12 @@ impl Workers {
                 step,
                 limit,
             } => self.detail.submit(generation, (run, step, limit)),
+            JobRequest::Diff { generation, a, b } => self.diff.submit(generation, (a, b)),
+            JobRequest::Search {
+                generation,
+                query,
+                only_run,
+            } => self.search.submit(generation, (query, only_run)),
         }
     }
 }
@@ -241,6 +291,20 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
             generation,
             result: DetailLoader::default()
                 .load(shared, run, step, limit)
+                .map(Arc::new),
+        },
+        JobRequest::Diff { generation, a, b } => JobOutput::Diff {
+            generation,
+            result: diff::build(shared, a, b, &Cancel::never()).map(Arc::new),
+        },
+        JobRequest::Search {
+            generation,
+            query,
+            only_run,
+        } => JobOutput::Search {
+            generation,
+            result: Searcher::default()
+                .run(shared, &query, only_run, &Cancel::never())
                 .map(Arc::new),
         },
     }

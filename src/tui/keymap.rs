@@ -14,6 +14,10 @@ pub enum Context {
     Timeline,
     Tree,
     Detail,
+    /// While the diff view is open.
+    Diff,
+    /// While the search prompt is open (typed characters go to the query).
+    Search,
     /// While the help overlay is open (only these and Global bindings apply).
     Help,
 }
@@ -26,6 +30,8 @@ impl Context {
             Context::Timeline => "timeline",
             Context::Tree => "tree",
             Context::Detail => "detail",
+            Context::Diff => "diff",
+            Context::Search => "search",
             Context::Help => "help",
         }
     }
@@ -39,16 +45,20 @@ pub enum Group {
     Failures,
     Tree,
     Detail,
+    Diff,
+    Search,
     General,
 }
 
 impl Group {
-    pub const ALL: [Group; 6] = [
+    pub const ALL: [Group; 8] = [
         Group::Move,
         Group::Panes,
         Group::Failures,
         Group::Tree,
         Group::Detail,
+        Group::Diff,
+        Group::Search,
         Group::General,
     ];
 
@@ -59,6 +69,8 @@ impl Group {
             Group::Failures => "Failures",
             Group::Tree => "Decision tree",
             Group::Detail => "Step detail",
+            Group::Diff => "Diff",
+            Group::Search => "Search",
             Group::General => "General",
         }
     }
@@ -114,13 +126,18 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["2"], C::Global, Action::FocusTimeline, "timeline", G::Panes, None),
     bind(&["3"], C::Global, Action::FocusTree, "decision tree", G::Panes, None),
     bind(&["4"], C::Global, Action::FocusDetail, "step detail", G::Panes, None),
+    bind(&["Enter"], C::Search, Action::Open, "jump to the selected result's run and step", G::Search, Some("jump")),
+    bind(&["Esc"], C::Search, Action::Back, "close the search (the query stays: n and N walk its matches)", G::Search, Some("close")),
+    bind(&["d"], C::Diff, Action::Diff, "jump to the divergence", G::Diff, Some("divergence")),
+    bind(&["D"], C::Diff, Action::DiffWith, "compare A with another run: select it in the run list, then D", G::Diff, Some("other run")),
     bind(&["Enter"], C::Detail, Action::LoadMore, "load more of a long value", G::Detail, Some("more")),
     bind(&["Enter"], C::Global, Action::Open, "open: a run's timeline, a step's detail", G::Panes, Some("open")),
     bind(&["Esc"], C::Help, Action::Help, "close the help", G::General, Some("close")),
     bind(&["Esc", "Backspace"], C::Global, Action::Back, "back to the previous pane", G::Panes, Some("back")),
     bind(&["f"], C::Global, Action::FirstFailure, "jump to the run's first failure", G::Failures, Some("first failure")),
-    bind(&["n"], C::Global, Action::NextFailure, "next failing run or step", G::Failures, None),
-    bind(&["N"], C::Global, Action::PrevFailure, "previous failing run or step", G::Failures, None),
+    bind(&["n"], C::Global, Action::NextFailure, "next failing run or step; after a search, the next match in the run", G::Failures, None),
+    bind(&["N"], C::Global, Action::PrevFailure, "previous failing run or step; after a search, the previous match", G::Failures, None),
+    bind(&["s"], C::Runs, Action::SortRuns, "sort the runs: by time, duration, steps, errors (most first), in turn", G::Search, None),
     bind(&["h", "Left"], C::Tree, Action::Collapse, "collapse the subtree", G::Tree, Some("fold")),
     bind(&["l", "Right"], C::Tree, Action::Expand, "expand the subtree", G::Tree, None),
     bind(&["Space"], C::Tree, Action::ToggleFold, "fold or unfold the subtree", G::Tree, None),
@@ -128,6 +145,10 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["t"], C::Global, Action::ToggleTheme, "switch between dark and light theme", G::General, None),
     bind(&["m"], C::Global, Action::ToggleMouse, "mouse on or off (off lets the terminal select text)", G::General, None),
     bind(&["q", "Ctrl-c"], C::Global, Action::Quit, "quit", G::General, Some("quit")),
+    bind(&["F"], C::Global, Action::Follow, "follow the run: keep its newest step in view as steps arrive (moving stops it)", G::Move, Some("follow")),
+    bind(&["/"], C::Global, Action::Search, "search runs and steps (an empty search, Enter, goes back to n/N for failures)", G::Search, Some("search")),
+    bind(&["d"], C::Global, Action::Diff, "diff the run with its most similar successful run", G::Diff, Some("diff")),
+    bind(&["D"], C::Global, Action::DiffWith, "diff with a run you choose: D, select the other run, D", G::Diff, None),
 ];
 
 /// The action bound to `key` in the first of `contexts` that binds it.

@@ -13,6 +13,7 @@
 pub mod action;
 pub mod app;
 pub mod config;
+pub mod diff;
 pub mod document;
 pub mod event;
 pub mod highlight;
@@ -20,6 +21,7 @@ pub mod jobs;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
+pub mod search;
 pub mod structure;
 pub mod terminal;
 pub mod text;
@@ -43,13 +45,14 @@ use jobs::{SharedHistory, Workers};
 use terminal::TerminalGuard;
 use theme::{ColorDepth, ThemeName};
 
+use crate::index::watch::{watch, WatchOptions};
 use crate::index::{History, LoadOptions};
 
 /// The shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
 
 /// Options from the command line, the environment and the config file (in that order).
-pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>) -> Options {
+pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>, poll: bool) -> Options {
     let config = config::load();
     let theme = theme_flag
         .and_then(ThemeName::parse)
@@ -61,6 +64,7 @@ pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>) -> Options {
         depth: ColorDepth::detect(),
         mouse,
         sources,
+        poll,
     }
 }
 
@@ -87,7 +91,12 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     let mut app = App::new(shared, options, Rect::new(0, 0, w, h));
     let mut guard = TerminalGuard::enter(app.mouse)?;
     event::spawn_loader(loader, tx.clone())?;
-    event::spawn_input(tx)?;
+    event::spawn_input(tx.clone())?;
+    let watch_options = WatchOptions {
+        poll: app.options.poll,
+        format: load.format,
+        ..WatchOptions::default()
+    };
     let panic_for_tests = std::env::var_os("RETRACE_TEST_PANIC").is_some();
 
     let mut last_draw = Instant::now() - FRAME;
@@ -114,6 +123,12 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
         settle(&mut app, &workers, &mut guard)?;
         if app.exit.is_some() {
             break;
+        }
+        if app.wants_watcher() {
+            // The load is folded in: follow the files from where it stopped.
+            let watcher = watch(paths.clone(), &app.shared.read(), watch_options.clone());
+            app.watching(watcher.polling);
+            event::spawn_watcher(watcher, tx.clone())?;
         }
         if app.is_dirty() {
             // At most one frame per FRAME: keep collecting until it is due.

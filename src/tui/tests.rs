@@ -26,6 +26,7 @@ fn options(source: &str) -> Options {
         depth: ColorDepth::Ansi256,
         mouse: true,
         sources: vec![PathBuf::from(source)],
+        poll: false,
     }
 }
 
@@ -634,4 +635,330 @@ fn no_colour_and_sixteen_colours_draw_the_same_text() {
         a.theme.depth = depth;
         assert_eq!(screen(&a), text);
     }
+}
+
+// ---------------------------------------------------------------- watching
+
+/// One native line of run `run`: step `step` at second `sec` (the first is a run start).
+fn live_line(run: &str, step: u32, sec: u32) -> String {
+    let ts = format!("2026-11-20T11:{:02}:{:02}Z", sec / 60, sec % 60);
+    if step == 0 {
+        format!(
+            r#"{{"run_id":"{run}","step":0,"ts":"{ts}","kind":"run_start","agent":"live-agent"}}"#
+        )
+    } else {
+        format!(
+            r#"{{"run_id":"{run}","step":{step},"parent":{},"ts":"{ts}","kind":"tool_call","name":"tool_{step}"}}"#,
+            step - 1
+        )
+    }
+}
+
+fn append(path: &Path, lines: &[String]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all((lines.join("\n") + "\n").as_bytes()).unwrap();
+}
+
+/// An app over a folder with `runs` runs of three steps, watching it by polling.
+fn watched(runs: u32, w: u16, h: u16) -> (App, crate::index::watch::Watcher, tempfile::TempDir) {
+    let lines: Vec<String> = (0..runs)
+        .flat_map(|r| (0..3).map(move |s| live_line(&format!("r-old{r:02}"), s, r * 10 + s)))
+        .collect();
+    let (dir, _) = write_fixture("old.jsonl", &lines);
+    let mut app = load(&[dir.path().to_path_buf()], "live", w, h);
+    let options = crate::index::watch::WatchOptions {
+        poll: true,
+        interval: std::time::Duration::from_millis(20),
+        ..Default::default()
+    };
+    let watcher =
+        crate::index::watch::watch(vec![dir.path().to_path_buf()], &app.shared.read(), options);
+    app.watching(watcher.polling);
+    (app, watcher, dir)
+}
+
+/// Feeds watcher events to the app until `done` holds (panics after 10 s).
+fn pump(app: &mut App, watcher: &crate::index::watch::Watcher, done: impl Fn(&App) -> bool) {
+    let start = std::time::Instant::now();
+    while !done(app) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "timed out; the screen:\n{}",
+            screen(app)
+        );
+        if let Ok(ev) = watcher
+            .events
+            .recv_timeout(std::time::Duration::from_millis(50))
+        {
+            app.handle(Msg::Watch(Box::new(ev)));
+            app.after_drain();
+            app.run_jobs_now();
+        }
+    }
+}
+
+#[test]
+fn watching_marks_new_runs_without_moving_the_selection_or_the_view() {
+    let (mut app, watcher, dir) = watched(40, 80, 24);
+    // The user picks a run in the middle and scrolls there.
+    act(&mut app, &[Action::PageDown, Action::MoveDown]);
+    let (selected, pos, offset) = (
+        app.runs.selected,
+        app.runs.cursor.selected,
+        app.runs.cursor.offset,
+    );
+    let chosen = run_id(&app, selected.unwrap());
+    // A new run (started before every other: it sorts to the top) and a newest one.
+    append(
+        &dir.path().join("new.jsonl"),
+        &[live_line("r-early", 0, 0), live_line("r-late", 0, 3000)],
+    );
+    pump(&mut app, &watcher, |a| a.runs.len() == 42);
+    assert_eq!(run_id(&app, app.runs.selected.unwrap()), chosen);
+    assert_eq!(app.runs.selected, selected);
+    // The selected run moved down one row in the order, and the view with it.
+    assert_eq!(app.runs.cursor.selected, pos + 1);
+    assert_eq!(app.runs.cursor.offset, offset + 1);
+    assert_eq!(app.runs.new.len(), 2);
+    let s = screen(&app);
+    assert!(s.contains("● 2 new"), "{s}");
+    assert!(s.contains("◉ watching (polling) · last "), "{s}");
+    // Viewing a new run clears its mark.
+    act(&mut app, &[Action::Bottom]);
+    assert_eq!(run_id(&app, app.runs.selected.unwrap()), "r-late");
+    assert_eq!(app.runs.new.len(), 1);
+    let s = screen(&app);
+    assert!(s.contains("● 1 new"), "{s}");
+    assert!(s.lines().any(|l| l.contains("●r-early")) || !s.contains("r-early"));
+}
+
+#[test]
+fn follow_mode_keeps_the_newest_step_selected_until_the_user_moves() {
+    let (mut app, watcher, dir) = watched(2, 160, 48);
+    let path = dir.path().join("live.jsonl");
+    append(
+        &path,
+        &[live_line("r-live", 0, 2000), live_line("r-live", 1, 2001)],
+    );
+    pump(&mut app, &watcher, |a| a.runs.len() == 3);
+    let run = run_index(&app, "r-live");
+    assert!(app.runs.new.contains(&run));
+    act(&mut app, &[Action::Bottom, Action::Open, Action::Follow]);
+    assert!(app.follow);
+    assert_eq!(app.focus, Pane::Timeline);
+    assert_eq!(app.timeline.cursor.selected, 1);
+    assert!(!app.runs.new.contains(&run));
+    // Steps arrive: the newest is selected, in the timeline, the tree and the detail.
+    let more: Vec<String> = (2..60).map(|s| live_line("r-live", s, 2000 + s)).collect();
+    append(&path, &more);
+    pump(&mut app, &watcher, |a| {
+        a.timeline.len == 60 && a.tree.len() == 60
+    });
+    assert_eq!(app.timeline.cursor.selected, 59);
+    assert_eq!(app.tree.selected_step(), Some(59));
+    assert_eq!(app.detail.target, Some((run, 59)));
+    let s = screen(&app);
+    assert!(s.contains("tool_59"), "{s}");
+    assert!(s.contains("⇣ follow"), "{s}");
+    // Moving ends follow mode: new steps no longer move the selection.
+    act(&mut app, &[Action::MoveUp]);
+    assert!(!app.follow);
+    assert_eq!(app.timeline.cursor.selected, 58);
+    append(&path, &[live_line("r-live", 60, 2060)]);
+    pump(&mut app, &watcher, |a| a.timeline.len == 61);
+    assert_eq!(app.timeline.cursor.selected, 58);
+    // F again follows again.
+    act(&mut app, &[Action::Follow]);
+    assert_eq!(app.timeline.cursor.selected, 60);
+}
+
+#[test]
+fn the_status_bar_names_the_format_of_every_kind_of_run() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (path, format) in [
+        ("otel/traces.jsonl", "otel"),
+        ("claude_code/session.jsonl", "claude-code"),
+        (
+            "codex/rollout-2026-02-23T10-00-00-0199aaaa-bbbb-7ccc-8ddd-eeeeffff0000.jsonl",
+            "codex",
+        ),
+        ("tau_bench/mini.json", "tau-bench"),
+    ] {
+        let mut app = load(&[fixtures.join(path)], path, 160, 48);
+        assert!(!app.runs.is_empty(), "{path}");
+        assert!(app.timeline.len > 0, "{path}");
+        act(&mut app, &[Action::Open, Action::Bottom]);
+        assert!(!app.tree.is_empty(), "{path}");
+        assert!(app.detail.doc.is_some(), "{path}");
+        let s = screen(&app);
+        assert!(s.contains(&format!("({format}) · step #")), "{path}:\n{s}");
+        if format == "otel" {
+            snap("otel_run_shows_its_format", &app);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- diff
+
+#[test]
+fn d_opens_the_diff_at_the_divergence_and_d_d_compares_with_a_chosen_run() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = demo(w, h);
+        open(&mut app, "r-2bcd0cc3", 0, Pane::Timeline);
+        act(&mut app, &[Action::Diff]);
+        let d = app.diff.as_ref().unwrap();
+        let doc = d.doc.as_ref().expect("aligned");
+        assert!(doc.picked.is_some());
+        let (row, _, _) = doc.divergence.clone().expect("a divergence");
+        assert_eq!(d.cursor.selected, row);
+        let s = screen(&app);
+        assert!(s.contains("B picked automatically"), "{s}");
+        assert!(s.contains("▶"), "{s}");
+        snap("diff_opens_at_the_divergence", &app);
+        // Moving, back to the divergence, closing.
+        act(&mut app, &[Action::Top]);
+        assert_eq!(app.diff.as_ref().unwrap().cursor.selected, 0);
+        act(&mut app, &[Action::Diff]);
+        assert_eq!(app.diff.as_ref().unwrap().cursor.selected, row);
+        act(&mut app, &[Action::Back]);
+        assert!(app.diff.is_none());
+    }
+    // D, select another run, D: a diff with the chosen run.
+    let mut app = demo(160, 48);
+    open(&mut app, "r-2bcd0cc3", 0, Pane::Timeline);
+    let a = run_index(&app, "r-2bcd0cc3");
+    act(&mut app, &[Action::DiffWith]);
+    assert_eq!(app.diff_anchor, Some(a));
+    assert_eq!(app.focus, Pane::Runs);
+    act(&mut app, &[Action::Top, Action::DiffWith]);
+    let d = app.diff.as_ref().unwrap();
+    assert_eq!(d.a, a);
+    let doc = d.doc.as_ref().unwrap();
+    assert_eq!(doc.b_run, app.runs.run_at(0).unwrap());
+    assert!(doc.picked.is_none());
+    assert!(screen(&app).contains("B chosen by you"));
+}
+
+// ---------------------------------------------------------------- search
+
+fn type_text(app: &mut App, text: &str) {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    for c in text.chars() {
+        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        app.handle(Msg::Input(Event::Key(key)));
+        app.run_jobs_now();
+    }
+}
+
+#[test]
+fn slash_searches_as_you_type_and_enter_jumps_to_the_step() {
+    let mut app = demo(160, 48);
+    act(&mut app, &[Action::Search]);
+    assert!(app.search.is_some());
+    // `n`, `j` and `q` are text in the prompt, not actions.
+    type_text(&mut app, "smtp_auth_invalid");
+    assert!(app.exit.is_none());
+    let s = app.search.as_ref().unwrap();
+    let doc = s.doc.as_ref().expect("results");
+    assert_eq!(doc.query, "smtp_auth_invalid");
+    assert!(!doc.hits.is_empty());
+    let hit = s.selected().unwrap().clone();
+    let screen_text = screen(&app);
+    assert!(screen_text.contains("/ smtp_auth_invalid"), "{screen_text}");
+    assert!(screen_text.contains("SMTP_AUTH_INVALID"), "{screen_text}");
+    snap("search_results", &app);
+    act(&mut app, &[Action::Open]);
+    assert!(app.search.is_none());
+    assert_eq!(app.timeline.run, Some(hit.run));
+    if let Some(step) = hit.step {
+        assert_eq!(app.timeline.cursor.selected, step as usize);
+        assert_eq!(app.focus, Pane::Timeline);
+        // n walks the query's matches in this run (not the failures).
+        let steps: Vec<u32> = app
+            .last_search
+            .as_ref()
+            .unwrap()
+            .doc
+            .as_ref()
+            .unwrap()
+            .hits
+            .iter()
+            .filter(|h| h.run == hit.run)
+            .filter_map(|h| h.step)
+            .collect();
+        act(&mut app, &[Action::Top, Action::NextFailure]);
+        assert_eq!(
+            Some(app.timeline.cursor.selected as u32),
+            steps.iter().copied().min()
+        );
+    }
+    // An empty query, Enter: n and N walk failures again.
+    act(&mut app, &[Action::Search]);
+    type_text(&mut app, "");
+    for _ in 0..17 {
+        app.handle(Msg::Input(crossterm::event::Event::Key(
+            crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Backspace,
+                crossterm::event::KeyModifiers::NONE,
+            ),
+        )));
+    }
+    act(&mut app, &[Action::Open]);
+    assert!(app.last_search.is_none());
+}
+
+#[test]
+fn a_search_filters_the_run_list_and_s_sorts_it() {
+    let mut app = demo(160, 48);
+    act(&mut app, &[Action::Search]);
+    type_text(&mut app, "outcome:failure agent:support-bot");
+    assert!(!app.search.as_ref().unwrap().is_empty());
+    act(&mut app, &[Action::Open]);
+    let failing_support: Vec<String> = {
+        let h = app.shared.read();
+        h.runs()
+            .filter(|r| r.outcome().is_bad() && r.agent() == Some("support-bot"))
+            .map(|r| r.id().to_string())
+            .collect()
+    };
+    assert_eq!(app.runs.len(), failing_support.len());
+    for pos in 0..app.runs.len() {
+        let id = run_id(&app, app.runs.run_at(pos).unwrap());
+        assert!(failing_support.contains(&id), "{id}");
+    }
+    assert!(screen(&app).contains("filtered by the search"));
+    // s: by duration, longest first.
+    act(&mut app, &[Action::FocusRuns, Action::SortRuns]);
+    let durations: Vec<i64> = {
+        let h = app.shared.read();
+        app.runs
+            .order
+            .iter()
+            .map(|&i| h.run(i as usize).duration_ms().unwrap_or(0))
+            .collect()
+    };
+    assert!(durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
+    assert!(screen(&app).contains("by duration ↓"));
+    // An empty search clears the filter; s in turn comes back to time order.
+    act(
+        &mut app,
+        &[Action::SortRuns, Action::SortRuns, Action::SortRuns],
+    );
+    assert!(app.runs.sort.is_none());
+    act(&mut app, &[Action::Search]);
+    for _ in 0.."outcome:failure agent:support-bot".len() {
+        app.handle(Msg::Input(crossterm::event::Event::Key(
+            crossterm::event::KeyEvent::new(
+                crossterm::event::KeyCode::Backspace,
+                crossterm::event::KeyModifiers::NONE,
+            ),
+        )));
+    }
+    act(&mut app, &[Action::Open]);
+    assert_eq!(app.runs.len(), 34);
 }

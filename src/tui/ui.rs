@@ -15,10 +15,11 @@ use super::panes::run_list::RunListView;
 use super::panes::status::{hint_pieces, StatusLine, TabBar};
 use super::panes::timeline::TimelineView;
 use super::panes::tree::TreeView;
-use super::text::{bytes, Piece};
+use super::text::{self, bytes, Piece};
 use super::theme::Role;
 use crate::index::History;
 use crate::sanitize;
+use crate::time::format_short;
 
 pub fn render(app: &App, frame: &mut Frame) {
     let h = app.shared.read();
@@ -90,10 +91,19 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         .render(r, buf);
     }
+    if let Some(d) = &app.diff {
+        let r = super::panes::diff::area(size);
+        clear(buf, r);
+        super::panes::diff::DiffView { state: d, theme }.render(r, buf);
+    }
+    if let Some(s) = &app.search {
+        super::panes::search::SearchView { state: s, theme }
+            .render(super::panes::search::area(size), buf);
+    }
     StatusLine {
         base: Role::Status,
         left: status_left(app, &h, a.status.width as usize),
-        right: status_right(app),
+        right: status_right(app, a.status.width as usize),
         theme,
     }
     .render(a.status, buf);
@@ -131,9 +141,10 @@ fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
             p.push((
                 Role::Status,
                 format!(
-                    "run {}/{} · step #{} of {} · ",
+                    "run {}/{} ({}) · step #{} of {} · ",
                     app.runs.cursor.selected + 1,
                     app.runs.len(),
+                    h.run(run).format().as_str(),
                     app.timeline.cursor.selected,
                     app.timeline.len
                 ),
@@ -177,9 +188,33 @@ fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
     p
 }
 
-/// Kept whole at the right of the status line: loading progress and the last message.
-fn status_right(app: &App) -> Vec<Piece> {
+/// Kept whole at the right of the status line: loading progress, watching and follow
+/// mode, and the last message.
+fn status_right(app: &App, cols: usize) -> Vec<Piece> {
     let mut p = Vec::new();
+    if let Some(w) = &app.watch {
+        match &w.failed {
+            Some(e) => p.push((
+                Role::Error,
+                format!(" ✗ watch stopped: {} ", sanitize::line(e)),
+            )),
+            None => {
+                let mut s = String::from(" ◉ watching");
+                if w.polling {
+                    s.push_str(" (polling)");
+                }
+                if let Some(t) = w.last_event {
+                    let t = format_short(t);
+                    s.push_str(&format!(" · last {}", t.get(11..).unwrap_or(&t)));
+                }
+                s.push(' ');
+                p.push((Role::Ok, s));
+            }
+        }
+    }
+    if app.follow {
+        p.push((Role::Accent, " ⇣ follow ".into()));
+    }
     if let Some(f) = app.load.fraction() {
         p.push((
             Role::Warn,
@@ -193,6 +228,10 @@ fn status_right(app: &App) -> Vec<Piece> {
     }
     if let Some(m) = &app.message {
         p.push((Role::Warn, format!(" {} ", sanitize::line(m))));
+    }
+    // Never more than the line: the oldest news (watching) goes first, then the rest.
+    while p.len() > 1 && p.iter().map(|(_, s)| text::width(s)).sum::<usize>() >= cols {
+        p.remove(0);
     }
     p
 }

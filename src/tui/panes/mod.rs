@@ -4,8 +4,10 @@
 //! the terminal.
 
 pub mod detail;
+pub mod diff;
 pub mod help;
 pub mod run_list;
+pub mod search;
 pub mod status;
 pub mod timeline;
 pub mod tree;

@@ -3,6 +3,8 @@
 //! in the error role. Owns the sorted order and the selection, which follows the selected
 //! run (not its row) while a history is still loading.
 
+use std::collections::BTreeSet;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
@@ -12,6 +14,7 @@ use super::{draw_message, draw_row, frame, ListCursor};
 use crate::index::{History, RunRef};
 use crate::model::Outcome;
 use crate::sanitize;
+use crate::search::{sort_runs, Query, RunSort};
 use crate::time::{format_duration, format_short};
 use crate::tui::layout::{inner, Mode};
 use crate::tui::text::{cell, cell_right, fit, width, Piece};
@@ -32,23 +35,47 @@ pub struct RunListState {
     /// The user chose a run: from then on the selection stays on it while runs arrive
     /// (before that it stays on the top row).
     pub chosen: bool,
+    /// Runs that appeared while watching and have not been shown yet (history indices).
+    pub new: BTreeSet<usize>,
+    /// Runs counted so far while watching (those past it are new).
+    pub seen: usize,
+    /// Only runs passing this query's run filters (from the last `/` search), and the
+    /// time its relative times are resolved against.
+    pub filter: Option<(Query, i64)>,
+    /// The order (`s` cycles it); time, oldest first, by default.
+    pub sort: Option<(RunSort, bool)>,
 }
 
 impl RunListState {
     /// Re-sorts after the history grew, keeping the selected run selected.
     pub fn refresh(&mut self, h: &History) {
-        let mut keyed: Vec<(bool, i64, u32)> = h
-            .runs()
-            .map(|r| {
-                (
-                    r.started_at().is_none(),
-                    r.started_at().unwrap_or(0),
-                    r.index() as u32,
-                )
-            })
-            .collect();
-        keyed.sort_unstable();
-        self.order = keyed.into_iter().map(|(_, _, i)| i).collect();
+        let before = self.cursor.selected;
+        if self.filter.is_none() && self.sort.is_none() {
+            let mut keyed: Vec<(bool, i64, u32)> = h
+                .runs()
+                .map(|r| {
+                    (
+                        r.started_at().is_none(),
+                        r.started_at().unwrap_or(0),
+                        r.index() as u32,
+                    )
+                })
+                .collect();
+            keyed.sort_unstable();
+            self.order = keyed.into_iter().map(|(_, _, i)| i).collect();
+        } else {
+            let mut runs: Vec<RunRef> = h
+                .runs()
+                .filter(|r| {
+                    self.filter
+                        .as_ref()
+                        .map_or(true, |(q, now)| q.matches_run(r, *now))
+                })
+                .collect();
+            let (by, descending) = self.sort.unwrap_or((RunSort::Time, false));
+            sort_runs(&mut runs, by, descending);
+            self.order = runs.iter().map(|r| r.index() as u32).collect();
+        }
         self.failed = h.runs().filter(|r| r.outcome().is_bad()).count();
         self.id_w = h
             .runs()
@@ -65,6 +92,13 @@ impl RunListState {
         if let Some(run) = self.selected {
             if let Some(pos) = self.order.iter().position(|&i| i as usize == run) {
                 self.cursor.selected = pos;
+                // A run inserted above the selection moves the view with it, so that the
+                // selected row stays where it was on screen.
+                if pos > before {
+                    self.cursor.offset += pos - before;
+                } else {
+                    self.cursor.offset = self.cursor.offset.saturating_sub(before - pos);
+                }
             }
         }
     }
@@ -163,10 +197,15 @@ impl RunListView<'_> {
                 }
             })
             .unwrap_or_default();
-        let mark = if bad { "✗" } else { " " };
+        let new = self.state.new.contains(&run.index());
+        let (mark_role, mark) = match (new, bad) {
+            (true, _) => (Role::Accent, "●"),
+            (false, true) => (Role::Error, "✗"),
+            (false, false) => (Role::Text, " "),
+        };
         let mut pieces = vec![
             (Role::Accent, if selected { "›" } else { " " }.to_string()),
-            (Role::Error, mark.to_string()),
+            (mark_role, mark.to_string()),
             (
                 if bad { Role::Error } else { Role::Text },
                 format!("{} ", cell(&sanitize::line(run.id()), id_w)),
@@ -219,12 +258,28 @@ impl Widget for RunListView<'_> {
         let mut title = vec![Span::styled("Runs", self.theme.style(Role::Title))];
         if !s.is_empty() {
             title.push(Span::styled(
-                format!(
-                    " {}/{} · {} failed",
-                    s.cursor.selected + 1,
-                    s.len(),
-                    s.failed
-                ),
+                {
+                    let mut t = format!(
+                        " {}/{} · {} failed",
+                        s.cursor.selected + 1,
+                        s.len(),
+                        s.failed
+                    );
+                    if !s.new.is_empty() {
+                        t.push_str(&format!(" · ● {} new", s.new.len()));
+                    }
+                    if let Some((by, descending)) = s.sort {
+                        t.push_str(&format!(
+                            " · by {}{}",
+                            by.as_str(),
+                            if descending { " ↓" } else { " ↑" }
+                        ));
+                    }
+                    if s.filter.is_some() {
+                        t.push_str(" · filtered by the search");
+                    }
+                    t
+                },
                 self.theme.style(Role::Dim),
             ));
         }

@@ -1,0 +1,224 @@
+//! `retrace search`: the browser's search, headless. Indexes the text of the history
+//! (on every core), runs one query and prints the hits, best first: a table for people
+//! (matched characters in bold when stdout is a terminal), or JSON lines for scripts.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::cell;
+use crate::index::History;
+use crate::sanitize;
+use crate::search::{self, Query, SearchOptions, SearchResult, TextIndex};
+
+/// How to run and print a search.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub json: bool,
+    pub limit: usize,
+    /// Mark matched characters (bold); for a terminal.
+    pub highlight: bool,
+    /// Report timings and index figures on stderr.
+    pub stats: bool,
+}
+
+/// One JSON line per hit.
+#[derive(Serialize)]
+struct HitJson<'a> {
+    run_id: &'a str,
+    step: Option<u32>,
+    field: &'a str,
+    score: u32,
+    snippet: &'a str,
+    positions: &'a [usize],
+}
+
+/// Indexes what the query needs, searches, prints.
+pub fn run(
+    history: &History,
+    query: &Query,
+    options: &Options,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let never = AtomicBool::new(false);
+    let index = if query.has_text() {
+        let started = Instant::now();
+        let index = build_index(history, &never)?;
+        if options.stats {
+            report_index(&index, started.elapsed());
+        }
+        Some(index)
+    } else {
+        None
+    };
+    let search_options = SearchOptions {
+        limit: options.limit.max(1),
+        ..SearchOptions::default()
+    };
+    let started = Instant::now();
+    let result = search::search(history, index.as_ref(), query, &search_options, &never)
+        .map_err(|_| io::Error::other("search cancelled"))?;
+    if options.stats {
+        eprintln!(
+            "search: {:.1} ms, {} candidates, {} hits",
+            started.elapsed().as_secs_f64() * 1e3,
+            result.candidates,
+            result.hits.len()
+        );
+    }
+    print(history, &result, options, out)
+}
+
+/// Builds the text index on every core, showing progress on a terminal's stderr.
+fn build_index(history: &History, cancel: &AtomicBool) -> io::Result<TextIndex> {
+    let progress = AtomicU64::new(0);
+    let total = history.step_count() as u64;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let show = io::stderr().is_terminal() && total > 200_000;
+    let done = AtomicBool::new(false);
+    let built = std::thread::scope(|scope| {
+        if show {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(200));
+                    let p = progress.load(Ordering::Relaxed) * 100 / total.max(1);
+                    eprint!("\rindexing text: {p:>3}%");
+                }
+                eprint!("\r\x1b[K");
+            });
+        }
+        let built = TextIndex::build(history, threads, cancel, &progress);
+        done.store(true, Ordering::Relaxed);
+        built
+    });
+    match built {
+        Ok(Some(index)) => Ok(index),
+        Ok(None) => Err(io::Error::other("indexing cancelled")),
+        Err(e) => Err(io::Error::other(e.to_string())),
+    }
+}
+
+fn report_index(index: &TextIndex, took: Duration) {
+    let s = index.stats();
+    eprintln!(
+        "text index: {} steps in {:.2} s; {} segments, {} words ({} bitmaps); \
+         lists {:.1} MB, bitmaps {:.1} MB, vocabulary {:.1} MB, {:.1} MB in all; {} unreadable",
+        s.slots,
+        took.as_secs_f64(),
+        s.segments,
+        s.words,
+        s.dense_words,
+        s.list_bytes as f64 / 1e6,
+        s.bitmap_bytes as f64 / 1e6,
+        s.vocabulary_bytes as f64 / 1e6,
+        s.heap_bytes as f64 / 1e6,
+        s.unreadable
+    );
+}
+
+/// Prints the hits: JSON lines, or a table and a summary line.
+pub fn print(
+    history: &History,
+    result: &SearchResult,
+    options: &Options,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    if options.json {
+        for hit in &result.hits {
+            let line = HitJson {
+                run_id: history.run(hit.run).id(),
+                step: hit.step,
+                field: &hit.field,
+                score: hit.score,
+                snippet: &hit.snippet,
+                positions: &hit.positions,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        return Ok(());
+    }
+    let id_width = result
+        .hits
+        .iter()
+        .map(|h| sanitize::line(history.run(h.run).id()).chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(6, 40);
+    if !result.hits.is_empty() {
+        writeln!(
+            out,
+            "{} {:>5}  {} MATCH",
+            cell("RUN", id_width),
+            "STEP",
+            cell("FIELD", 10)
+        )?;
+    }
+    for hit in &result.hits {
+        let step = hit.step.map_or("-".to_owned(), |s| format!("#{s}"));
+        let snippet = sanitize::line(&hit.snippet);
+        let shown = if options.highlight {
+            bold(&snippet, &hit.positions)
+        } else {
+            snippet.into_owned()
+        };
+        writeln!(
+            out,
+            "{} {:>5}  {} {}",
+            cell(&sanitize::line(history.run(hit.run).id()), id_width),
+            step,
+            cell(&sanitize::line(&hit.field), 10),
+            shown
+        )?;
+    }
+    let partial = if result.text_covered < history.step_count() && result.text_covered > 0 {
+        format!(
+            " (text of {} of {} steps searched)",
+            result.text_covered,
+            history.step_count()
+        )
+    } else {
+        String::new()
+    };
+    match result.hits.len() {
+        0 => writeln!(out, "no matches{partial}"),
+        n => writeln!(
+            out,
+            "{n} hit{} shown of {} candidates{partial}",
+            if n == 1 { "" } else { "s" },
+            result.candidates
+        ),
+    }
+}
+
+/// Marks the characters at `positions` in bold (our own escapes, around sanitized text).
+fn bold(text: &str, positions: &[usize]) -> String {
+    let mut out = String::with_capacity(text.len() + positions.len() * 8);
+    let mut on = false;
+    for (i, c) in text.chars().enumerate() {
+        let lit = positions.binary_search(&i).is_ok();
+        if lit != on {
+            out.push_str(if lit { "\x1b[1m" } else { "\x1b[22m" });
+            on = lit;
+        }
+        out.push(c);
+    }
+    if on {
+        out.push_str("\x1b[22m");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bold_marks_runs_of_positions() {
+        assert_eq!(bold("abcd", &[1, 2]), "a\x1b[1mbc\x1b[22md");
+        assert_eq!(bold("ab", &[1]), "a\x1b[1mb\x1b[22m");
+        assert_eq!(bold("ab", &[]), "ab");
+    }
+}
