@@ -23,6 +23,9 @@ use crate::model::{Format, Outcome, Status, StepError, StepKind};
 pub struct Event<'a> {
     pub run_id: Cow<'a, str>,
     pub kind: Cow<'a, str>,
+    /// `kind` parsed, when the adapter already did (the native hot path asks for it
+    /// several times per line).
+    pub parsed_kind: Option<StepKind>,
     /// Native `step`: the order inside the run.
     pub step: Option<u32>,
     /// This step's position among the events of its record (a record can hold several
@@ -55,7 +58,8 @@ pub struct Event<'a> {
 
 impl Event<'_> {
     pub fn step_kind(&self) -> StepKind {
-        StepKind::parse(&self.kind)
+        self.parsed_kind
+            .unwrap_or_else(|| StepKind::parse(&self.kind))
     }
 
     /// The status, with an `error` field or an `error` kind implying one.

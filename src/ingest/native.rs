@@ -71,6 +71,7 @@ fn apply_member<'a>(
         }
         b"kind" => {
             ev.kind = string(m, "kind")?;
+            ev.parsed_kind = Some(StepKind::parse(&ev.kind));
             *has_kind = true;
         }
         b"step" => {
