@@ -54,6 +54,13 @@ enum Command {
         /// Print one JSON object {"runs": [...], "problems": [...]}.
         #[arg(long)]
         json: bool,
+        /// Only runs passing these filters of the search language, e.g.
+        /// 'outcome:failure agent:support-bot since:2d'.
+        #[arg(long, value_name = "QUERY")]
+        filter: Option<String>,
+        /// Order: time (oldest first), or duration, steps, errors (most first).
+        #[arg(long, value_parser = ["time", "duration", "steps", "errors"], default_value = "time")]
+        sort: String,
     },
     /// Watch files and folders: print the runs there, then every run, step and bad line
     /// as it arrives, until interrupted.
@@ -198,14 +205,44 @@ fn run(args: Args) -> anyhow::Result<()> {
             }
             let history = load(args.paths, args.format)?;
             cli::report_problems(&history, 20);
-            cli::ls::print(&history, false, &mut out)?;
+            cli::ls::print(&history, &cli::ls::all_runs(&history), false, &mut out)?;
         }
-        Some(Command::Ls { paths, json }) => {
+        Some(Command::Ls {
+            paths,
+            json,
+            filter,
+            sort,
+        }) => {
+            let query = match filter
+                .as_deref()
+                .map(retrace::search::Query::parse)
+                .transpose()
+            {
+                Ok(q) => q,
+                Err(e) => {
+                    eprintln!("retrace: filter: {}", retrace::sanitize::line(&e.message));
+                    std::process::exit(2);
+                }
+            };
             let history = load(paths, args.format)?;
             if !json {
                 cli::report_problems(&history, 20);
             }
-            cli::ls::print(&history, json, &mut out)?;
+            let mut runs = cli::ls::all_runs(&history);
+            if let Some(q) = &query {
+                let now = retrace::search::now_ms();
+                runs.retain(|r| q.matches_run(r, now));
+            }
+            let by = match sort.as_str() {
+                "duration" => Some(retrace::search::RunSort::Duration),
+                "steps" => Some(retrace::search::RunSort::Steps),
+                "errors" => Some(retrace::search::RunSort::Errors),
+                _ => None,
+            };
+            if let Some(by) = by {
+                retrace::search::sort_runs(&mut runs, by, true);
+            }
+            cli::ls::print(&history, &runs, json, &mut out)?;
             nothing_read(&history)?;
         }
         Some(Command::Watch {

@@ -347,3 +347,38 @@ fn the_demo_lists_runs_of_both_outcomes() {
         "{outcomes:?}"
     );
 }
+
+#[test]
+fn ls_filters_with_the_search_language_and_sorts() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let all = ls_json(&[&demo]);
+    let doc = json_of(&retrace(
+        &[
+            "ls",
+            "--json",
+            "--filter",
+            "outcome:failure agent:support-bot",
+        ],
+        &[&demo],
+    ));
+    let runs = doc["runs"].as_array().unwrap();
+    let expected = all["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "failure" && r["agent"] == "support-bot")
+        .count();
+    assert!(expected > 0);
+    assert_eq!(runs.len(), expected);
+    let sorted = json_of(&retrace(&["ls", "--json", "--sort", "duration"], &[&demo]));
+    let durations: Vec<i64> = sorted["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["duration_ms"].as_i64().unwrap_or(-1))
+        .collect();
+    assert!(durations.windows(2).all(|w| w[0] >= w[1]), "{durations:?}");
+    let bad = retrace(&["ls", "--filter", "since:banana"], &[&demo]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("banana"));
+}

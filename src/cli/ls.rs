@@ -3,14 +3,24 @@
 use std::io::{self, Write};
 
 use super::{cell, problems_json, RunJson};
-use crate::index::History;
+use crate::index::{History, RunRef};
 use crate::sanitize;
 use crate::time::{format_duration, format_short};
 
-pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Result<()> {
-    // Oldest first; runs without any time keep load order, at the end.
+/// Every run, oldest first; runs without any time keep load order, at the end.
+pub fn all_runs(history: &History) -> Vec<RunRef<'_>> {
     let mut runs: Vec<_> = history.runs().collect();
     runs.sort_by_key(|r| (r.started_at().is_none(), r.started_at()));
+    runs
+}
+
+/// Prints `runs` (all of the history's, or those a filter kept), in their order.
+pub fn print(
+    history: &History,
+    runs: &[RunRef],
+    as_json: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
     if as_json {
         // Streamed run by run: building one document would cost more than the load.
         out.write_all(b"{\"runs\":[")?;
@@ -41,7 +51,7 @@ pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Resu
         "DURATION",
         cell("OUTCOME", 10),
     )?;
-    for run in &runs {
+    for run in runs {
         let first_error = run
             .first_error()
             .and_then(|s| s.error.map(|e| format!("#{} {}", s.step, e)))
@@ -67,11 +77,15 @@ pub fn print(history: &History, as_json: bool, out: &mut impl Write) -> io::Resu
         );
         writeln!(out, "{}", row.trim_end())?;
     }
-    let failed = history.runs().filter(|r| r.outcome().is_bad()).count();
+    let failed = runs.iter().filter(|r| r.outcome().is_bad()).count();
+    let shown = if runs.len() == history.run_count() {
+        runs.len().to_string()
+    } else {
+        format!("{} of {}", runs.len(), history.run_count())
+    };
     writeln!(
         out,
-        "{} runs ({} failed), {} steps, {} files{}",
-        history.run_count(),
+        "{shown} runs ({} failed), {} steps, {} files{}",
         failed,
         history.step_count(),
         history.files().len(),
