@@ -711,12 +711,30 @@ fn slash_search_highlights_matches_and_enter_jumps_to_the_step() {
         assert!(cell(col).bold(), "{line}");
         assert!(!cell(col + 20).bold(), "{line}");
     }
-    // The selected result: its run and step.
-    let hit = screen.lines().find(|l| l.contains("┃›r-")).unwrap();
-    let hit = &hit[hit.find("›r-").unwrap() + "›".len()..];
+    // Move the selection to that step hit (results may still be re-ranked while the text
+    // index grows, and run-level hits open the run list, not a step).
+    let lines: Vec<&str> = screen.lines().collect();
+    let selected = lines.iter().position(|l| l.contains("┃›r-")).unwrap();
+    let target = lines
+        .iter()
+        .position(|l| l.contains("#17 error SMTP_AUTH_INVALID"))
+        .unwrap();
+    let hit = lines[target];
+    let hit = &hit[hit.find("r-").unwrap()..];
     let mut words = hit.split_whitespace();
     let run = words.next().unwrap().to_string();
     let step = words.next().unwrap().trim_start_matches('#').to_string();
+    let moves = if target >= selected {
+        "\x1b[B".repeat(target - selected)
+    } else {
+        "\x1b[A".repeat(selected - target)
+    };
+    t.keys(&moves);
+    t.wait("the step hit selected", |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.contains("┃›") && l.contains(&run) && l.contains("#17 error"))
+    });
     t.keys("\r");
     let screen = t.wait(&format!("step {step} of {run} selected"), |s| {
         let c = s.contents();
