@@ -44,7 +44,7 @@ pub enum Error {
         prefix: String,
         candidates: Vec<String>,
     },
-    #[error("{path}: the record at byte {offset} changed since it was indexed: {reason}")]
+    #[error("{path}: cannot read the record at byte {offset} (did the file change?): {reason}")]
     Changed {
         path: PathBuf,
         offset: u64,

@@ -70,7 +70,7 @@ fn assert_bad_lines_fixture_loaded(doc: &Value) {
         (8, "missing required field \"kind\""),
         (
             10,
-            "field \"step\" must be a non-negative integer, got a string",
+            "field \"step\" must be a non-negative integer below 2^32, got a string",
         ),
         (12, "invalid UTF-8"),
         (13, "not valid JSON"),
@@ -381,4 +381,19 @@ fn ls_filters_with_the_search_language_and_sorts() {
     let bad = retrace(&["ls", "--filter", "since:banana"], &[&demo]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("banana"));
+}
+
+#[test]
+fn a_step_nested_too_deep_to_parse_whole_still_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!(
+        "{{\"run_id\":\"deep\",\"kind\":\"tool_call\",\"name\":\"nest\",\"input\":{}{}}}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    std::fs::write(dir.path().join("deep.jsonl"), deep).unwrap();
+    let doc = json_of(&retrace(&["show", "deep", "--json"], &[dir.path()]));
+    let step = &doc["steps"][0];
+    assert_eq!(step["name"], "nest");
+    assert_eq!(step["kind"], "tool_call");
 }

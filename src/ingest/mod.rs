@@ -115,8 +115,16 @@ pub fn parse_record<'a>(
         Format::Native => {
             let mut ev = native::parse_event(text)?;
             if with_records {
-                ev.record =
-                    Some(serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?);
+                // The index checked the line's structure but skipped its payloads; a payload
+                // nested deeper than the parser allows still leaves the step readable.
+                ev.record = Some(serde_json::from_str(text).unwrap_or_else(|e| {
+                    serde_json::json!({
+                        "run_id": ev.run_id,
+                        "kind": ev.kind,
+                        "name": ev.name,
+                        "unreadable": format!("the full record could not be parsed: {e}"),
+                    })
+                }));
             }
             out.push(ev);
             Ok(())

@@ -78,7 +78,7 @@ fn apply_member<'a>(
             ev.step = Some(
                 integer(m)
                     .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| wrong("step", "a non-negative integer", m))?,
+                    .ok_or_else(|| wrong("step", "a non-negative integer below 2^32", m))?,
             )
         }
         b"id" => ev.id = Some(id_like(m, "id")?),
