@@ -1,6 +1,8 @@
 //! One-line descriptions of steps and JSON values, shared by every view. Output is
 //! still untrusted text: views pass it through [`crate::sanitize`] before display.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::model::{Step, StepKind};
@@ -49,27 +51,58 @@ fn llm_summary(output: Option<&Value>) -> String {
     let Some(out) = output else {
         return String::new();
     };
-    if let Some(calls) = out.get("tool_calls").and_then(Value::as_array) {
-        let names: Vec<String> = calls
-            .iter()
-            .map(|c| {
-                let name = c
-                    .get("name")
-                    .or_else(|| c.pointer("/function/name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("?");
-                let args = c.get("args").or_else(|| c.get("arguments"));
-                match args {
-                    Some(a) => format!("{name}({})", compact(a)),
-                    None => format!("{name}()"),
-                }
-            })
-            .collect();
-        if !names.is_empty() {
-            return format!("calls {}", names.join(", "));
-        }
+    let calls: Vec<String> = proposed_calls(out)
+        .into_iter()
+        .map(|(name, args)| match args.as_ref() {
+            Value::Null => format!("{name}()"),
+            args => format!("{name}({})", compact(args)),
+        })
+        .collect();
+    if calls.is_empty() {
+        text_of(out)
+    } else {
+        format!("calls {}", calls.join(", "))
     }
-    text_of(out)
+}
+
+/// The tool calls a model call proposed, as `(name, arguments)`: OpenAI style
+/// (`tool_calls` with `name`/`args` or `function.name`/`function.arguments`, arguments
+/// possibly a JSON string) or Anthropic style (content blocks of type `tool_use`).
+pub fn proposed_calls(output: &Value) -> Vec<(&str, Cow<'_, Value>)> {
+    let calls: Vec<&Value> = match output.get("tool_calls").and_then(Value::as_array) {
+        Some(calls) => calls.iter().collect(),
+        None => output
+            .get("content")
+            .and_then(Value::as_array)
+            .or_else(|| output.as_array())
+            .into_iter()
+            .flatten()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+            .collect(),
+    };
+    calls
+        .into_iter()
+        .map(|c| {
+            let name = c
+                .get("name")
+                .or_else(|| c.pointer("/function/name"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            let args = c
+                .get("args")
+                .or_else(|| c.get("arguments"))
+                .or_else(|| c.get("input"))
+                .or_else(|| c.pointer("/function/arguments"));
+            let args = match args {
+                Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+                    .map(Cow::Owned)
+                    .unwrap_or(Cow::Owned(Value::String(s.clone()))),
+                Some(v) => Cow::Borrowed(v),
+                None => Cow::Owned(Value::Null),
+            };
+            (name, args)
+        })
+        .collect()
 }
 
 /// The readable text of a value: a string as-is, `text`/`content` fields, else compact JSON.
@@ -105,4 +138,35 @@ pub fn truncate(s: &str, max: usize) -> String {
     let mut out: String = one_line.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn proposed_calls_read_openai_and_anthropic_styles() {
+        let openai = json!({"tool_calls": [
+            {"name": "lookup_order", "args": {"id": 1}},
+            {"function": {"name": "refund", "arguments": "{\"amount\": 5}"}},
+        ]});
+        let calls = proposed_calls(&openai);
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].0, "lookup_order");
+        assert_eq!(calls[1].0, "refund");
+        assert_eq!(calls[1].1["amount"], 5, "JSON-string arguments are parsed");
+        let anthropic = json!({"content": [
+            {"type": "text", "text": "checking"},
+            {"type": "tool_use", "name": "Bash", "input": {"command": "ls"}},
+        ]});
+        let calls = proposed_calls(&anthropic);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "Bash");
+        assert_eq!(
+            llm_summary(Some(&anthropic)),
+            "calls Bash({\"command\":\"ls\"})"
+        );
+        assert_eq!(llm_summary(Some(&json!({"text": "done"}))), "done");
+    }
 }

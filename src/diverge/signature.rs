@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
+use crate::describe::proposed_calls;
+
 use super::align::Sig;
 use super::normalize::{
     identifier_tokens, identity_hash, is_prose, is_traceable, is_volatile_key, key_hash, norm_hash,
@@ -166,51 +168,16 @@ pub(crate) fn input_mode(a: &[Step], b: &[Step]) -> InputMode {
     }
 }
 
-/// The tool calls in a model call's output: OpenAI style (`tool_calls` with `name`/`args`
-/// or `function.name`/`function.arguments`, arguments possibly a JSON string) or
-/// Anthropic style (content blocks of type `tool_use`).
+/// The tool calls in a model call's output (see [`crate::describe::proposed_calls`]).
 pub(crate) fn proposals_of(step: &Step) -> Vec<Proposal<'_>> {
     let Some(out) = step.field("output") else {
         return Vec::new();
     };
-    let calls: Vec<&Value> = if let Some(calls) = out.get("tool_calls").and_then(Value::as_array) {
-        calls.iter().collect()
-    } else {
-        let blocks = out
-            .get("content")
-            .and_then(Value::as_array)
-            .or_else(|| out.as_array());
-        blocks
-            .into_iter()
-            .flatten()
-            .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
-            .collect()
-    };
-    calls
+    proposed_calls(out)
         .into_iter()
-        .map(|c| {
-            let name = c
-                .get("name")
-                .or_else(|| c.pointer("/function/name"))
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            let args = c
-                .get("args")
-                .or_else(|| c.get("arguments"))
-                .or_else(|| c.get("input"))
-                .or_else(|| c.pointer("/function/arguments"));
-            let args = match args {
-                Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-                    Ok(v) => Cow::Owned(v),
-                    Err(_) => Cow::Borrowed(args.unwrap_or(&Value::Null)),
-                },
-                Some(v) => Cow::Borrowed(v),
-                None => Cow::Owned(Value::Null),
-            };
-            Proposal {
-                name: Cow::Borrowed(name),
-                args,
-            }
+        .map(|(name, args)| Proposal {
+            name: Cow::Borrowed(name),
+            args,
         })
         .collect()
 }
