@@ -142,6 +142,11 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, Error> {
     })
 }
 
+/// Records closer than this are read together.
+const COALESCE_GAP: u64 = 64 * 1024;
+/// The most bytes read at once when reading records together.
+const COALESCE_MAX: u64 = 4 << 20;
+
 /// Reads byte ranges `(offset, len)` of a file's (decompressed) content, in one pass;
 /// a range without a length runs to the end of its line. Ranges are returned in the
 /// order asked.
@@ -153,10 +158,37 @@ pub fn read_ranges(path: &Path, ranges: &[(u64, Option<u32>)]) -> Result<Vec<Vec
     if Compression::of(path) == Compression::None {
         use std::io::{Seek, SeekFrom};
         let mut file = File::open(path).map_err(ioerr)?;
-        for i in order {
-            let (offset, len) = ranges[i];
+        // Neighbouring records (a run's steps often sit together) come in one read.
+        let mut k = 0;
+        while k < order.len() {
+            let (offset, len) = ranges[order[k]];
+            let Some(len) = len else {
+                file.seek(SeekFrom::Start(offset)).map_err(ioerr)?;
+                out[order[k]] = read_record(&mut file, None).map_err(ioerr)?;
+                k += 1;
+                continue;
+            };
+            let mut end = offset + u64::from(len);
+            let mut last = k;
+            while let Some(&next) = order.get(last + 1) {
+                match ranges[next] {
+                    (o, Some(l))
+                        if o <= end + COALESCE_GAP && o + u64::from(l) - offset <= COALESCE_MAX =>
+                    {
+                        end = end.max(o + u64::from(l));
+                        last += 1;
+                    }
+                    _ => break,
+                }
+            }
             file.seek(SeekFrom::Start(offset)).map_err(ioerr)?;
-            out[i] = read_record(&mut file, len).map_err(ioerr)?;
+            let block = read_record(&mut file, Some((end - offset) as u32)).map_err(ioerr)?;
+            for &i in &order[k..=last] {
+                let (o, l) = ranges[i];
+                let from = (o - offset) as usize;
+                out[i] = block[from..from + l.unwrap_or(0) as usize].to_vec();
+            }
+            k = last + 1;
         }
     } else {
         // Compressed streams cannot seek: decompress once, skipping between ranges.

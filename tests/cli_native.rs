@@ -397,3 +397,21 @@ fn a_step_nested_too_deep_to_parse_whole_still_shows() {
     assert_eq!(step["name"], "nest");
     assert_eq!(step["kind"], "tool_call");
 }
+
+#[test]
+fn links_carry_ids_parents_and_kinds_without_records() {
+    let path = fixture("bad_lines.jsonl");
+    let history = retrace::index::History::load(&[path], &Default::default()).unwrap();
+    let run = history.find_run("good-1").unwrap();
+    let full = run.load_steps().unwrap();
+    let links = run.load_links(0..run.step_count()).unwrap();
+    assert_eq!(links.len(), full.len());
+    for (l, f) in links.iter().zip(&full) {
+        assert_eq!(
+            (&l.id, &l.parent, l.kind, &l.name, l.status),
+            (&f.id, &f.parent, f.kind, &f.name, f.status)
+        );
+        assert!(l.record.is_null());
+        assert!(!f.record.is_null());
+    }
+}

@@ -403,6 +403,22 @@ impl<'h> RunRef<'h> {
 
     /// Reads and parses steps `range` of the run.
     pub fn load_range(&self, range: std::ops::Range<usize>) -> Result<Vec<Step>, Error> {
+        self.decode_range(range, true)
+    }
+
+    /// Like [`RunRef::load_range`], but without building each step's `record` (it is
+    /// `null`): ids, parents, kinds, names, statuses and errors only. Much cheaper for
+    /// native files, whose payloads are skipped, not parsed (the decision tree of a long
+    /// run needs only this).
+    pub fn load_links(&self, range: std::ops::Range<usize>) -> Result<Vec<Step>, Error> {
+        self.decode_range(range, false)
+    }
+
+    fn decode_range(
+        &self,
+        range: std::ops::Range<usize>,
+        with_records: bool,
+    ) -> Result<Vec<Step>, Error> {
         let summaries: Vec<&StepSummary> = range
             .clone()
             .map(|i| &self.history.steps[self.entry.global_index(i) as usize])
@@ -425,10 +441,12 @@ impl<'h> RunRef<'h> {
             let contents = crate::source::read_ranges(&info.path, &ranges)?;
             for ((offset, _), bytes) in ranges.into_iter().zip(contents) {
                 let steps =
-                    decode_record(info.format, &bytes, &ctx).map_err(|reason| Error::Changed {
-                        path: info.path.clone(),
-                        offset,
-                        reason,
+                    decode_record(info.format, &bytes, &ctx, with_records).map_err(|reason| {
+                        Error::Changed {
+                            path: info.path.clone(),
+                            offset,
+                            reason,
+                        }
                     })?;
                 decoded.insert((file, offset), steps);
             }
@@ -464,11 +482,16 @@ impl<'h> RunRef<'h> {
 }
 
 /// Parses one stored record into its full steps (one for a native line).
-fn decode_record(format: Format, bytes: &[u8], ctx: &Context) -> Result<Vec<Step>, String> {
+fn decode_record(
+    format: Format,
+    bytes: &[u8],
+    ctx: &Context,
+    with_records: bool,
+) -> Result<Vec<Step>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
     let mut events = Vec::new();
     let mut problems = Vec::new();
-    parse_record(format, text, ctx, true, &mut events, &mut problems)?;
+    parse_record(format, text, ctx, with_records, &mut events, &mut problems)?;
     Ok(events
         .into_iter()
         .filter(|ev| !ev.run_info_only)

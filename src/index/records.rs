@@ -193,6 +193,7 @@ impl Record<'_> {
             &Context {
                 file_stem: self.stem,
             },
+            true,
         )
     }
 }

@@ -275,7 +275,19 @@ pub fn load(
         let end = (at + CHUNK).min(total);
         let steps = {
             let h = shared.read_politely();
-            h.run(run).load_range(at..end).map_err(|e| e.to_string())?
+            let r = h.run(run);
+            // Ids and parents only; the few steps whose record the tree shows (the
+            // trigger, decisions) are read whole.
+            let mut steps = r.load_links(at..end).map_err(|e| e.to_string())?;
+            for step in steps.iter_mut() {
+                if matches!(step.kind, StepKind::RunStart | StepKind::Decision) {
+                    let i = step.step as usize;
+                    if let Some(full) = r.load_range(i..i + 1).map_err(|e| e.to_string())?.pop() {
+                        *step = full;
+                    }
+                }
+            }
+            steps
         };
         for step in &steps {
             if trigger.is_none() && step.kind == StepKind::RunStart {
