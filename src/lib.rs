@@ -45,7 +45,7 @@ pub enum Error {
         candidates: Vec<String>,
     },
     #[error("{path}: cannot read the record at byte {offset} (did the file change?): {reason}")]
-    Changed {
+    Unreadable {
         path: PathBuf,
         offset: u64,
         reason: String,

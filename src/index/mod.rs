@@ -442,7 +442,7 @@ impl<'h> RunRef<'h> {
             for ((offset, _), bytes) in ranges.into_iter().zip(contents) {
                 let steps =
                     decode_record(info.format, &bytes, &ctx, with_records).map_err(|reason| {
-                        Error::Changed {
+                        Error::Unreadable {
                             path: info.path.clone(),
                             offset,
                             reason,
@@ -465,7 +465,7 @@ impl<'h> RunRef<'h> {
                     .get(&(file, summary.offset()))
                     .and_then(|steps| steps.get(sub))
                     .cloned()
-                    .ok_or_else(|| Error::Changed {
+                    .ok_or_else(|| Error::Unreadable {
                         path: self.history.files[file].path.clone(),
                         offset: summary.offset(),
                         reason: format!("step {sub} of the record is gone"),
