@@ -126,18 +126,13 @@ pub fn compact(v: &Value) -> String {
     }
 }
 
-/// Cuts `s` to at most `max` characters, on one line, marking the cut with `…`.
+/// Cuts `s` to at most `max` display columns, on one line, marking the cut with `…`.
 pub fn truncate(s: &str, max: usize) -> String {
     let one_line: String = s
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
-    if one_line.chars().count() <= max {
-        return one_line;
-    }
-    let mut out: String = one_line.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
+    crate::width::fit(&one_line, max).into_owned()
 }
 
 #[cfg(test)]

@@ -19,23 +19,26 @@ pub mod diverge;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod runs;
 pub mod sanitize;
 pub mod search;
 pub mod source;
 pub mod time;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod width;
 
 use std::path::{Path, PathBuf};
 
 /// Errors of the core. Bad lines are not errors: they are [`model::Problem`]s.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    /// The cause is part of the message, not a source in the chain, so that it is
+    /// said once whether the error is shown alone or with its chain.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("no run matches {0:?}")]
     RunNotFound(String),
@@ -55,10 +58,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Error {
+    pub fn io(path: &Path, cause: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

@@ -16,7 +16,8 @@ use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use retrace::index::watch::{watch, WatchEvent, WatchOptions};
 use retrace::index::{History, LoadOptions};
-use retrace::search::{self, Hit, Query, RunSort, SearchOptions, TextIndex};
+use retrace::runs::{self, Order, RunSort};
+use retrace::search::{self, Hit, Query, SearchOptions, TextIndex};
 use serde_json::{json, Value};
 
 /// 2026-11-20T12:00:00Z: "now" for every test with times.
@@ -488,11 +489,15 @@ fn every_run_filter_selects_what_the_oracle_selects() {
         assert_eq!(got, want, "{query}");
         // The same filter through the run-list API.
         let q = Query::parse(query).unwrap();
-        let listed: BTreeSet<Key> = search::filter_runs(&f.history, &q, NOW)
+        let filter = runs::Filter {
+            query: &q,
+            now: NOW,
+        };
+        let listed: BTreeSet<Key> = runs::list(&f.history, Some(filter), Order::default())
             .iter()
             .map(|r| (r.id().to_owned(), None))
             .collect();
-        assert_eq!(listed, want, "{query} (filter_runs)");
+        assert_eq!(listed, want, "{query} (the run list)");
     }
 }
 
@@ -875,7 +880,7 @@ fn a_cancelled_search_stops() {
 #[test]
 fn runs_sort_by_time_duration_steps_and_errors() {
     let f = setup();
-    let mut runs: Vec<_> = f.history.runs().collect();
+    let mut listed: Vec<_> = f.history.runs().collect();
     for (by, descending) in [
         (RunSort::Time, false),
         (RunSort::Time, true),
@@ -883,8 +888,8 @@ fn runs_sort_by_time_duration_steps_and_errors() {
         (RunSort::Steps, true),
         (RunSort::Errors, true),
     ] {
-        search::sort_runs(&mut runs, by, descending);
-        let figures: Vec<i64> = runs
+        runs::sort_runs(&mut listed, Order { by, descending });
+        let figures: Vec<i64> = listed
             .iter()
             .map(|r| match by {
                 RunSort::Time => r.started_at().unwrap(),
@@ -920,10 +925,13 @@ fn json_lines_have_the_documented_shape() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Value> = text
+    let mut lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The last line carries the history's problems, as `ls --json` does.
+    let last = lines.pop().unwrap();
+    assert_eq!(last, json!({"problems": []}));
     assert_eq!(lines.len(), 5);
     let expected: Vec<Hit> = f.search("refund").into_iter().take(5).collect();
     let mut previous = u64::MAX;

@@ -5,18 +5,56 @@ use std::io::{self, Write};
 
 use serde_json::{json, Value};
 
-use super::cell;
+use super::{cell, problems_json, CliError, Common, Paths};
 use crate::diverge::{step_label, Diff, InputMode, Kind};
 use crate::sanitize;
 
 /// Width of one side's step label in the text view (two sides fit in 80 columns).
 const LABEL: usize = 32;
 
-pub fn print(diff: &Diff, as_json: bool, out: &mut impl Write) -> io::Result<()> {
-    if as_json {
-        serde_json::to_writer(&mut *out, &to_json(diff))?;
-        return writeln!(out);
+/// The arguments of `retrace diff`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The run to investigate: a run id, or a unique prefix of one.
+    pub run: String,
+    #[command(flatten)]
+    pub paths: Paths,
+    /// The run to compare with (default: the most similar successful run).
+    #[arg(long, value_name = "RUN_B")]
+    pub against: Option<String>,
+    /// Print one JSON object {"a_run", "b_run", "divergence", "alignment", ...,
+    /// "problems"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+    let history = super::load(&args.paths, common)?;
+    if !args.json {
+        super::report_problems(&history, 5);
     }
+    let a = history.find_run(&args.run)?;
+    let b = args
+        .against
+        .as_deref()
+        .map(|r| history.find_run(r))
+        .transpose()?;
+    let diff = crate::diverge::diff(&history, a, b).map_err(anyhow::Error::from)?;
+    let mut out = super::stdout();
+    if args.json {
+        let mut doc = to_json(&diff);
+        doc["problems"] = problems_json(history.problems());
+        serde_json::to_writer(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        print(&diff, &mut out)?;
+    }
+    out.flush()?;
+    super::finish(&history, common)
+}
+
+/// The two runs aligned, as text.
+pub fn print(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
     let cmp = &diff.comparison;
     for (tag, run, steps) in [("A", &diff.a, &diff.a_steps), ("B", &diff.b, &diff.b_steps)] {
         writeln!(

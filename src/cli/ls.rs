@@ -1,30 +1,62 @@
-//! `retrace ls`: the runs of a history, one per row.
+//! `retrace ls`: the runs of a history, one per row, as [`crate::runs`] lists them.
 
 use std::io::{self, Write};
 
-use super::{cell, problems_json, RunJson};
+use super::{cell, problems_json, CliError, Common, Paths, RunJson};
 use crate::index::{History, RunRef};
+use crate::runs::{self, Order, RunSort};
 use crate::sanitize;
 use crate::time::{format_duration, format_short};
 
-/// Every run, oldest first; runs without any time keep load order, at the end.
-pub fn all_runs(history: &History) -> Vec<RunRef<'_>> {
-    let mut runs: Vec<_> = history.runs().collect();
-    runs.sort_by_key(|r| (r.started_at().is_none(), r.started_at()));
-    runs
+/// The arguments of `retrace ls`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub paths: Paths,
+    /// Print one JSON object {"runs": [...], "problems": [...]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Only runs passing these filters of the search language, e.g.
+    /// 'outcome:failure agent:support-bot since:2d'.
+    #[arg(long, value_name = "QUERY")]
+    pub filter: Option<String>,
+    /// Order: time (oldest first), or duration, steps, errors (most first).
+    #[arg(long, value_enum, default_value = "time")]
+    pub sort: RunSort,
 }
 
-/// Prints `runs` (all of the history's, or those a filter kept), in their order.
+pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+    let query = args
+        .filter
+        .as_deref()
+        .map(|f| super::parse_query("filter", f))
+        .transpose()?;
+    let history = super::load(&args.paths, common)?;
+    if !args.json {
+        super::report_problems(&history, 20);
+    }
+    let filter = query.as_ref().map(|query| runs::Filter {
+        query,
+        now: crate::search::now_ms(),
+    });
+    let listed = runs::list(&history, filter, Order::natural(args.sort));
+    let mut out = super::stdout();
+    print(&history, &listed, args.json, &mut out)?;
+    out.flush()?;
+    super::finish(&history, common)
+}
+
+/// Prints `listed` (all of the history's runs, or those a filter kept), in their order.
 pub fn print(
     history: &History,
-    runs: &[RunRef],
+    listed: &[RunRef],
     as_json: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
     if as_json {
         // Streamed run by run: building one document would cost more than the load.
         out.write_all(b"{\"runs\":[")?;
-        for (i, run) in runs.iter().enumerate() {
+        for (i, run) in listed.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
             }
@@ -35,9 +67,9 @@ pub fn print(
         return out.write_all(b"}\n");
     }
     // Ids are shown whole up to a point (trace ids and session ids are long).
-    let id_width = runs
+    let id_width = listed
         .iter()
-        .map(|r| sanitize::line(r.id()).chars().count())
+        .map(|r| super::width(&sanitize::line(r.id())))
         .max()
         .unwrap_or(0)
         .clamp(6, 40);
@@ -49,21 +81,10 @@ pub fn print(
         cell("STARTED (UTC)", 19),
         "STEPS",
         "DURATION",
-        cell("OUTCOME", 10),
+        cell("OUTCOME", 11),
     )?;
-    for run in runs {
-        let first_error = run
-            .first_error()
-            .and_then(|s| s.error.map(|e| format!("#{} {}", s.step, e)))
-            .or_else(|| run.end_error().map(str::to_owned))
-            .unwrap_or_default();
-        let mark = if run.outcome().is_bad() {
-            "✗"
-        } else if run.outcome() == crate::model::Outcome::Success {
-            "✓"
-        } else {
-            "…"
-        };
+    for run in listed {
+        let first_error = runs::first_error_text(run).unwrap_or_default();
         let row = format!(
             "{} {} {} {:>6} {:>8}  {} {}",
             cell(&sanitize::line(run.id()), id_width),
@@ -72,16 +93,16 @@ pub fn print(
             run.step_count(),
             run.duration_ms()
                 .map_or("-".into(), |d| format_duration(d as f64)),
-            cell(&format!("{mark} {}", run.outcome()), 10),
-            crate::describe::truncate(&sanitize::line(&first_error), 60),
+            cell(&runs::outcome_mark(run.outcome()), 11),
+            crate::width::fit(&first_error, 60),
         );
         writeln!(out, "{}", row.trim_end())?;
     }
-    let failed = runs.iter().filter(|r| r.outcome().is_bad()).count();
-    let shown = if runs.len() == history.run_count() {
-        runs.len().to_string()
+    let failed = runs::failed_count(listed);
+    let shown = if listed.len() == history.run_count() {
+        listed.len().to_string()
     } else {
-        format!("{} of {}", runs.len(), history.run_count())
+        format!("{} of {}", listed.len(), history.run_count())
     };
     writeln!(
         out,

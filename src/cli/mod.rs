@@ -1,7 +1,10 @@
-//! The headless commands: each renders core results as human text or stable JSON.
-//! Every string from a run file passes through [`crate::sanitize`] before it is printed
-//! as text; JSON output is escaped by serde_json.
+//! The headless commands: one module per command, each with its own `Args` (parsed by
+//! clap in `main.rs`) and a `run(args, &Common) -> Result<(), CliError>` that renders
+//! core results as human text or stable JSON. Every string from a run file passes
+//! through [`crate::sanitize`] before it is printed as text; JSON output is escaped by
+//! serde_json. Exit codes are decided once, from [`CliError`], in `main`.
 
+pub mod browse;
 pub mod diff;
 pub mod ls;
 pub mod search;
@@ -9,11 +12,12 @@ pub mod show;
 pub mod watch;
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::index::{History, Labels, RunRef};
+use crate::index::{History, Labels, LoadOptions, RunRef};
 use crate::model::{Format, Outcome, Problem};
 use crate::sanitize;
 use crate::time::format_rfc3339;
@@ -97,9 +101,170 @@ pub fn report_problems(history: &History, limit: usize) {
     }
 }
 
-/// Pads or cuts already-sanitized `s` to exactly `width` display columns.
-pub fn cell(s: &str, width: usize) -> String {
-    let cut = crate::describe::truncate(s, width);
-    let pad = width.saturating_sub(cut.chars().count());
-    format!("{cut}{}", " ".repeat(pad))
+pub use crate::width::{cell, width};
+
+/// Options every command takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Common {
+    /// Read every file as this format instead of detecting it: native, otel,
+    /// claude-code, codex, tau-bench.
+    #[arg(long, global = true, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Exit with status 1 when any problem was found (a bad line, a damaged or
+    /// unreadable file), after the output; for scripts and CI gates.
+    #[arg(long, global = true)]
+    pub strict: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown format {s:?}; known: {}", known.join(", "))
+    })
+}
+
+/// The files and folders a command reads.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Paths {
+    /// Files or folders of runs (default: the current folder).
+    pub paths: Vec<PathBuf>,
+}
+
+impl Paths {
+    /// The paths given, or the current folder.
+    pub fn resolved(&self) -> Vec<PathBuf> {
+        if self.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            self.paths.clone()
+        }
+    }
+}
+
+/// Why a command did not succeed, and so the exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad arguments or a malformed query (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The reader of our output went away (`retrace ls | head`): a quiet success.
+    #[error("broken pipe")]
+    BrokenPipe,
+    /// The browser was ended by a signal (exit 128 + the signal).
+    #[error("ended by signal {0}")]
+    Signal(i32),
+    /// `--strict`, and problems were found (they were reported with the output).
+    #[error("{0} problem(s) found (--strict)")]
+    Strict(usize),
+    /// Anything else (exit 1).
+    #[error(transparent)]
+    Failed(anyhow::Error),
+}
+
+impl CliError {
+    /// The process's exit status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => 2,
+            CliError::BrokenPipe => 0,
+            CliError::Signal(sig) => u8::try_from(128 + sig).unwrap_or(1),
+            CliError::Strict(_) => 1,
+            CliError::Failed(e) if is_broken_pipe(e) => 0,
+            CliError::Failed(_) => 1,
+        }
+    }
+
+    /// What to tell the user on stderr, if anything.
+    pub fn message(&self) -> Option<String> {
+        match self {
+            CliError::BrokenPipe | CliError::Signal(_) => None,
+            CliError::Failed(e) if is_broken_pipe(e) => None,
+            CliError::Failed(e) => Some(format!("{e:#}")),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            CliError::BrokenPipe
+        } else {
+            CliError::Failed(e.into())
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError::Failed(e)
+    }
+}
+
+impl From<crate::Error> for CliError {
+    fn from(e: crate::Error) -> Self {
+        CliError::Failed(e.into())
+    }
+}
+
+impl From<serde_json::Error> for CliError {
+    fn from(e: serde_json::Error) -> Self {
+        match e.io_error_kind() {
+            Some(io::ErrorKind::BrokenPipe) => CliError::BrokenPipe,
+            _ => CliError::Failed(e.into()),
+        }
+    }
+}
+
+/// Parses a query of the search language; a malformed one is a usage error.
+pub fn parse_query(what: &str, text: &str) -> Result<crate::search::Query, CliError> {
+    crate::search::Query::parse(text)
+        .map_err(|e| CliError::Usage(format!("{what}: {}", sanitize::line(&e.message))))
+}
+
+/// Loads the history under `paths`; no run file at all is an error.
+pub fn load(paths: &Paths, common: &Common) -> Result<History, CliError> {
+    let paths = paths.resolved();
+    let options = LoadOptions {
+        format: common.format,
+        ..LoadOptions::default()
+    };
+    let history = History::load(&paths, &options)?;
+    if history.files().is_empty() {
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst, or .json of a known format) under {}",
+            paths
+                .iter()
+                .map(|p| sanitize::line(&p.display().to_string()).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(history)
+}
+
+/// The end of every command that read a history, after its output: nothing readable at
+/// all is an error for scripts, and so is any problem under `--strict`.
+pub fn finish(history: &History, common: &Common) -> Result<(), CliError> {
+    let problems = history.problems().len();
+    if history.run_count() == 0 && problems > 0 {
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "nothing could be read: {problems} problem(s) and no runs"
+        )));
+    }
+    if common.strict && problems > 0 {
+        return Err(CliError::Strict(problems));
+    }
+    Ok(())
+}
+
+/// A buffered standard output for one command's output.
+pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::new(io::stdout().lock())
 }

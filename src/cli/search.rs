@@ -8,10 +8,63 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::cell;
+use super::{cell, problems_json, CliError, Common, Paths};
 use crate::index::History;
 use crate::sanitize;
 use crate::search::{self, Query, SearchOptions, SearchResult, TextIndex};
+
+/// The arguments of `retrace search`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The query, e.g. 'refund polcy error:SCHEMA_MISMATCH since:7d'.
+    pub query: String,
+    #[command(flatten)]
+    pub paths: Paths,
+    /// One JSON object per hit and line: {"run_id", "step", "field", "score",
+    /// "snippet", "positions"}; the last line is {"problems": [...]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Most hits shown.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: u64,
+    /// Report timings and text-index figures on stderr.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+    let query = super::parse_query("query", &args.query)?;
+    let started = Instant::now();
+    let history = super::load(&args.paths, common)?;
+    if args.stats {
+        eprintln!(
+            "load: {} steps, {} runs in {:.2} s",
+            history.step_count(),
+            history.run_count(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if !args.json {
+        super::report_problems(&history, 5);
+    }
+    let options = Options {
+        json: args.json,
+        limit: args.limit as usize,
+        highlight: !args.json && io::stdout().is_terminal(),
+        stats: args.stats,
+    };
+    let mut out = super::stdout();
+    search_and_print(&history, &query, &options, &mut out)?;
+    if args.json {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"problems": problems_json(history.problems())}),
+        )?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    super::finish(&history, common)
+}
 
 /// How to run and print a search.
 #[derive(Debug, Clone)]
@@ -36,7 +89,7 @@ struct HitJson<'a> {
 }
 
 /// Indexes what the query needs, searches, prints.
-pub fn run(
+pub fn search_and_print(
     history: &History,
     query: &Query,
     options: &Options,
@@ -143,7 +196,7 @@ pub fn print(
     let id_width = result
         .hits
         .iter()
-        .map(|h| sanitize::line(history.run(h.run).id()).chars().count())
+        .map(|h| super::width(&sanitize::line(history.run(h.run).id())))
         .max()
         .unwrap_or(0)
         .clamp(6, 40);

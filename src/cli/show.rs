@@ -2,23 +2,57 @@
 
 use std::io::{self, Write};
 
+use anyhow::Context;
 use serde_json::{json, Value};
 
-use super::{cell, RunJson};
+use super::{cell, problems_json, CliError, Common, Paths, RunJson};
 use crate::describe::{compact, step_summary, truncate};
 use crate::index::RunRef;
 use crate::model::Step;
 use crate::sanitize;
 use crate::time::{format_duration, format_rfc3339};
 
-pub fn print(run: &RunRef, steps: &[Step], as_json: bool, out: &mut impl Write) -> io::Result<()> {
-    if as_json {
-        let mut run_obj = serde_json::to_value(RunJson::new(run))?;
-        run_obj["trigger"] = trigger(steps).cloned().unwrap_or(Value::Null);
-        let steps: Vec<_> = steps.iter().map(step_json).collect();
-        serde_json::to_writer(&mut *out, &json!({"run": run_obj, "steps": steps}))?;
-        return writeln!(out);
+/// The arguments of `retrace show`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A run id, or a unique prefix of one.
+    pub run: String,
+    #[command(flatten)]
+    pub paths: Paths,
+    /// Print one JSON object {"run": {...}, "steps": [...], "problems": [...]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+    let history = super::load(&args.paths, common)?;
+    if !args.json {
+        super::report_problems(&history, 5);
     }
+    let found = history.find_run(&args.run)?;
+    let steps = found
+        .load_steps()
+        .with_context(|| format!("reading the steps of run {}", found.id()))?;
+    let mut out = super::stdout();
+    if args.json {
+        let mut run_obj = serde_json::to_value(RunJson::new(&found))?;
+        run_obj["trigger"] = trigger(&steps).cloned().unwrap_or(Value::Null);
+        let steps: Vec<_> = steps.iter().map(step_json).collect();
+        let problems = problems_json(history.problems());
+        serde_json::to_writer(
+            &mut out,
+            &json!({"run": run_obj, "steps": steps, "problems": problems}),
+        )?;
+        writeln!(out)?;
+    } else {
+        print(&found, &steps, &mut out)?;
+    }
+    out.flush()?;
+    super::finish(&history, common)
+}
+
+/// The run's timeline as text: a header, the trigger, labels, then a row per step.
+pub fn print(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "run {}  agent {} {}  model {}  outcome {}",

@@ -1,15 +1,56 @@
 //! `retrace watch`: what is already there (unless `--new-only`), then every arrival, one
 //! line each, until interrupted.
 
-use std::io::{self, Write};
+use std::io::{self, LineWriter, Write};
 
 use serde_json::json;
 
-use crate::index::watch::{WatchEvent, Watcher};
-use crate::index::History;
+use super::{CliError, Common, Paths};
+use crate::index::watch::{watch, WatchEvent, WatchOptions, Watcher};
+use crate::index::{History, LoadOptions};
 use crate::model::Status;
 use crate::sanitize;
 use crate::time::format_short;
+
+/// The arguments of `retrace watch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub paths: Paths,
+    /// One JSON object per line: {"event":"run"|"step"|"problem", ...}.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only what arrives from now on.
+    #[arg(long)]
+    pub new_only: bool,
+    /// Poll the files instead of using file events (network filesystems).
+    #[arg(long)]
+    pub poll: bool,
+}
+
+pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+    let paths = args.paths.resolved();
+    let mut history = History::load(
+        &paths,
+        &LoadOptions {
+            format: common.format,
+            ..LoadOptions::default()
+        },
+    )?;
+    let options = WatchOptions {
+        poll: args.poll,
+        format: common.format,
+        ..WatchOptions::default()
+    };
+    let watcher = watch(paths, &history, options);
+    if watcher.polling && !args.poll {
+        eprintln!("retrace: no file events here; polling");
+    }
+    // Line-buffered: each arrival reaches a pipe as it happens.
+    let mut out = LineWriter::new(io::stdout());
+    follow(&mut history, watcher, args.json, args.new_only, &mut out)?;
+    super::finish(&history, common)
+}
 
 /// Prints arrivals as they are applied to `history`.
 pub struct Reporter {
@@ -117,7 +158,7 @@ impl Reporter {
 }
 
 /// Runs until the watcher stops or output fails (a closed pipe ends it quietly).
-pub fn run(
+pub fn follow(
     history: &mut History,
     watcher: Watcher,
     json: bool,

@@ -1,8 +1,8 @@
 //! Search across the whole history: free text matched fuzzily against run fields (id,
 //! agent, model, labels, end error), step names and error labels, and the text of every
 //! record (through the [`TextIndex`]), combined with filters ([`Query`]); results
-//! ranked, with snippets and the positions of the matched characters. Also run
-//! filtering and sorting for run lists.
+//! ranked, with snippets and the positions of the matched characters. Run lists
+//! (filtered by a query's run filters) are [`crate::runs`].
 //!
 //! Headless and synchronous: a search takes a cancel flag (checked between segments
 //! and batches), so a UI can run it on a worker and drop stale searches. Metadata
@@ -107,70 +107,6 @@ pub fn search(
     cancel: &AtomicBool,
 ) -> Result<SearchResult, Cancelled> {
     Search::new(history, query, options).run(text, cancel)
-}
-
-/// The runs of `history` that pass the query's run filters (its text is not used), in
-/// load order.
-pub fn filter_runs<'h>(history: &'h History, query: &Query, now: i64) -> Vec<RunRef<'h>> {
-    history
-        .runs()
-        .filter(|r| query.matches_run(r, now))
-        .collect()
-}
-
-/// Orders of a run list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunSort {
-    /// By start time.
-    Time,
-    Duration,
-    Steps,
-    Errors,
-}
-
-impl RunSort {
-    pub const ALL: [RunSort; 4] = [
-        RunSort::Time,
-        RunSort::Duration,
-        RunSort::Steps,
-        RunSort::Errors,
-    ];
-
-    pub fn parse(s: &str) -> Option<RunSort> {
-        RunSort::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunSort::Time => "time",
-            RunSort::Duration => "duration",
-            RunSort::Steps => "steps",
-            RunSort::Errors => "errors",
-        }
-    }
-}
-
-/// Sorts runs by `by` (runs without the figure last, in either direction); ties keep
-/// their order.
-pub fn sort_runs(runs: &mut [RunRef<'_>], by: RunSort, descending: bool) {
-    let key = |r: &RunRef| -> Option<i64> {
-        match by {
-            RunSort::Time => r.started_at(),
-            RunSort::Duration => r.duration_ms(),
-            RunSort::Steps => Some(r.step_count() as i64),
-            RunSort::Errors => Some(i64::from(r.error_count())),
-        }
-    };
-    runs.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        match (ka, kb) {
-            (Some(x), Some(y)) if descending => y.cmp(&x),
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        }
-    });
 }
 
 /// The run and position of each of `slots`, found in one pass over the runs.

@@ -451,15 +451,8 @@ impl App {
             Action::LoadMore => self.load_more(),
             Action::Follow => self.toggle_follow(),
             Action::SortRuns => {
-                use crate::search::RunSort;
-                self.runs.sort = match self.runs.sort {
-                    None => Some((RunSort::Duration, true)),
-                    Some((RunSort::Duration, _)) => Some((RunSort::Steps, true)),
-                    Some((RunSort::Steps, _)) => Some((RunSort::Errors, true)),
-                    Some((RunSort::Errors, _)) | Some((RunSort::Time, _)) => None,
-                };
-                let by = self.runs.sort.map_or("time", |(by, _)| by.as_str());
-                self.message = Some(format!("runs by {by}"));
+                self.runs.sort = self.runs.sort.next();
+                self.message = Some(format!("runs by {}", self.runs.sort.by.as_str()));
                 self.runs.chosen = true;
                 self.refilter();
             }

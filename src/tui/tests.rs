@@ -949,7 +949,7 @@ fn a_search_filters_the_run_list_and_s_sorts_it() {
         &mut app,
         &[Action::SortRuns, Action::SortRuns, Action::SortRuns],
     );
-    assert!(app.runs.sort.is_none());
+    assert_eq!(app.runs.sort, crate::runs::Order::OLDEST_FIRST);
     act(&mut app, &[Action::Search]);
     for _ in 0.."outcome:failure agent:support-bot".len() {
         app.handle(Msg::Input(crossterm::event::Event::Key(

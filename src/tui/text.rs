@@ -2,8 +2,6 @@
 //! (wide characters take two columns). Text reaching here is already sanitized; this
 //! module never decides what is safe to show.
 
-use std::borrow::Cow;
-
 use unicode_width::UnicodeWidthChar;
 
 use super::theme::Role;
@@ -11,54 +9,7 @@ use super::theme::Role;
 /// A run of text in one role.
 pub type Piece = (Role, String);
 
-/// The display width of `s`.
-pub fn width(s: &str) -> usize {
-    s.chars().map(char_width).sum()
-}
-
-fn char_width(c: char) -> usize {
-    c.width().unwrap_or(0)
-}
-
-/// Cuts `s` to at most `max` columns, marking a cut with `…`.
-pub fn fit(s: &str, max: usize) -> Cow<'_, str> {
-    if width(s) <= max {
-        return Cow::Borrowed(s);
-    }
-    if max == 0 {
-        return Cow::Borrowed("");
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in s.chars() {
-        let w = char_width(c);
-        if used + w > max - 1 {
-            break;
-        }
-        out.push(c);
-        used += w;
-    }
-    out.push('…');
-    Cow::Owned(out)
-}
-
-/// `s` cut or padded with spaces to exactly `cols` columns.
-pub fn cell(s: &str, cols: usize) -> String {
-    let cut = fit(s, cols);
-    let pad = cols.saturating_sub(width(&cut));
-    let mut out = cut.into_owned();
-    out.push_str(&" ".repeat(pad));
-    out
-}
-
-/// `s` right-aligned in `cols` columns (cut when longer).
-pub fn cell_right(s: &str, cols: usize) -> String {
-    let cut = fit(s, cols);
-    let pad = cols.saturating_sub(width(&cut));
-    let mut out = " ".repeat(pad);
-    out.push_str(&cut);
-    out
-}
+pub use crate::width::{cell, cell_right, fit, width};
 
 /// Wraps one line of pieces to `cols` columns. Breaks after a space when there is one
 /// in the second half of the row, else inside a word; never loses a character. Works on
@@ -82,7 +33,7 @@ pub fn wrap(line: &[Piece], cols: usize) -> Vec<Vec<Piece>> {
     // The byte after the last space of the row, and the row's width up to it.
     let mut space: Option<(usize, usize)> = None;
     for (i, c) in text.char_indices() {
-        let w = char_width(c);
+        let w = c.width().unwrap_or(0);
         if used + w > cols && i > row_start {
             match space {
                 Some((at, upto)) if upto * 2 >= cols => {

@@ -13,8 +13,9 @@ use ratatui::widgets::Widget;
 use super::{draw_message, draw_row, frame, ListCursor};
 use crate::index::{History, RunRef};
 use crate::model::Outcome;
+use crate::runs::{self, Order};
 use crate::sanitize;
-use crate::search::{sort_runs, Query, RunSort};
+use crate::search::Query;
 use crate::time::{format_duration, format_short};
 use crate::tui::layout::{inner, Mode};
 use crate::tui::text::{cell, cell_right, fit, width, Piece};
@@ -43,39 +44,21 @@ pub struct RunListState {
     /// time its relative times are resolved against.
     pub filter: Option<(Query, i64)>,
     /// The order (`s` cycles it); time, oldest first, by default.
-    pub sort: Option<(RunSort, bool)>,
+    pub sort: Order,
 }
 
 impl RunListState {
     /// Re-sorts after the history grew, keeping the selected run selected.
     pub fn refresh(&mut self, h: &History) {
         let before = self.cursor.selected;
-        if self.filter.is_none() && self.sort.is_none() {
-            let mut keyed: Vec<(bool, i64, u32)> = h
-                .runs()
-                .map(|r| {
-                    (
-                        r.started_at().is_none(),
-                        r.started_at().unwrap_or(0),
-                        r.index() as u32,
-                    )
-                })
-                .collect();
-            keyed.sort_unstable();
-            self.order = keyed.into_iter().map(|(_, _, i)| i).collect();
-        } else {
-            let mut runs: Vec<RunRef> = h
-                .runs()
-                .filter(|r| {
-                    self.filter
-                        .as_ref()
-                        .map_or(true, |(q, now)| q.matches_run(r, *now))
-                })
-                .collect();
-            let (by, descending) = self.sort.unwrap_or((RunSort::Time, false));
-            sort_runs(&mut runs, by, descending);
-            self.order = runs.iter().map(|r| r.index() as u32).collect();
-        }
+        let filter = self
+            .filter
+            .as_ref()
+            .map(|(query, now)| runs::Filter { query, now: *now });
+        self.order = runs::list(h, filter, self.sort)
+            .iter()
+            .map(|r| r.index() as u32)
+            .collect();
         self.failed = h.runs().filter(|r| r.outcome().is_bad()).count();
         self.id_w = h
             .runs()
@@ -116,24 +99,15 @@ impl RunListState {
     }
 }
 
-/// The glyph and word of an outcome (colour is never the only signal).
+/// The role and mark (glyph and word) of an outcome.
 pub fn outcome_label(o: Outcome) -> (Role, String) {
-    let (role, glyph) = match o {
-        Outcome::Success => (Role::Ok, "✓"),
-        Outcome::Failure | Outcome::Timeout | Outcome::Cancelled => (Role::Error, "✗"),
-        Outcome::Running => (Role::Warn, "…"),
-        Outcome::Unknown => (Role::Dim, "?"),
+    let role = match o {
+        Outcome::Success => Role::Ok,
+        Outcome::Failure | Outcome::Timeout | Outcome::Cancelled => Role::Error,
+        Outcome::Running => Role::Warn,
+        Outcome::Unknown => Role::Dim,
     };
-    (role, format!("{glyph} {}", o.as_str()))
-}
-
-/// The first error as `ls` shows it: `#15 SMTP_AUTH_INVALID`, else the run's end error.
-pub fn first_error(run: &RunRef) -> String {
-    run.first_error()
-        .and_then(|s| s.error.map(|e| format!("#{} {}", s.step, e)))
-        .or_else(|| run.end_error().map(str::to_owned))
-        .map(|s| sanitize::line(&s).into_owned())
-        .unwrap_or_default()
+    (role, runs::outcome_mark(o))
 }
 
 /// Draws the run list.
@@ -243,7 +217,7 @@ impl RunListView<'_> {
             (o_role, format!("{} ", cell(&o_text, 11))),
         ];
         let used: usize = pieces.iter().map(|(_, s)| width(s)).sum();
-        let err = first_error(run);
+        let err = runs::first_error_text(run).unwrap_or_default();
         pieces.push((
             if bad { Role::Error } else { Role::Dim },
             fit(&err, w.saturating_sub(used)).into_owned(),
@@ -268,11 +242,11 @@ impl Widget for RunListView<'_> {
                     if !s.new.is_empty() {
                         t.push_str(&format!(" · ● {} new", s.new.len()));
                     }
-                    if let Some((by, descending)) = s.sort {
+                    if s.sort != Order::OLDEST_FIRST {
                         t.push_str(&format!(
                             " · by {}{}",
-                            by.as_str(),
-                            if descending { " ↓" } else { " ↑" }
+                            s.sort.by.as_str(),
+                            if s.sort.descending { " ↓" } else { " ↑" }
                         ));
                     }
                     if s.filter.is_some() {
