@@ -20,6 +20,7 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod redact;
+pub mod replay;
 pub mod runs;
 pub mod sanitize;
 pub mod search;
