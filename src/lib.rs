@@ -25,6 +25,7 @@ pub mod source;
 pub mod time;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 

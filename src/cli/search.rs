@@ -12,6 +12,7 @@ use super::cell;
 use crate::index::History;
 use crate::sanitize;
 use crate::search::{self, Query, SearchOptions, SearchResult, TextIndex};
+use crate::work::Cancel;
 
 /// How to run and print a search.
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ pub fn run(
     options: &Options,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    let never = AtomicBool::new(false);
+    let never = Cancel::never();
     let index = if query.has_text() {
         let started = Instant::now();
         let index = build_index(history, &never)?;
@@ -72,7 +73,7 @@ pub fn run(
 }
 
 /// Builds the text index on every core, showing progress on a terminal's stderr.
-fn build_index(history: &History, cancel: &AtomicBool) -> io::Result<TextIndex> {
+fn build_index(history: &History, cancel: &Cancel) -> io::Result<TextIndex> {
     let progress = AtomicU64::new(0);
     let total = history.step_count() as u64;
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());

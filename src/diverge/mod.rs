@@ -35,6 +35,7 @@ pub use signature::InputMode;
 
 use crate::index::{History, RunRef};
 use crate::model::{Step, StepKind};
+use crate::work::Cancel;
 
 /// One row of the side-by-side alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +222,8 @@ pub fn explain_row(a: &[Step], b: &[Step], cmp: &Comparison, row: usize) -> Opti
 pub enum DiffError {
     #[error(transparent)]
     Core(#[from] crate::Error),
+    #[error("cancelled")]
+    Cancelled,
     #[error("no successful run shares the agent or the task of run {run} ({what}): there is nothing to compare it with")]
     NoComparableRun { run: String, what: String },
 }
@@ -243,6 +246,24 @@ pub fn diff<'h>(
     a: RunRef<'h>,
     against: Option<RunRef<'h>>,
 ) -> Result<Diff<'h>, DiffError> {
+    diff_cancellable(history, a, against, &Cancel::never())
+}
+
+/// [`diff`] that stops (with [`DiffError::Cancelled`]) between its stages once `cancel`
+/// is set: a front end that no longer wants the result does not wait for it.
+pub fn diff_cancellable<'h>(
+    history: &'h History,
+    a: RunRef<'h>,
+    against: Option<RunRef<'h>>,
+    cancel: &Cancel,
+) -> Result<Diff<'h>, DiffError> {
+    let stop = || {
+        if cancel.is_cancelled() {
+            Err(DiffError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     let (b, picked) = match against {
         Some(b) => (b, None),
         None => match pick(history, &a)? {
@@ -262,9 +283,13 @@ pub fn diff<'h>(
             }
         },
     };
+    stop()?;
     let a_steps = a.load_steps()?;
+    stop()?;
     let b_steps = b.load_steps()?;
+    stop()?;
     let comparison = compare(&a_steps, &b_steps);
+    stop()?;
     Ok(Diff {
         a,
         b,

@@ -18,7 +18,7 @@
 //! candidates back to confirm them and cut snippets.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -26,6 +26,7 @@ use super::matcher::{Matcher, Unit, WordSpec, EXACT};
 use super::tokens::{raw_record_text, value_text, Words};
 use crate::index::{History, Record, RecordBatch, RecordKey};
 use crate::model::Format;
+use crate::work::Cancel;
 use crate::Error;
 
 /// A segment built by a worker: its number, the segment, its unreadable records.
@@ -216,7 +217,7 @@ impl TextIndex {
     /// Indexes the steps added to `history` since the last call. An empty index of a
     /// large history is built on every core ([`TextIndex::build`]); otherwise the new
     /// steps are indexed on this thread. Returns `Ok(false)` when cancelled.
-    pub fn update(&mut self, history: &History, cancel: &AtomicBool) -> Result<bool, Error> {
+    pub fn update(&mut self, history: &History, cancel: &Cancel) -> Result<bool, Error> {
         let progress = AtomicU64::new(0);
         if self.covered == 0 && history.step_count() > SEGMENT_SLOTS as usize {
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -246,10 +247,12 @@ impl TextIndex {
     pub fn build(
         history: &History,
         threads: usize,
-        cancel: &AtomicBool,
+        cancel: &Cancel,
         progress: &AtomicU64,
     ) -> Result<Option<TextIndex>, Error> {
         let total = history.step_count() as u32;
+        // A failing part stops its siblings, not the caller's other work.
+        let cancel = &cancel.child();
         let ranges: Vec<Range<u32>> = (0..total.div_ceil(SEGMENT_SLOTS))
             .map(|k| k * SEGMENT_SLOTS..total.min((k + 1) * SEGMENT_SLOTS))
             .collect();
@@ -278,7 +281,7 @@ impl TextIndex {
                                 }
                                 Err(e) => {
                                     done.push(Err(e));
-                                    cancel.store(true, Ordering::Relaxed);
+                                    cancel.cancel();
                                     break;
                                 }
                             }
@@ -357,7 +360,7 @@ impl TextIndex {
         units: &[Unit],
         matcher: &Matcher,
         budget: &mut usize,
-        cancel: &AtomicBool,
+        cancel: &Cancel,
         mut each: impl FnMut(u32, u32),
     ) -> Option<()> {
         // A phrase must hold each of its words, exactly.
@@ -378,13 +381,13 @@ impl TextIndex {
             }
         };
         for segment in &self.sealed {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return None;
             }
             segment_candidates(segment, &specs, matcher, budget, &mut fresh);
         }
         if let Some(open) = &self.open {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return None;
             }
             segment_candidates(open, &specs, matcher, budget, &mut fresh);
@@ -409,11 +412,7 @@ impl IndexJob {
 
     /// Reads and indexes the job's records. `progress` counts the steps done. Returns
     /// `Ok(None)` when cancelled.
-    pub fn run(
-        self,
-        cancel: &AtomicBool,
-        progress: &AtomicU64,
-    ) -> Result<Option<IndexPart>, Error> {
+    pub fn run(self, cancel: &Cancel, progress: &AtomicU64) -> Result<Option<IndexPart>, Error> {
         let Some((mut builder, mut unreadable)) =
             index_records(&self.batch, self.range.start, cancel, progress)?
         else {
@@ -447,7 +446,7 @@ impl IndexJob {
 fn index_records(
     batch: &RecordBatch,
     base: u32,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     progress: &AtomicU64,
 ) -> Result<Option<(Builder, u64)>, Error> {
     let mut builder = Builder::new(base);
@@ -1018,13 +1017,9 @@ mod tests {
         let mut got = Vec::new();
         let mut budget = FUZZY_BUDGET;
         index
-            .candidates(
-                units,
-                m,
-                &mut budget,
-                &AtomicBool::new(false),
-                |slot, score| got.push((slot, score)),
-            )
+            .candidates(units, m, &mut budget, &Cancel::never(), |slot, score| {
+                got.push((slot, score))
+            })
             .unwrap();
         got.sort();
         got

@@ -7,7 +7,8 @@ use crate::diverge;
 use crate::model::{Status, Step};
 use crate::sanitize;
 
-use super::jobs::{Cancel, SharedHistory};
+use super::jobs::SharedHistory;
+use crate::work::Cancel;
 
 /// One side of a row.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +94,7 @@ pub fn build(
     shared: &SharedHistory,
     a: usize,
     b: Option<usize>,
-    _cancel: &Cancel,
+    cancel: &Cancel,
 ) -> Result<DiffDoc, String> {
     let h = shared.read_politely();
     if a >= h.run_count() || b.is_some_and(|b| b >= h.run_count()) {
@@ -101,7 +102,7 @@ pub fn build(
     }
     let run_a = h.run(a);
     let run_b = b.map(|b| h.run(b));
-    let d = diverge::diff(&h, run_a, run_b).map_err(|e| e.to_string())?;
+    let d = diverge::diff_cancellable(&h, run_a, run_b, cancel).map_err(|e| e.to_string())?;
     let cmp = &d.comparison;
     let rows = cmp
         .rows

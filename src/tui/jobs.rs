@@ -8,8 +8,8 @@
 //! only writer and never waits for the lock ([`SharedHistory::try_write`]); workers read
 //! in short holds and step aside while the UI thread wants to write.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use std::sync::mpsc::Sender;
@@ -20,6 +20,7 @@ use super::event::{JobOutput, Msg};
 use super::search::Searcher;
 use super::structure;
 use crate::index::History;
+use crate::work::{catch, Cancel, Slot};
 
 /// The history, shared between the UI thread (its only writer) and the workers.
 #[derive(Debug, Default)]
@@ -69,101 +70,6 @@ impl SharedHistory {
                 None
             }
         }
-    }
-}
-
-/// Tells a running job that a newer request replaced it.
-#[derive(Debug, Clone)]
-pub struct Cancel {
-    latest: Arc<AtomicU64>,
-    generation: u64,
-}
-
-impl Cancel {
-    /// A token that is never cancelled (for running a job in place).
-    pub fn never() -> Cancel {
-        Cancel {
-            latest: Arc::new(AtomicU64::new(0)),
-            generation: 0,
-        }
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.latest.load(Ordering::Acquire) != self.generation
-    }
-}
-
-struct SlotState<R> {
-    pending: Option<(u64, R)>,
-    closed: bool,
-}
-
-/// One worker thread that runs the latest request of one kind.
-pub struct Slot<R> {
-    shared: Arc<(Mutex<SlotState<R>>, Condvar)>,
-    latest: Arc<AtomicU64>,
-}
-
-impl<R: Send + 'static> Slot<R> {
-    /// Starts the worker; `work` runs each request and reports its result itself.
-    pub fn spawn(
-        name: &str,
-        mut work: impl FnMut(u64, R, &Cancel) + Send + 'static,
-    ) -> std::io::Result<Slot<R>> {
-        let shared = Arc::new((
-            Mutex::new(SlotState {
-                pending: None,
-                closed: false,
-            }),
-            Condvar::new(),
-        ));
-        let latest = Arc::new(AtomicU64::new(0));
-        let (s, l) = (Arc::clone(&shared), Arc::clone(&latest));
-        std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || loop {
-                let (generation, request) = {
-                    let (lock, cv) = &*s;
-                    let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                    loop {
-                        if state.closed {
-                            return;
-                        }
-                        if let Some(next) = state.pending.take() {
-                            break next;
-                        }
-                        state = cv.wait(state).unwrap_or_else(PoisonError::into_inner);
-                    }
-                };
-                let cancel = Cancel {
-                    latest: Arc::clone(&l),
-                    generation,
-                };
-                if cancel.is_cancelled() {
-                    continue;
-                }
-                work(generation, request, &cancel);
-            })?;
-        Ok(Slot { shared, latest })
-    }
-
-    /// Replaces any pending request with this one; a running job is told to stop.
-    pub fn submit(&self, generation: u64, request: R) {
-        self.latest.store(generation, Ordering::Release);
-        let (lock, cv) = &*self.shared;
-        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        state.pending = Some((generation, request));
-        cv.notify_one();
-    }
-}
-
-impl<R> Drop for Slot<R> {
-    fn drop(&mut self) {
-        self.latest.store(u64::MAX, Ordering::Release);
-        let (lock, cv) = &*self.shared;
-        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        state.closed = true;
-        cv.notify_one();
     }
 }
 
@@ -310,56 +216,9 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
     }
 }
 
-/// Runs `f`, turning a panic into an error message (a worker must not take the UI down).
-pub fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(p) => Err(p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .map_or_else(
-                || "internal error".into(),
-                |m| format!("internal error: {m}"),
-            )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::channel;
-
-    #[test]
-    fn a_new_request_replaces_a_pending_one_and_cancels_a_running_one() {
-        let (tx, rx) = channel();
-        let (started_tx, started_rx) = channel();
-        let (go_tx, go_rx) = channel::<()>();
-        let slot = Slot::spawn("test", move |generation, req: u32, cancel: &Cancel| {
-            if req == 1 {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
-            }
-            let state = if cancel.is_cancelled() {
-                "cancelled"
-            } else {
-                "done"
-            };
-            tx.send((generation, req, state)).unwrap();
-        })
-        .unwrap();
-        slot.submit(1, 1);
-        started_rx.recv().unwrap();
-        // While job 1 runs, 2 is queued and then replaced by 3.
-        slot.submit(2, 2);
-        slot.submit(3, 3);
-        go_tx.send(()).unwrap();
-        let first = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(first, (1, 1, "cancelled"));
-        let second = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(second, (3, 3, "done"));
-        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
-    }
 
     #[test]
     fn the_writer_never_waits_and_readers_step_aside() {
@@ -370,11 +229,5 @@ mod tests {
         drop(reader);
         assert!(shared.try_write().is_some());
         assert!(!shared.writer_waiting.load(Ordering::Acquire));
-    }
-
-    #[test]
-    fn a_panicking_job_becomes_an_error() {
-        let r: Result<(), String> = catch(|| panic!("boom"));
-        assert_eq!(r, Err("internal error: boom".into()));
     }
 }

@@ -4,13 +4,11 @@
 //! as the history grows. Results come back ready to draw (sanitized snippets with the
 //! character positions to highlight).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
 use crate::sanitize;
 use crate::search::{self, Query, SearchOptions, TextIndex};
 
-use super::jobs::{Cancel, SharedHistory};
+use super::jobs::SharedHistory;
+use crate::work::Cancel;
 
 /// One result row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,23 +52,7 @@ impl Searcher {
         cancel: &Cancel,
     ) -> Result<SearchDoc, String> {
         let parsed = Query::parse(query).map_err(|e| e.to_string())?;
-        let stop = AtomicBool::new(false);
-        let done = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            // The search API stops on a flag: raise it when a newer request arrives.
-            scope.spawn(|| {
-                while !done.load(Ordering::Acquire) {
-                    if cancel.is_cancelled() {
-                        stop.store(true, Ordering::Release);
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            });
-            let result = self.search(shared, query, &parsed, only_run, &stop);
-            done.store(true, Ordering::Release);
-            result
-        })
+        self.search(shared, query, &parsed, only_run, cancel)
     }
 
     fn search(
@@ -79,12 +61,12 @@ impl Searcher {
         query: &str,
         parsed: &Query,
         only_run: Option<usize>,
-        never: &AtomicBool,
+        cancel: &Cancel,
     ) -> Result<SearchDoc, String> {
         let h = shared.read_politely();
         if parsed.has_text() {
             let index = self.index.get_or_insert_with(TextIndex::new);
-            if !index.is_current(&h) && !index.update(&h, never).map_err(|e| e.to_string())? {
+            if !index.is_current(&h) && !index.update(&h, cancel).map_err(|e| e.to_string())? {
                 return Err("search cancelled".into());
             }
         }
@@ -98,7 +80,7 @@ impl Searcher {
         } else {
             None
         };
-        let result = search::search(&h, text, parsed, &options, never)
+        let result = search::search(&h, text, parsed, &options, cancel)
             .map_err(|_| "search cancelled".to_string())?;
         Ok(SearchDoc {
             query: query.to_string(),

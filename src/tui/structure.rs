@@ -6,9 +6,10 @@
 
 use rustc_hash::FxHashMap;
 
-use super::jobs::{Cancel, SharedHistory};
+use super::jobs::SharedHistory;
 use crate::describe::{compact, step_summary, truncate};
 use crate::model::{Step, StepKind};
+use crate::work::Cancel;
 
 pub const NONE: u32 = u32::MAX;
 
