@@ -23,6 +23,7 @@ pub mod sanitize;
 pub mod search;
 pub mod source;
 pub mod time;
+pub mod tree;
 #[cfg(feature = "tui")]
 pub mod tui;
 pub mod work;

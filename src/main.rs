@@ -86,6 +86,9 @@ enum Command {
         /// Print one JSON object {"run": {...}, "steps": [...]}.
         #[arg(long)]
         json: bool,
+        /// Print the decision tree (parent links) instead of the step table.
+        #[arg(long, conflicts_with = "json")]
+        tree: bool,
     },
     /// Compare a run with another (by default the most similar successful run): both
     /// timelines aligned by behaviour, and the step where they first diverge.
@@ -280,7 +283,12 @@ fn run(args: Args) -> anyhow::Result<()> {
                 &mut LineWriter::new(io::stdout()),
             )?;
         }
-        Some(Command::Show { run, paths, json }) => {
+        Some(Command::Show {
+            run,
+            paths,
+            json,
+            tree,
+        }) => {
             let history = load(paths, args.format)?;
             if !json {
                 cli::report_problems(&history, 5);
@@ -289,7 +297,11 @@ fn run(args: Args) -> anyhow::Result<()> {
             let steps = found
                 .load_steps()
                 .with_context(|| format!("reading the steps of run {}", found.id()))?;
-            cli::show::print(&found, &steps, json, &mut out)?;
+            if tree {
+                cli::show::print_tree(&found, &steps, &mut out)?;
+            } else {
+                cli::show::print(&found, &steps, json, &mut out)?;
+            }
         }
         Some(Command::Diff {
             run,

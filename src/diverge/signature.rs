@@ -146,13 +146,7 @@ pub(crate) struct Analysis<'s> {
     pub mode: InputMode,
 }
 
-/// The trigger: the `input` of the run's `run_start`.
-pub(crate) fn trigger(steps: &[Step]) -> Option<&Value> {
-    steps
-        .iter()
-        .find(|s| s.kind == StepKind::RunStart)
-        .and_then(|s| s.field("input"))
-}
+use crate::describe::trigger;
 
 /// Decides the input mode of a pair of runs from their triggers.
 pub(crate) fn input_mode(a: &[Step], b: &[Step]) -> InputMode {

@@ -10,9 +10,9 @@ use crossterm::event::Event;
 use super::diff::DiffDoc;
 use super::document::DetailDoc;
 use super::search::SearchDoc;
-use super::structure::RunStructure;
 use crate::index::watch::{WatchEvent, Watcher};
 use crate::index::{LoadEvent, Loader};
+use crate::tree::RunStructure;
 
 /// Something internal happened. (What a user asks for is an `Action`.)
 pub enum Msg {

@@ -8,70 +8,16 @@
 //! only writer and never waits for the lock ([`SharedHistory::try_write`]); workers read
 //! in short holds and step aside while the UI thread wants to write.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
-
 use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
 use super::diff;
 use super::document::DetailLoader;
 use super::event::{JobOutput, Msg};
 use super::search::Searcher;
-use super::structure;
-use crate::index::History;
+pub use crate::index::SharedHistory;
+use crate::tree as structure;
 use crate::work::{catch, Cancel, Slot};
-
-/// The history, shared between the UI thread (its only writer) and the workers.
-#[derive(Debug, Default)]
-pub struct SharedHistory {
-    lock: RwLock<History>,
-    writer_waiting: AtomicBool,
-}
-
-impl SharedHistory {
-    pub fn new(history: History) -> SharedHistory {
-        SharedHistory {
-            lock: RwLock::new(history),
-            writer_waiting: AtomicBool::new(false),
-        }
-    }
-
-    /// For the UI thread: never blocks, since it is the only writer.
-    pub fn read(&self) -> RwLockReadGuard<'_, History> {
-        self.lock.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// For workers: waits while the UI thread wants to write, then reads. Hold the guard
-    /// briefly (one chunk of records).
-    pub fn read_politely(&self) -> RwLockReadGuard<'_, History> {
-        let mut spins = 0;
-        while self.writer_waiting.load(Ordering::Acquire) && spins < 200 {
-            std::thread::sleep(Duration::from_micros(500));
-            spins += 1;
-        }
-        self.read()
-    }
-
-    /// For the UI thread: the history to change, or `None` (and a note to the workers to
-    /// step aside) while a worker is reading.
-    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, History>> {
-        match self.lock.try_write() {
-            Ok(guard) => {
-                self.writer_waiting.store(false, Ordering::Release);
-                Some(guard)
-            }
-            Err(std::sync::TryLockError::Poisoned(p)) => {
-                self.writer_waiting.store(false, Ordering::Release);
-                Some(p.into_inner())
-            }
-            Err(std::sync::TryLockError::WouldBlock) => {
-                self.writer_waiting.store(true, Ordering::Release);
-                None
-            }
-        }
-    }
-}
 
 /// Work the app asks for. Generations grow per kind; the app keeps the latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,21 +159,5 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
                 .run(shared, &query, only_run, &Cancel::never())
                 .map(Arc::new),
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_writer_never_waits_and_readers_step_aside() {
-        let shared = Arc::new(SharedHistory::new(History::default()));
-        let reader = shared.read();
-        assert!(shared.try_write().is_none());
-        assert!(shared.writer_waiting.load(Ordering::Acquire));
-        drop(reader);
-        assert!(shared.try_write().is_some());
-        assert!(!shared.writer_waiting.load(Ordering::Acquire));
     }
 }

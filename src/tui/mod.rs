@@ -22,7 +22,6 @@ pub mod keymap;
 pub mod layout;
 pub mod panes;
 pub mod search;
-pub mod structure;
 pub mod terminal;
 pub mod text;
 pub mod theme;

@@ -962,3 +962,31 @@ fn a_search_filters_the_run_list_and_s_sorts_it() {
     act(&mut app, &[Action::Open]);
     assert_eq!(app.runs.len(), 34);
 }
+
+#[test]
+fn the_tree_pane_draws_what_show_tree_prints() {
+    let (mut app, _dir) = tree_fixture(200, 60);
+    open(&mut app, "r-tree", 0, Pane::Tree);
+    let s = screen(&app);
+    let text = {
+        let h = app.shared.read();
+        let run = h.find_run("r-tree").unwrap();
+        let steps = run.load_steps().unwrap();
+        let tree = crate::tree::RunStructure::of_steps(run.index(), &steps);
+        let mut out = Vec::new();
+        crate::tree::write_text(&run, &tree, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(text.lines().count(), 9, "{text}");
+    for line in text.lines() {
+        // The text line is the pane's row without the selection mark and fold sign.
+        let glyph = line.find(|c: char| !"├└│─ ".contains(c)).unwrap();
+        let (indent, rest) = line.split_at(glyph);
+        let rest: String = rest.chars().take(30).collect();
+        let drawn = s.lines().any(|row| {
+            row.find(&rest)
+                .is_some_and(|at| row[..at].trim_end().ends_with(indent.trim_end()))
+        });
+        assert!(drawn, "the pane lacks {line:?}:\n{s}");
+    }
+}
