@@ -16,6 +16,7 @@
 
 pub mod matcher;
 pub mod query;
+pub mod session;
 pub mod text_index;
 pub mod tokens;
 
@@ -28,6 +29,7 @@ use crate::model::{Status, Step, StepKind};
 use crate::work::Cancel;
 use matcher::{normalize, snippet, FieldMatch, Matcher, Unit};
 pub use query::{Query, QueryError};
+pub use session::{Session, SessionError};
 pub use text_index::{IndexJob, IndexPart, TextIndex, TextIndexStats};
 
 /// One result: a run (`step: None`) or a step of it.
