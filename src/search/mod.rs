@@ -469,7 +469,7 @@ impl<'a> Search<'a> {
     }
 
     fn error_of(&self, slot: u32, kind: StepKind, status: Status) -> Option<&StringFacts> {
-        if status != Status::Error && kind != StepKind::Error {
+        if !crate::model::is_error(kind, status) {
             return None;
         }
         self.history

@@ -29,7 +29,6 @@ use super::text::Piece;
 use super::theme::{ColorDepth, Theme, ThemeName};
 use crate::index::watch::WatchEvent;
 use crate::index::{Batch, History, LoadEvent};
-use crate::model::{Status, StepKind};
 
 /// How the TUI is set up.
 #[derive(Debug, Clone)]
@@ -998,10 +997,7 @@ impl App {
             let h = self.shared.read();
             let r = h.run(run);
             let at = self.timeline.cursor.selected;
-            let bad = |&i: &usize| {
-                let s = r.step(i);
-                s.status == Status::Error || s.kind == StepKind::Error
-            };
+            let bad = |&i: &usize| r.step(i).is_error();
             if forward {
                 (at + 1..self.timeline.len.min(r.step_count())).find(bad)
             } else {
