@@ -1,23 +1,10 @@
-//! Work that can take longer than a frame runs here, off the UI thread: one worker per
-//! kind of job ("slot"). A new request replaces a pending one; every request carries a
-//! generation number, a running job sees through [`Cancel`] that it has been replaced,
-//! and the app drops results whose generation is not the latest. Threads and channels,
-//! no async runtime. This module knows nothing about panes.
-//!
-//! The history is shared with the workers through [`SharedHistory`]: the UI thread is its
-//! only writer and never waits for the lock ([`SharedHistory::try_write`]); workers read
-//! in short holds and step aside while the UI thread wants to write.
+//! The browser's job bookkeeping: what it asked the workers for, one generation
+//! counter per kind (a new request supersedes the last of its kind, and a result whose
+//! generation is not the latest is dropped), and the requests waiting for the loop to
+//! hand them to the [`super::workers`] (or for tests to run in place). Uses
+//! [`crate::work`]; starts no thread.
 
-use std::sync::mpsc::Sender;
-use std::sync::Arc;
-
-use super::diff;
-use super::document::DetailLoader;
-use super::event::{JobOutput, Msg};
-use super::search::Searcher;
-pub use crate::index::SharedHistory;
-use crate::tree as structure;
-use crate::work::{catch, Cancel, Slot};
+use super::event::JobOutput;
 
 /// Work the app asks for. Generations grow per kind; the app keeps the latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,119 +32,101 @@ pub enum JobRequest {
     },
 }
 
-/// The workers: one slot per kind of job.
-pub struct Workers {
-    structure: Slot<usize>,
-    detail: Slot<(usize, u32, usize)>,
-    diff: Slot<(usize, Option<usize>)>,
-    search: Slot<(String, Option<usize>)>,
+/// The kinds of job, one slot each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Structure,
+    Detail,
+    Diff,
+    Search,
 }
 
-impl Workers {
-    pub fn spawn(shared: Arc<SharedHistory>, tx: Sender<Msg>) -> std::io::Result<Workers> {
-        let (h, t) = (Arc::clone(&shared), tx.clone());
-        let structure = Slot::spawn("retrace-tree", move |generation, run, cancel: &Cancel| {
-            let send = |result| {
-                let _ = t.send(Msg::Job(JobOutput::Structure { generation, result }));
-            };
-            let result =
-                catch(|| structure::load(&h, run, cancel, |partial| send(Ok(Arc::new(partial)))));
-            if !cancel.is_cancelled() {
-                send(result.map(Arc::new));
-            }
-        })?;
-        let (h, t) = (Arc::clone(&shared), tx.clone());
-        let diff = Slot::spawn(
-            "retrace-diff",
-            move |generation, (a, b), cancel: &Cancel| {
-                let result = catch(|| diff::build(&h, a, b, cancel));
-                if !cancel.is_cancelled() {
-                    let result = result.map(Arc::new);
-                    let _ = t.send(Msg::Job(JobOutput::Diff { generation, result }));
-                }
-            },
-        )?;
-        let (h, t) = (Arc::clone(&shared), tx.clone());
-        let mut searcher = Searcher::default();
-        let search = Slot::spawn(
-            "retrace-search",
-            move |generation, (query, only_run): (String, Option<usize>), cancel: &Cancel| {
-                let result = catch(|| searcher.run(&h, &query, only_run, cancel));
-                if !cancel.is_cancelled() {
-                    let result = result.map(Arc::new);
-                    let _ = t.send(Msg::Job(JobOutput::Search { generation, result }));
-                }
-            },
-        )?;
-        let mut loader = DetailLoader::default();
-        let detail = Slot::spawn(
-            "retrace-detail",
-            move |generation, (run, step, limit), cancel: &Cancel| {
-                let result = catch(|| loader.load(&shared, run, step, limit));
-                if !cancel.is_cancelled() {
-                    let result = result.map(Arc::new);
-                    let _ = tx.send(Msg::Job(JobOutput::Detail { generation, result }));
-                }
-            },
-        )?;
-        Ok(Workers {
-            structure,
-            detail,
-            diff,
-            search,
-        })
-    }
-
-    pub fn submit(&self, request: JobRequest) {
-        match request {
-            JobRequest::Structure { generation, run } => self.structure.submit(generation, run),
-            JobRequest::Detail {
-                generation,
-                run,
-                step,
-                limit,
-            } => self.detail.submit(generation, (run, step, limit)),
-            JobRequest::Diff { generation, a, b } => self.diff.submit(generation, (a, b)),
-            JobRequest::Search {
-                generation,
-                query,
-                only_run,
-            } => self.search.submit(generation, (query, only_run)),
-        }
-    }
+/// The latest generation of each kind, and the requests not yet handed out.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    latest: [u64; 4],
+    queued: Vec<JobRequest>,
 }
 
-/// Runs a request on this thread (tests and benchmarks: same work, no threads).
-pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
-    match request {
-        JobRequest::Structure { generation, run } => JobOutput::Structure {
-            generation,
-            result: structure::load(shared, run, &Cancel::never(), |_| {}).map(Arc::new),
-        },
-        JobRequest::Detail {
+impl Jobs {
+    fn next(&mut self, kind: Kind) -> u64 {
+        self.latest[kind as usize] += 1;
+        self.latest[kind as usize]
+    }
+
+    /// The tree of `run`.
+    pub fn structure(&mut self, run: usize) {
+        let generation = self.next(Kind::Structure);
+        self.queued.push(JobRequest::Structure { generation, run });
+    }
+
+    /// The detail of `step` of `run`, values cut at `limit` bytes.
+    pub fn detail(&mut self, run: usize, step: u32, limit: usize) {
+        let generation = self.next(Kind::Detail);
+        self.queued.push(JobRequest::Detail {
             generation,
             run,
             step,
             limit,
-        } => JobOutput::Detail {
-            generation,
-            result: DetailLoader::default()
-                .load(shared, run, step, limit)
-                .map(Arc::new),
-        },
-        JobRequest::Diff { generation, a, b } => JobOutput::Diff {
-            generation,
-            result: diff::build(shared, a, b, &Cancel::never()).map(Arc::new),
-        },
-        JobRequest::Search {
+        });
+    }
+
+    /// Run `a` aligned with `b` (or the picked run).
+    pub fn diff(&mut self, a: usize, b: Option<usize>) {
+        let generation = self.next(Kind::Diff);
+        self.queued.push(JobRequest::Diff { generation, a, b });
+    }
+
+    /// A `/` query.
+    pub fn search(&mut self, query: String, only_run: Option<usize>) {
+        let generation = self.next(Kind::Search);
+        self.queued.push(JobRequest::Search {
             generation,
             query,
             only_run,
-        } => JobOutput::Search {
+        });
+    }
+
+    /// Takes the requests queued since the last call.
+    pub fn take(&mut self) -> Vec<JobRequest> {
+        std::mem::take(&mut self.queued)
+    }
+
+    /// Whether `out` answers the latest request of its kind (else it is stale).
+    pub fn is_latest(&self, out: &JobOutput) -> bool {
+        let (kind, generation) = match out {
+            JobOutput::Structure { generation, .. } => (Kind::Structure, generation),
+            JobOutput::Detail { generation, .. } => (Kind::Detail, generation),
+            JobOutput::Diff { generation, .. } => (Kind::Diff, generation),
+            JobOutput::Search { generation, .. } => (Kind::Search, generation),
+        };
+        self.latest[kind as usize] == *generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_latest_request_of_a_kind_is_current() {
+        let mut jobs = Jobs::default();
+        jobs.structure(1);
+        jobs.structure(2);
+        jobs.detail(2, 0, 10);
+        let queued = jobs.take();
+        assert_eq!(queued.len(), 3);
+        assert!(jobs.take().is_empty());
+        let tree = |generation| JobOutput::Structure {
             generation,
-            result: Searcher::default()
-                .run(shared, &query, only_run, &Cancel::never())
-                .map(Arc::new),
-        },
+            result: Err(String::new()),
+        };
+        assert!(!jobs.is_latest(&tree(1)));
+        assert!(jobs.is_latest(&tree(2)));
+        let detail = JobOutput::Detail {
+            generation: 1,
+            result: Err(String::new()),
+        };
+        assert!(jobs.is_latest(&detail), "kinds count apart");
     }
 }
