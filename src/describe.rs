@@ -7,6 +7,19 @@ use serde_json::Value;
 
 use crate::model::{Step, StepKind};
 
+/// A run's trigger: the `input` of its `run_start` step, the one place this is decided.
+pub fn trigger(steps: &[Step]) -> Option<&Value> {
+    steps
+        .iter()
+        .find(|s| s.kind == StepKind::RunStart)
+        .and_then(|s| s.field("input"))
+}
+
+/// The trigger on one line, at most `max` characters (still untrusted text).
+pub fn trigger_line(steps: &[Step], max: usize) -> Option<String> {
+    trigger(steps).map(|v| truncate(&compact(v), max))
+}
+
 /// A one-line summary of what a step did, at most `max` characters.
 pub fn step_summary(step: &Step, max: usize) -> String {
     let r = &step.record;

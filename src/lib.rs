@@ -27,9 +27,11 @@ pub mod search;
 pub mod share;
 pub mod source;
 pub mod time;
+pub mod tree;
 #[cfg(feature = "tui")]
 pub mod tui;
 pub mod width;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 

@@ -24,6 +24,22 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// One character for the kind, the same in every view.
+    pub fn glyph(self) -> &'static str {
+        match self {
+            StepKind::RunStart => "▶",
+            StepKind::LlmCall => "◇",
+            StepKind::ToolCall => "→",
+            StepKind::ToolResult => "←",
+            StepKind::Decision => "◆",
+            StepKind::Message => "¶",
+            StepKind::Effect => "⇄",
+            StepKind::Error => "✗",
+            StepKind::RunEnd => "■",
+            StepKind::Other => "·",
+        }
+    }
+
     pub const ALL: [StepKind; 10] = [
         StepKind::RunStart,
         StepKind::LlmCall,
@@ -282,6 +298,12 @@ impl Step {
     }
 
     pub fn is_error(&self) -> bool {
-        self.status == Status::Error || self.kind == StepKind::Error
+        is_error(self.kind, self.status)
     }
+}
+
+/// Whether a step of this kind and status failed: the one rule every view and
+/// analysis uses (an `error` step, or any step whose status is `error`).
+pub fn is_error(kind: StepKind, status: Status) -> bool {
+    status == Status::Error || kind == StepKind::Error
 }

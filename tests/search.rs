@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
+
+use retrace::work::Cancel;
 use std::time::{Duration, Instant};
 
 use fuzzy_matcher::skim::SkimMatcherV2;
@@ -297,7 +299,7 @@ fn load(path: &Path) -> History {
 }
 
 fn build(history: &History) -> TextIndex {
-    TextIndex::build(history, 2, &AtomicBool::new(false), &AtomicU64::new(0))
+    TextIndex::build(history, 2, &Cancel::never(), &AtomicU64::new(0))
         .unwrap()
         .expect("not cancelled")
 }
@@ -324,7 +326,7 @@ fn run_search(history: &History, index: Option<&TextIndex>, query: &str, limit: 
         now: NOW,
         only_run: None,
     };
-    search::search(history, index, &query, &options, &AtomicBool::new(false))
+    search::search(history, index, &query, &options, &Cancel::never())
         .unwrap()
         .hits
 }
@@ -749,7 +751,7 @@ fn runs_that_arrive_while_watching_are_found_after_an_update() {
     assert!(found(&history, &index, "zebrafish").is_empty());
     // The index catches up with the new steps only.
     let before = index.covered();
-    assert!(index.update(&history, &AtomicBool::new(false)).unwrap());
+    assert!(index.update(&history, &Cancel::never()).unwrap());
     assert!(index.is_current(&history));
     assert_eq!(index.covered() as usize - before as usize, 4);
     assert_eq!(found(&history, &index, "zebrafish"), [Some(1)]);
@@ -815,7 +817,7 @@ fn a_step_that_arrives_late_and_reorders_its_run_is_found_where_it_lands() {
             Err(_) => panic!("the late steps did not arrive"),
         }
     }
-    assert!(index.update(&history, &AtomicBool::new(false)).unwrap());
+    assert!(index.update(&history, &Cancel::never()).unwrap());
     for (word, position) in [
         ("firstword", 1),
         ("latecomer", 2),
@@ -854,7 +856,7 @@ fn walking_matches_inside_one_run() {
         Some(&f.index),
         &query,
         &options,
-        &AtomicBool::new(false),
+        &Cancel::never(),
     )
     .unwrap()
     .hits;
@@ -872,7 +874,7 @@ fn a_cancelled_search_stops() {
         Some(&f.index),
         &query,
         &SearchOptions::default(),
-        &AtomicBool::new(true),
+        &cancelled(),
     );
     assert!(result.is_err());
 }
@@ -1035,14 +1037,9 @@ fn bench_search_1g() {
     let rss_before = rss();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let started = Instant::now();
-    let index = TextIndex::build(
-        &history,
-        threads,
-        &AtomicBool::new(false),
-        &AtomicU64::new(0),
-    )
-    .unwrap()
-    .unwrap();
+    let index = TextIndex::build(&history, threads, &Cancel::never(), &AtomicU64::new(0))
+        .unwrap()
+        .unwrap();
     let took = started.elapsed();
     let stats = index.stats();
     println!(
@@ -1083,7 +1080,7 @@ fn bench_search_1g() {
                     limit: 20,
                     ..SearchOptions::default()
                 },
-                &AtomicBool::new(false),
+                &Cancel::never(),
             )
             .unwrap();
             times.push(started.elapsed().as_secs_f64() * 1e3);
@@ -1104,4 +1101,11 @@ fn bench_search_1g() {
                 .unwrap_or_default()
         );
     }
+}
+
+/// A token cancelled before the work starts.
+fn cancelled() -> Cancel {
+    let c = Cancel::new();
+    c.cancel();
+    c
 }

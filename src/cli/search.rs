@@ -4,6 +4,7 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -11,7 +12,8 @@ use serde::Serialize;
 use super::{cell, problems_json, CliError, Common, Paths};
 use crate::index::History;
 use crate::sanitize;
-use crate::search::{self, Query, SearchOptions, SearchResult, TextIndex};
+use crate::search::{Query, SearchOptions, SearchResult, Session, TextIndex};
+use crate::work::Cancel;
 
 /// The arguments of `retrace search`.
 #[derive(Debug, Clone, clap::Args)]
@@ -88,31 +90,33 @@ struct HitJson<'a> {
     positions: &'a [usize],
 }
 
-/// Indexes what the query needs, searches, prints.
+/// Indexes what the query needs (a search [`Session`]), searches, prints.
 pub fn search_and_print(
     history: &History,
     query: &Query,
     options: &Options,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    let never = AtomicBool::new(false);
-    let index = if query.has_text() {
+    let never = Cancel::never();
+    let mut session = Session::new();
+    if query.has_text() {
         let started = Instant::now();
-        let index = build_index(history, &never)?;
+        let built = show_progress(history, session.progress(), || {
+            session.catch_up(|| history, &never)
+        });
+        built.map_err(|e| io::Error::other(e.to_string()))?;
         if options.stats {
-            report_index(&index, started.elapsed());
+            report_index(session.index(), started.elapsed());
         }
-        Some(index)
-    } else {
-        None
-    };
+    }
     let search_options = SearchOptions {
         limit: options.limit.max(1),
         ..SearchOptions::default()
     };
     let started = Instant::now();
-    let result = search::search(history, index.as_ref(), query, &search_options, &never)
-        .map_err(|_| io::Error::other("search cancelled"))?;
+    let result = session
+        .search(|| history, query, &search_options, &never)
+        .map_err(|e| io::Error::other(e.to_string()))?;
     if options.stats {
         eprintln!(
             "search: {:.1} ms, {} candidates, {} hits",
@@ -124,14 +128,12 @@ pub fn search_and_print(
     print(history, &result, options, out)
 }
 
-/// Builds the text index on every core, showing progress on a terminal's stderr.
-fn build_index(history: &History, cancel: &AtomicBool) -> io::Result<TextIndex> {
-    let progress = AtomicU64::new(0);
+/// Runs `work` (indexing), showing its progress on a terminal's stderr when it is big.
+fn show_progress<T>(history: &History, progress: Arc<AtomicU64>, work: impl FnOnce() -> T) -> T {
     let total = history.step_count() as u64;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let show = io::stderr().is_terminal() && total > 200_000;
     let done = AtomicBool::new(false);
-    let built = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         if show {
             scope.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
@@ -142,15 +144,10 @@ fn build_index(history: &History, cancel: &AtomicBool) -> io::Result<TextIndex> 
                 eprint!("\r\x1b[K");
             });
         }
-        let built = TextIndex::build(history, threads, cancel, &progress);
+        let result = work();
         done.store(true, Ordering::Relaxed);
-        built
-    });
-    match built {
-        Ok(Some(index)) => Ok(index),
-        Ok(None) => Err(io::Error::other("indexing cancelled")),
-        Err(e) => Err(io::Error::other(e.to_string())),
-    }
+        result
+    })
 }
 
 fn report_index(index: &TextIndex, took: Duration) {

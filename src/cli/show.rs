@@ -1,4 +1,5 @@
-//! `retrace show`: one run's timeline, the trigger first, then every step.
+//! `retrace show`: one run's timeline, the trigger first, then every step; or (`--tree`)
+//! its decision tree, as the browser's tree pane shows it ([`crate::tree`]).
 
 use std::io::{self, Write};
 
@@ -6,7 +7,7 @@ use anyhow::Context;
 use serde_json::{json, Value};
 
 use super::{cell, problems_json, CliError, Common, Paths, RunJson};
-use crate::describe::{compact, step_summary, truncate};
+use crate::describe::{step_summary, trigger, trigger_line};
 use crate::index::RunRef;
 use crate::model::Step;
 use crate::sanitize;
@@ -22,6 +23,9 @@ pub struct Args {
     /// Print one JSON object {"run": {...}, "steps": [...], "problems": [...]}.
     #[arg(long)]
     pub json: bool,
+    /// Print the decision tree (parent links) instead of the step table.
+    #[arg(long, conflicts_with = "json")]
+    pub tree: bool,
 }
 
 pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
@@ -44,6 +48,8 @@ pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
             &json!({"run": run_obj, "steps": steps, "problems": problems}),
         )?;
         writeln!(out)?;
+    } else if args.tree {
+        print_tree(&found, &steps, &mut out)?;
     } else {
         print(&found, &steps, &mut out)?;
     }
@@ -51,35 +57,16 @@ pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
     super::finish(&history, common)
 }
 
-/// The run's timeline as text: a header, the trigger, labels, then a row per step.
+/// The run's header, then its decision tree, one step a line.
+pub fn print_tree(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
+    header(run, steps, out)?;
+    let tree = crate::tree::RunStructure::of_steps(run.index(), steps);
+    crate::tree::write_text(run, &tree, out)
+}
+
+/// The run's timeline as text: its header, then a row per step.
 pub fn print(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "run {}  agent {} {}  model {}  outcome {}",
-        sanitize::line(run.id()),
-        sanitize::line(run.agent().unwrap_or("-")),
-        sanitize::line(run.agent_version().unwrap_or("")),
-        sanitize::line(run.model().unwrap_or("-")),
-        run.outcome()
-    )?;
-    if let Some(t) = trigger(steps) {
-        writeln!(
-            out,
-            "trigger: {}",
-            sanitize::line(&truncate(&compact(t), 200))
-        )?;
-    }
-    if !run.labels().is_empty() {
-        let labels: Vec<String> = run
-            .labels()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        writeln!(out, "labels: {}", sanitize::line(&labels.join(" ")))?;
-    }
-    if let Some(e) = run.end_error() {
-        writeln!(out, "error: {}", sanitize::line(e))?;
-    }
+    header(run, steps, out)?;
     writeln!(
         out,
         "{:>4} {:>9} {} {} {:<6} {:>8} {} SUMMARY",
@@ -118,14 +105,6 @@ pub fn print(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<(
     Ok(())
 }
 
-/// The trigger: the `input` of the run's `run_start`.
-fn trigger(steps: &[Step]) -> Option<&Value> {
-    steps
-        .iter()
-        .find(|s| s.kind == crate::model::StepKind::RunStart)
-        .and_then(|s| s.field("input"))
-}
-
 fn step_json(s: &Step) -> Value {
     json!({
         "step": s.step,
@@ -139,4 +118,32 @@ fn step_json(s: &Step) -> Value {
         "duration_ms": s.duration_ms,
         "summary": step_summary(s, 200),
     })
+}
+
+/// The run line, its trigger, labels and end error.
+fn header(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "run {}  agent {} {}  model {}  outcome {}",
+        sanitize::line(run.id()),
+        sanitize::line(run.agent().unwrap_or("-")),
+        sanitize::line(run.agent_version().unwrap_or("")),
+        sanitize::line(run.model().unwrap_or("-")),
+        run.outcome()
+    )?;
+    if let Some(t) = trigger_line(steps, 200) {
+        writeln!(out, "trigger: {}", sanitize::line(&t))?;
+    }
+    if !run.labels().is_empty() {
+        let labels: Vec<String> = run
+            .labels()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        writeln!(out, "labels: {}", sanitize::line(&labels.join(" ")))?;
+    }
+    if let Some(e) = run.end_error() {
+        writeln!(out, "error: {}", sanitize::line(e))?;
+    }
+    Ok(())
 }

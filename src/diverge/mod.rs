@@ -27,14 +27,16 @@ mod label;
 mod normalize;
 mod pick;
 mod signature;
+pub mod words;
 
 pub use explain::Kind;
 pub use label::step_label;
 pub use pick::{pick, Pick, TASK_LABELS};
 pub use signature::InputMode;
 
-use crate::index::{History, RunRef};
+use crate::index::{History, RunRef, StepPlan};
 use crate::model::{Step, StepKind};
+use crate::work::Cancel;
 
 /// One row of the side-by-side alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +223,8 @@ pub fn explain_row(a: &[Step], b: &[Step], cmp: &Comparison, row: usize) -> Opti
 pub enum DiffError {
     #[error(transparent)]
     Core(#[from] crate::Error),
+    #[error("cancelled")]
+    Cancelled,
     #[error("no successful run shares the agent or the task of run {run} ({what}): there is nothing to compare it with")]
     NoComparableRun { run: String, what: String },
 }
@@ -236,17 +240,16 @@ pub struct Diff<'h> {
     pub pick: Option<Pick<'h>>,
 }
 
-/// Compares run `a` with `against`, or else with the most similar successful run of the
-/// history ([`pick`]).
-pub fn diff<'h>(
+/// The run to compare `a` with: `against`, or else the one [`pick`] chooses (and why).
+fn choose<'h>(
     history: &'h History,
-    a: RunRef<'h>,
+    a: &RunRef<'h>,
     against: Option<RunRef<'h>>,
-) -> Result<Diff<'h>, DiffError> {
-    let (b, picked) = match against {
-        Some(b) => (b, None),
-        None => match pick(history, &a)? {
-            Some(p) => (p.run, Some(p)),
+) -> Result<(RunRef<'h>, Option<Pick<'h>>), DiffError> {
+    match against {
+        Some(b) => Ok((b, None)),
+        None => match pick(history, a)? {
+            Some(p) => Ok((p.run, Some(p))),
             None => {
                 let mut what = vec![format!("agent {}", a.agent().unwrap_or("unknown"))];
                 what.extend(
@@ -255,13 +258,85 @@ pub fn diff<'h>(
                         .filter(|(k, _)| TASK_LABELS.contains(k))
                         .map(|(k, v)| format!("{k}={v}")),
                 );
-                return Err(DiffError::NoComparableRun {
+                Err(DiffError::NoComparableRun {
                     run: a.id().to_string(),
                     what: what.join(", "),
-                });
+                })
             }
         },
-    };
+    }
+}
+
+/// A diff decided while holding the history (the runs, where their steps live) and
+/// made after letting go of it ([`DiffPlan::run`]: reading both runs and aligning them
+/// is the long part). For front ends that share the history with a writer.
+#[derive(Debug, Clone)]
+pub struct DiffPlan {
+    /// The runs, by history index.
+    pub a: usize,
+    pub b: usize,
+    /// Why B was picked (`None`: it was given).
+    pub picked: Option<String>,
+    a_steps: StepPlan,
+    b_steps: StepPlan,
+}
+
+/// What [`DiffPlan::run`] made: both runs' steps and their comparison.
+pub struct PlannedDiff {
+    pub a_steps: Vec<Step>,
+    pub b_steps: Vec<Step>,
+    pub comparison: Comparison,
+}
+
+impl DiffPlan {
+    /// Chooses the runs (picking B reads the candidates' triggers) and plans the reads.
+    pub fn new<'h>(
+        history: &'h History,
+        a: RunRef<'h>,
+        against: Option<RunRef<'h>>,
+    ) -> Result<DiffPlan, DiffError> {
+        let (b, picked) = choose(history, &a, against)?;
+        Ok(DiffPlan {
+            a: a.index(),
+            b: b.index(),
+            picked: picked.map(|p| p.reason),
+            a_steps: a.plan(0..a.step_count()),
+            b_steps: b.plan(0..b.step_count()),
+        })
+    }
+
+    /// Reads both runs and compares them, stopping between stages once `cancel` is set.
+    pub fn run(&self, cancel: &Cancel) -> Result<PlannedDiff, DiffError> {
+        let stop = || {
+            if cancel.is_cancelled() {
+                Err(DiffError::Cancelled)
+            } else {
+                Ok(())
+            }
+        };
+        stop()?;
+        let a_steps = self.a_steps.read(true)?;
+        stop()?;
+        let b_steps = self.b_steps.read(true)?;
+        stop()?;
+        let comparison = compare(&a_steps, &b_steps);
+        stop()?;
+        Ok(PlannedDiff {
+            a_steps,
+            b_steps,
+            comparison,
+        })
+    }
+}
+
+/// Compares run `a` with `against`, or else with the most similar successful run of the
+/// history ([`pick`]).
+pub fn diff<'h>(
+    history: &'h History,
+    a: RunRef<'h>,
+    against: Option<RunRef<'h>>,
+) -> Result<Diff<'h>, DiffError> {
+    let (b, pick) = choose(history, &a, against)?;
     let a_steps = a.load_steps()?;
     let b_steps = b.load_steps()?;
     let comparison = compare(&a_steps, &b_steps);
@@ -271,6 +346,6 @@ pub fn diff<'h>(
         a_steps,
         b_steps,
         comparison,
-        pick: picked,
+        pick,
     })
 }

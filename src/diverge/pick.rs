@@ -169,10 +169,7 @@ fn trigger_of(run: &RunRef) -> Result<Option<Value>, Error> {
         return Ok(None);
     };
     let steps = run.load_range(pos..pos + 1)?;
-    Ok(steps
-        .into_iter()
-        .next()
-        .and_then(|s| s.record.get("input").cloned()))
+    Ok(crate::describe::trigger(&steps).cloned())
 }
 
 /// A trigger as `path → leaf text`, volatile keys dropped and values normalised.

@@ -16,7 +16,7 @@ use super::normalize::{
     identifier_tokens, identity_hash, is_prose, is_traceable, is_volatile_key, key_hash, norm_hash,
     num_hash, object_hash, shape_hash, string_identity, tag, H,
 };
-use crate::model::{Status, Step, StepKind};
+use crate::model::{Step, StepKind};
 
 /// Whether the two runs were started by the same input: decides how strictly values that
 /// were not copied from anywhere are compared.
@@ -146,13 +146,7 @@ pub(crate) struct Analysis<'s> {
     pub mode: InputMode,
 }
 
-/// The trigger: the `input` of the run's `run_start`.
-pub(crate) fn trigger(steps: &[Step]) -> Option<&Value> {
-    steps
-        .iter()
-        .find(|s| s.kind == StepKind::RunStart)
-        .and_then(|s| s.field("input"))
-}
+use crate::describe::trigger;
 
 /// Decides the input mode of a pair of runs from their triggers.
 pub(crate) fn input_mode(a: &[Step], b: &[Step]) -> InputMode {
@@ -500,7 +494,7 @@ impl<'s> Analysis<'s> {
 
     pub fn status_is_error(&self, pos: usize) -> bool {
         let s = &self.steps[pos];
-        s.is_error() || s.status == Status::Error
+        s.is_error()
     }
 }
 
@@ -593,6 +587,7 @@ pub(crate) fn find_path(v: &Value, identity: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Status;
     use serde_json::json;
 
     fn step(pos: u32, record: Value) -> Step {

@@ -7,6 +7,7 @@ mod merge;
 mod parse;
 mod pipeline;
 mod records;
+mod shared;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use crate::Error;
 use interner::Interner;
 pub use pipeline::{Batch, LoadEvent, Loader};
 pub use records::{Record, RecordBatch, RecordKey, SlotInfo, StrId};
+pub use shared::SharedHistory;
 
 /// How to load a history.
 #[derive(Debug, Clone)]
@@ -112,7 +114,7 @@ impl StepSummary {
         Status::from_u8((self.packed >> 30) as u8)
     }
     fn is_error(&self) -> bool {
-        self.status() == Status::Error || self.kind() == StepKind::Error
+        crate::model::is_error(self.kind(), self.status())
     }
 }
 
@@ -213,6 +215,13 @@ pub struct StepInfo<'h> {
     pub error: Option<&'h str>,
     pub ts: Option<i64>,
     pub duration_ms: Option<f64>,
+}
+
+impl StepInfo<'_> {
+    /// Whether the step failed ([`crate::model::is_error`]).
+    pub fn is_error(&self) -> bool {
+        crate::model::is_error(self.kind, self.status)
+    }
 }
 
 impl History {
@@ -419,15 +428,65 @@ impl<'h> RunRef<'h> {
         range: std::ops::Range<usize>,
         with_records: bool,
     ) -> Result<Vec<Step>, Error> {
-        let summaries: Vec<&StepSummary> = range
+        self.plan(range).read(with_records)
+    }
+
+    /// Where steps `range` of the run live, owned: read it ([`StepPlan::read`]) after
+    /// letting go of the history (a lock on it need not be held across the reads).
+    pub fn plan(&self, range: std::ops::Range<usize>) -> StepPlan {
+        let mut files: BTreeMap<usize, (PathBuf, Format)> = BTreeMap::new();
+        let steps = range
             .clone()
-            .map(|i| &self.history.steps[self.entry.global_index(i) as usize])
+            .map(|i| {
+                let summary = &self.history.steps[self.entry.global_index(i) as usize];
+                let file = summary.file();
+                let info = &self.history.files[file];
+                files
+                    .entry(file)
+                    .or_insert_with(|| (info.path.clone(), info.format));
+                let sub = if info.format == Format::Native {
+                    0
+                } else {
+                    summary.seq as usize
+                };
+                (file, summary.offset(), summary.len(), sub)
+            })
             .collect();
+        StepPlan {
+            start: range.start,
+            files,
+            steps,
+        }
+    }
+}
+
+/// Where some steps of a run live (see [`RunRef::plan`]): owns what reading them needs.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// The run position of the first step.
+    start: usize,
+    files: BTreeMap<usize, (PathBuf, Format)>,
+    /// Per step: file, record offset, record length, place among the record's steps.
+    steps: Vec<(usize, u64, Option<u32>, usize)>,
+}
+
+impl StepPlan {
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Reads and parses the steps (`with_records: false`: ids, parents, kinds, names,
+    /// statuses and errors only, as [`RunRef::load_links`]).
+    pub fn read(&self, with_records: bool) -> Result<Vec<Step>, Error> {
         // Several steps can share a record (spans of one OTLP line, blocks of one
         // message): each distinct record is read and parsed once.
         let mut records: BTreeMap<(usize, u64), Option<u32>> = BTreeMap::new();
-        for s in &summaries {
-            records.insert((s.file(), s.offset()), s.len());
+        for &(file, offset, len, _) in &self.steps {
+            records.insert((file, offset), len);
         }
         let mut by_file: BTreeMap<usize, Vec<(u64, Option<u32>)>> = BTreeMap::new();
         for (&(file, offset), &len) in &records {
@@ -435,15 +494,15 @@ impl<'h> RunRef<'h> {
         }
         let mut decoded: BTreeMap<(usize, u64), Vec<Step>> = BTreeMap::new();
         for (file, ranges) in by_file {
-            let info = &self.history.files[file];
-            let stem = crate::source::stem(&info.path);
+            let (path, format) = &self.files[&file];
+            let stem = crate::source::stem(path);
             let ctx = Context { file_stem: &stem };
-            let contents = crate::source::read_ranges(&info.path, &ranges)?;
+            let contents = crate::source::read_ranges(path, &ranges)?;
             for ((offset, _), bytes) in ranges.into_iter().zip(contents) {
                 let steps =
-                    decode_record(info.format, &bytes, &ctx, with_records).map_err(|reason| {
+                    decode_record(*format, &bytes, &ctx, with_records).map_err(|reason| {
                         Error::Unreadable {
-                            path: info.path.clone(),
+                            path: path.clone(),
                             offset,
                             reason,
                         }
@@ -451,26 +510,20 @@ impl<'h> RunRef<'h> {
                 decoded.insert((file, offset), steps);
             }
         }
-        summaries
+        self.steps
             .iter()
             .enumerate()
-            .map(|(i, summary)| {
-                let file = summary.file();
-                let sub = if self.history.files[file].format == Format::Native {
-                    0
-                } else {
-                    summary.seq as usize
-                };
+            .map(|(i, &(file, offset, _, sub))| {
                 let mut step = decoded
-                    .get(&(file, summary.offset()))
+                    .get(&(file, offset))
                     .and_then(|steps| steps.get(sub))
                     .cloned()
                     .ok_or_else(|| Error::Unreadable {
-                        path: self.history.files[file].path.clone(),
-                        offset: summary.offset(),
+                        path: self.files[&file].0.clone(),
+                        offset,
                         reason: format!("step {sub} of the record is gone"),
                     })?;
-                let position = (range.start + i) as u32;
+                let position = (self.start + i) as u32;
                 if step.id.is_empty() {
                     step.id = position.to_string();
                 }

@@ -8,10 +8,10 @@
 //! (see [`History::settle`]); [`History::record_key`] lets an index notice that.
 //! Nothing here builds full steps unless asked ([`Record::steps`]).
 
+use crate::work::Cancel;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{History, RunRef, NO_STRING, NO_TS};
 use crate::ingest::Context;
@@ -219,11 +219,7 @@ impl RecordBatch {
 
     /// Reads every record, in the batch's order, and hands each to `each`. Returns
     /// `Ok(false)` when `cancel` was set before the end.
-    pub fn read(
-        &self,
-        cancel: &AtomicBool,
-        mut each: impl FnMut(Record<'_>),
-    ) -> Result<bool, Error> {
+    pub fn read(&self, cancel: &Cancel, mut each: impl FnMut(Record<'_>)) -> Result<bool, Error> {
         let mut start = 0;
         while start < self.items.len() {
             let file = self.items[start].file;
@@ -348,13 +344,13 @@ fn open_stream(info: &BatchFile) -> io::Result<Box<dyn Read + Send>> {
 fn read_file(
     info: &BatchFile,
     items: &[Item],
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     each: &mut impl FnMut(Record<'_>),
 ) -> io::Result<bool> {
     let mut window = Window::open(info)?;
     let mut previous: Option<u64> = None;
     for (i, item) in items.iter().enumerate() {
-        if i % 1024 == 0 && cancel.load(Ordering::Relaxed) {
+        if i % 1024 == 0 && cancel.is_cancelled() {
             return Ok(false);
         }
         let range = match item.len {
@@ -481,7 +477,7 @@ mod tests {
         let batch = history.record_batch(all);
         let mut seen = Vec::new();
         let done = batch
-            .read(&AtomicBool::new(false), |r| {
+            .read(&Cancel::never(), |r| {
                 let text = std::str::from_utf8(r.bytes).unwrap().to_owned();
                 seen.push((r.slot, text));
             })
@@ -505,7 +501,7 @@ mod tests {
         let batch = history.record_batch_in_order(0..history.step_count() as u32);
         let mut in_order = Vec::new();
         batch
-            .read(&AtomicBool::new(false), |r| {
+            .read(&Cancel::never(), |r| {
                 in_order.push((r.slot, std::str::from_utf8(r.bytes).unwrap().to_owned()))
             })
             .unwrap();
@@ -516,7 +512,16 @@ mod tests {
 
         // A cancelled read stops.
         let batch = history.record_batch(0..history.step_count() as u32);
-        let done = batch.read(&AtomicBool::new(true), |_| {}).unwrap();
+        let done = batch
+            .read(
+                &{
+                    let c = Cancel::new();
+                    c.cancel();
+                    c
+                },
+                |_| {},
+            )
+            .unwrap();
         assert!(!done);
     }
 

@@ -16,18 +16,20 @@
 
 pub mod matcher;
 pub mod query;
+pub mod session;
 pub mod text_index;
 pub mod tokens;
 
 use std::cmp::Reverse;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustc_hash::FxHashMap;
 
 use crate::index::{History, RunRef, StrId};
 use crate::model::{Status, Step, StepKind};
+use crate::work::Cancel;
 use matcher::{normalize, snippet, FieldMatch, Matcher, Unit};
 pub use query::{Query, QueryError};
+pub use session::{Session, SessionError};
 pub use text_index::{IndexJob, IndexPart, TextIndex, TextIndexStats};
 
 /// One result: a run (`step: None`) or a step of it.
@@ -104,7 +106,7 @@ pub fn search(
     text: Option<&TextIndex>,
     query: &Query,
     options: &SearchOptions,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
 ) -> Result<SearchResult, Cancelled> {
     Search::new(history, query, options).run(text, cancel)
 }
@@ -269,11 +271,7 @@ impl<'a> Search<'a> {
         }
     }
 
-    fn run(
-        mut self,
-        text: Option<&TextIndex>,
-        cancel: &AtomicBool,
-    ) -> Result<SearchResult, Cancelled> {
+    fn run(mut self, text: Option<&TextIndex>, cancel: &Cancel) -> Result<SearchResult, Cancelled> {
         let history = self.history;
         let allowed = self.allowed_slots();
         let mut result = SearchResult::default();
@@ -321,7 +319,7 @@ impl<'a> Search<'a> {
             }
         } else {
             for slot in covered..step_count {
-                if slot % 65_536 == 0 && cancel.load(Ordering::Relaxed) {
+                if slot % 65_536 == 0 && cancel.is_cancelled() {
                     return Err(Cancelled);
                 }
                 if let Some(bonus) = self.step_passes(slot, allowed.as_deref()) {
@@ -407,7 +405,7 @@ impl<'a> Search<'a> {
     }
 
     fn error_of(&self, slot: u32, kind: StepKind, status: Status) -> Option<&StringFacts> {
-        if status != Status::Error && kind != StepKind::Error {
+        if !crate::model::is_error(kind, status) {
             return None;
         }
         self.history
@@ -439,7 +437,7 @@ impl<'a> Search<'a> {
     /// Runs whose own fields match the text (none when there are step filters, or
     /// when only one run is searched); with no text, the runs that pass the filters.
     /// Their snippets are cut later, for the runs shown.
-    fn run_hits(&mut self, cancel: &AtomicBool) -> Result<Vec<Ranked>, Cancelled> {
+    fn run_hits(&mut self, cancel: &Cancel) -> Result<Vec<Ranked>, Cancelled> {
         let history = self.history;
         let mut out = Vec::new();
         if self.query.step.is_active() || self.options.only_run.is_some() {
@@ -463,7 +461,7 @@ impl<'a> Search<'a> {
             m.matched_any().then_some((m.units, m.bonus))
         };
         for run in history.runs() {
-            if run.index() % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+            if run.index() % 4096 == 0 && cancel.is_cancelled() {
                 return Err(Cancelled);
             }
             if !passes(&run) {
@@ -558,7 +556,7 @@ impl<'a> Search<'a> {
     fn confirm(
         &mut self,
         mut candidates: Vec<Candidate>,
-        cancel: &AtomicBool,
+        cancel: &Cancel,
     ) -> Result<Vec<(Hit, i64)>, Cancelled> {
         let wanted = self.options.limit.saturating_add(VERIFY_SLACK);
         let max_verify = MAX_VERIFY.max(wanted.saturating_mul(2));
@@ -566,7 +564,7 @@ impl<'a> Search<'a> {
         let mut read = 0;
         let rank = |c: &Candidate| (Reverse(c.score), Reverse(c.slot));
         while confirmed.len() < wanted && !candidates.is_empty() && read < max_verify {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return Err(Cancelled);
             }
             // Read more each round: when many candidates fail (phrases), few rounds.

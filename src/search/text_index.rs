@@ -18,7 +18,7 @@
 //! candidates back to confirm them and cut snippets.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -26,10 +26,8 @@ use super::matcher::{Matcher, Unit, WordSpec, EXACT};
 use super::tokens::{raw_record_text, value_text, Words};
 use crate::index::{History, Record, RecordBatch, RecordKey};
 use crate::model::Format;
+use crate::work::Cancel;
 use crate::Error;
-
-/// A segment built by a worker: its number, the segment, its unreadable records.
-type Built = (usize, Segment, u64);
 
 /// Slots per segment.
 pub const SEGMENT_SLOTS: u32 = 1 << 18;
@@ -213,32 +211,11 @@ impl TextIndex {
         true
     }
 
-    /// Indexes the steps added to `history` since the last call. An empty index of a
-    /// large history is built on every core ([`TextIndex::build`]); otherwise the new
-    /// steps are indexed on this thread. Returns `Ok(false)` when cancelled.
-    pub fn update(&mut self, history: &History, cancel: &AtomicBool) -> Result<bool, Error> {
-        let progress = AtomicU64::new(0);
-        if self.covered == 0 && history.step_count() > SEGMENT_SLOTS as usize {
-            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            return Ok(
-                match TextIndex::build(history, threads, cancel, &progress)? {
-                    Some(built) => {
-                        *self = built;
-                        true
-                    }
-                    None => false,
-                },
-            );
-        }
-        while let Some(job) = self.next_job(history) {
-            match job.run(cancel, &progress)? {
-                Some(part) => {
-                    self.add(part);
-                }
-                None => return Ok(false),
-            }
-        }
-        Ok(true)
+    /// Indexes the steps added to `history` since the last call, on every core.
+    /// Returns `Ok(false)` when cancelled.
+    pub fn update(&mut self, history: &History, cancel: &Cancel) -> Result<bool, Error> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        self.update_from(|| history, threads, cancel, &AtomicU64::new(0))
     }
 
     /// Indexes every step of `history` with `threads` threads. `progress` counts the
@@ -246,80 +223,97 @@ impl TextIndex {
     pub fn build(
         history: &History,
         threads: usize,
-        cancel: &AtomicBool,
+        cancel: &Cancel,
         progress: &AtomicU64,
     ) -> Result<Option<TextIndex>, Error> {
-        let total = history.step_count() as u32;
-        let ranges: Vec<Range<u32>> = (0..total.div_ceil(SEGMENT_SLOTS))
-            .map(|k| k * SEGMENT_SLOTS..total.min((k + 1) * SEGMENT_SLOTS))
-            .collect();
-        let next = AtomicUsize::new(0);
-        let results: Vec<Result<Option<Built>, Error>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.clamp(1, ranges.len().max(1)))
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(range) = ranges.get(k) else { break };
-                            let job = IndexJob {
-                                batch: history.record_batch_in_order(range.clone()),
-                                range: range.clone(),
-                                marks: Vec::new(),
-                                patch: None,
-                            };
-                            match job.run(cancel, progress) {
-                                Ok(Some(part)) => {
-                                    done.push(Ok(Some((k, part.builder.seal(), part.unreadable))))
-                                }
-                                Ok(None) => {
-                                    done.push(Ok(None));
-                                    break;
-                                }
-                                Err(e) => {
-                                    done.push(Err(e));
-                                    cancel.store(true, Ordering::Relaxed);
-                                    break;
-                                }
-                            }
-                        }
-                        done
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| {
-                    w.join().unwrap_or_else(|_| {
-                        vec![Err(Error::Internal("an index thread panicked".into()))]
-                    })
-                })
-                .collect()
-        });
-        let mut segments: Vec<Option<(Segment, u64)>> = (0..ranges.len()).map(|_| None).collect();
-        for result in results {
-            match result? {
-                Some((k, segment, unreadable)) => segments[k] = Some((segment, unreadable)),
-                None => return Ok(None),
-            }
-        }
         let mut index = TextIndex::new();
-        for (segment, unreadable) in segments.into_iter().flatten() {
-            index.covered = index.covered.max(segment.base + segment.len);
-            index.unreadable += unreadable;
-            index.sealed.push(segment);
-        }
-        if index.covered != total {
-            return Ok(None);
-        }
-        let (marks, _) = index.marks_for(history, 0..total);
-        for (run, count, key) in marks {
-            if index.marks.len() <= run as usize {
-                index.marks.resize(run as usize + 1, (0, None));
+        Ok(index
+            .update_from(|| history, threads, cancel, progress)?
+            .then_some(index))
+    }
+
+    /// Brings the index up to the history that `read` gives access to (a plain
+    /// reference, or a lock's read guard). The history is held only while the next few
+    /// jobs are planned; they are read and indexed after letting go of it, on up to
+    /// `threads` threads, and added in order. `progress` counts the steps done. Returns
+    /// `Ok(false)` when cancelled (what was finished is kept).
+    pub fn update_from<G: std::ops::Deref<Target = History>>(
+        &mut self,
+        read: impl Fn() -> G,
+        threads: usize,
+        cancel: &Cancel,
+        progress: &AtomicU64,
+    ) -> Result<bool, Error> {
+        loop {
+            let jobs = self.next_jobs(&read(), threads.max(1));
+            if jobs.is_empty() {
+                return Ok(true);
             }
-            index.marks[run as usize] = (count, Some(key));
+            // A failing part stops its siblings, not the caller's other work.
+            let cancel = &cancel.child();
+            let parts: Vec<Result<Option<IndexPart>, Error>> = if jobs.len() == 1 {
+                jobs.into_iter().map(|j| j.run(cancel, progress)).collect()
+            } else {
+                std::thread::scope(|scope| {
+                    let running: Vec<_> = jobs
+                        .into_iter()
+                        .map(|job| {
+                            scope.spawn(move || {
+                                let part = job.run(cancel, progress);
+                                if part.is_err() {
+                                    cancel.cancel();
+                                }
+                                part
+                            })
+                        })
+                        .collect();
+                    running
+                        .into_iter()
+                        .map(|r| {
+                            r.join().unwrap_or_else(|_| {
+                                Err(Error::Internal("an index thread panicked".into()))
+                            })
+                        })
+                        .collect()
+                })
+            };
+            for part in parts {
+                match part? {
+                    Some(part) => _ = self.add(part),
+                    None => return Ok(false),
+                }
+            }
         }
-        Ok(Some(index))
+    }
+
+    /// Up to `max` jobs that continue the index one after the other, or none when it is
+    /// current. Several only when they need no patch (steps that moved): the common case
+    /// of a first build or a burst of new steps.
+    fn next_jobs(&self, history: &History, max: usize) -> Vec<IndexJob> {
+        let Some(first) = self.next_job(history) else {
+            return Vec::new();
+        };
+        let total = history.step_count() as u32;
+        let mut end = first.range.end;
+        let mut jobs = vec![first];
+        if jobs[0].patch.is_some() {
+            return jobs;
+        }
+        while jobs.len() < max && end < total {
+            let range = end..total.min(end + SEGMENT_SLOTS);
+            let (marks, moved) = self.marks_for(history, range.clone());
+            if !moved.is_empty() {
+                break;
+            }
+            end = range.end;
+            jobs.push(IndexJob {
+                batch: history.record_batch_in_order(range.clone()),
+                range,
+                marks,
+                patch: None,
+            });
+        }
+        jobs
     }
 
     pub fn stats(&self) -> TextIndexStats {
@@ -357,7 +351,7 @@ impl TextIndex {
         units: &[Unit],
         matcher: &Matcher,
         budget: &mut usize,
-        cancel: &AtomicBool,
+        cancel: &Cancel,
         mut each: impl FnMut(u32, u32),
     ) -> Option<()> {
         // A phrase must hold each of its words, exactly.
@@ -378,13 +372,13 @@ impl TextIndex {
             }
         };
         for segment in &self.sealed {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return None;
             }
             segment_candidates(segment, &specs, matcher, budget, &mut fresh);
         }
         if let Some(open) = &self.open {
-            if cancel.load(Ordering::Relaxed) {
+            if cancel.is_cancelled() {
                 return None;
             }
             segment_candidates(open, &specs, matcher, budget, &mut fresh);
@@ -409,11 +403,7 @@ impl IndexJob {
 
     /// Reads and indexes the job's records. `progress` counts the steps done. Returns
     /// `Ok(None)` when cancelled.
-    pub fn run(
-        self,
-        cancel: &AtomicBool,
-        progress: &AtomicU64,
-    ) -> Result<Option<IndexPart>, Error> {
+    pub fn run(self, cancel: &Cancel, progress: &AtomicU64) -> Result<Option<IndexPart>, Error> {
         let Some((mut builder, mut unreadable)) =
             index_records(&self.batch, self.range.start, cancel, progress)?
         else {
@@ -447,7 +437,7 @@ impl IndexJob {
 fn index_records(
     batch: &RecordBatch,
     base: u32,
-    cancel: &AtomicBool,
+    cancel: &Cancel,
     progress: &AtomicU64,
 ) -> Result<Option<(Builder, u64)>, Error> {
     let mut builder = Builder::new(base);
@@ -1018,13 +1008,9 @@ mod tests {
         let mut got = Vec::new();
         let mut budget = FUZZY_BUDGET;
         index
-            .candidates(
-                units,
-                m,
-                &mut budget,
-                &AtomicBool::new(false),
-                |slot, score| got.push((slot, score)),
-            )
+            .candidates(units, m, &mut budget, &Cancel::never(), |slot, score| {
+                got.push((slot, score))
+            })
             .unwrap();
         got.sort();
         got

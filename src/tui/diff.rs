@@ -1,13 +1,14 @@
 //! The side-by-side diff of two runs, as the diff view shows it: built on a worker from
 //! [`crate::diverge`] (the alignment, the divergence, why the other run was picked), with
-//! every string from the runs sanitized here; and a word-level diff (an LCS over words)
-//! of the two versions of a step's input and output.
+//! every string from the runs sanitized here (the word diff is
+//! [`crate::diverge::words`]).
 
 use crate::diverge;
-use crate::model::{Status, Step};
+use crate::model::Step;
 use crate::sanitize;
 
-use super::jobs::{Cancel, SharedHistory};
+use crate::index::SharedHistory;
+use crate::work::Cancel;
 
 /// One side of a row.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,27 +82,38 @@ fn side(step: &Step) -> Side {
     Side {
         step: step.step,
         label: sanitize::line(&diverge::step_label(step)).into_owned(),
-        error: step.status == Status::Error || step.is_error(),
+        error: step.is_error(),
         error_text,
         input: value_text(step, "input"),
         output: value_text(step, "output"),
     }
 }
 
-/// Compares run `a` with run `b`, or with the run the divergence engine picks.
+/// Compares run `a` with run `b`, or with the run the divergence engine picks. The
+/// history is held only to choose the runs; reading and aligning them happen outside
+/// it, and stop when `cancel` is set.
 pub fn build(
     shared: &SharedHistory,
     a: usize,
     b: Option<usize>,
-    _cancel: &Cancel,
+    cancel: &Cancel,
 ) -> Result<DiffDoc, String> {
-    let h = shared.read_politely();
-    if a >= h.run_count() || b.is_some_and(|b| b >= h.run_count()) {
-        return Err("no such run".into());
-    }
-    let run_a = h.run(a);
-    let run_b = b.map(|b| h.run(b));
-    let d = diverge::diff(&h, run_a, run_b).map_err(|e| e.to_string())?;
+    let line = |s: &str| sanitize::line(s).into_owned();
+    let (plan, ids) = {
+        let h = shared.read_politely();
+        if a >= h.run_count() || b.is_some_and(|b| b >= h.run_count()) {
+            return Err("no such run".into());
+        }
+        let plan =
+            diverge::DiffPlan::new(&h, h.run(a), b.map(|b| h.run(b))).map_err(|e| e.to_string())?;
+        let (ra, rb) = (h.run(plan.a), h.run(plan.b));
+        let ids = [
+            (line(ra.id()), ra.outcome().as_str().to_string()),
+            (line(rb.id()), rb.outcome().as_str().to_string()),
+        ];
+        (plan, ids)
+    };
+    let d = plan.run(cancel).map_err(|e| e.to_string())?;
     let cmp = &d.comparison;
     let rows = cmp
         .rows
@@ -113,15 +125,15 @@ pub fn build(
             input: r.input,
         })
         .collect();
-    let line = |s: &str| sanitize::line(s).into_owned();
+    let [(a_id, a_outcome), (b_id, b_outcome)] = ids;
     Ok(DiffDoc {
-        a_run: d.a.index(),
-        b_run: d.b.index(),
-        a_id: line(d.a.id()),
-        b_id: line(d.b.id()),
-        a_outcome: d.a.outcome().as_str().to_string(),
-        b_outcome: d.b.outcome().as_str().to_string(),
-        picked: d.pick.as_ref().map(|p| line(&p.reason)),
+        a_run: plan.a,
+        b_run: plan.b,
+        a_id,
+        b_id,
+        a_outcome,
+        b_outcome,
+        picked: plan.picked.as_deref().map(line),
         rows,
         divergence: cmp.divergence.as_ref().map(|dv| {
             let mut summary = line(&dv.summary);
@@ -131,74 +143,4 @@ pub fn build(
             (dv.row, dv.kind.to_string(), summary)
         }),
     })
-}
-
-/// A word of a word diff: in both, only in A (removed) or only in B (added).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Same,
-    OnlyA,
-    OnlyB,
-}
-
-/// Most words compared (the LCS costs their product).
-const MAX_WORDS: usize = 1500;
-
-/// The words of `a` and `b` merged in order, each marked as common or one side's.
-pub fn word_diff<'s>(a: &'s str, b: &'s str) -> Vec<(Change, &'s str)> {
-    let aw: Vec<&str> = a.split_whitespace().take(MAX_WORDS).collect();
-    let bw: Vec<&str> = b.split_whitespace().take(MAX_WORDS).collect();
-    let (n, m) = (aw.len(), bw.len());
-    // lcs[i][j]: the LCS length of aw[i..] and bw[j..].
-    let mut lcs = vec![0u16; (n + 1) * (m + 1)];
-    let at = |i: usize, j: usize| i * (m + 1) + j;
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[at(i, j)] = if aw[i] == bw[j] {
-                lcs[at(i + 1, j + 1)] + 1
-            } else {
-                lcs[at(i + 1, j)].max(lcs[at(i, j + 1)])
-            };
-        }
-    }
-    let mut out = Vec::with_capacity(n.max(m));
-    let (mut i, mut j) = (0, 0);
-    while i < n && j < m {
-        if aw[i] == bw[j] {
-            out.push((Change::Same, aw[i]));
-            i += 1;
-            j += 1;
-        } else if lcs[at(i + 1, j)] >= lcs[at(i, j + 1)] {
-            out.push((Change::OnlyA, aw[i]));
-            i += 1;
-        } else {
-            out.push((Change::OnlyB, bw[j]));
-            j += 1;
-        }
-    }
-    out.extend(aw[i..].iter().map(|w| (Change::OnlyA, *w)));
-    out.extend(bw[j..].iter().map(|w| (Change::OnlyB, *w)));
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn word_diff_marks_removed_and_added_words() {
-        let d = word_diff("send to ops@acme.com now", "send to billing@acme.com now");
-        assert_eq!(
-            d,
-            vec![
-                (Change::Same, "send"),
-                (Change::Same, "to"),
-                (Change::OnlyA, "ops@acme.com"),
-                (Change::OnlyB, "billing@acme.com"),
-                (Change::Same, "now"),
-            ]
-        );
-        assert!(word_diff("", "").is_empty());
-        assert_eq!(word_diff("a", ""), vec![(Change::OnlyA, "a")]);
-    }
 }

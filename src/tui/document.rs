@@ -10,10 +10,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::highlight;
-use super::jobs::SharedHistory;
 use super::text::{bytes, Piece};
 use super::theme::Role;
 use crate::describe::compact;
+use crate::index::SharedHistory;
 use crate::model::{Status, Step, StepKind};
 use crate::sanitize;
 use crate::time::{format_duration, format_rfc3339};
@@ -302,8 +302,10 @@ impl DetailLoader {
                     return Err("the step is gone".into());
                 }
                 let t0 = r.started_at();
-                let mut steps = r.load_range(i..i + 1).map_err(|e| e.to_string())?;
+                let plan = r.plan(i..i + 1);
+                // Read (perhaps a 50 MB record) after letting go of the history.
                 drop(h);
+                let mut steps = plan.read(true).map_err(|e| e.to_string())?;
                 let s = Arc::new(steps.pop().ok_or("the step could not be read")?);
                 self.last = Some(((run, step), Arc::clone(&s), t0));
                 (s, t0)

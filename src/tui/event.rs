@@ -10,9 +10,12 @@ use crossterm::event::Event;
 use super::diff::DiffDoc;
 use super::document::DetailDoc;
 use super::search::SearchDoc;
-use super::structure::RunStructure;
-use crate::index::watch::{WatchEvent, Watcher};
+use std::path::PathBuf;
+
+use crate::index::watch::{watch, WatchEvent, WatchOptions};
+use crate::index::SharedHistory;
 use crate::index::{LoadEvent, Loader};
+use crate::tree::RunStructure;
 
 /// Something internal happened. (What a user asks for is an `Action`.)
 pub enum Msg {
@@ -25,6 +28,8 @@ pub enum Msg {
         progress: (u64, u64),
     },
     Job(JobOutput),
+    /// The file watcher runs (`true`: by polling).
+    Watching(bool),
     /// What the file watcher found (after the load, while the TUI watches its paths).
     Watch(Box<WatchEvent>),
     /// SIGINT, SIGTERM or SIGHUP.
@@ -88,11 +93,22 @@ pub fn spawn_loader(loader: Loader, tx: Sender<Msg>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Forwards the file watcher's events until it stops or the app goes away.
-pub fn spawn_watcher(watcher: Watcher, tx: Sender<Msg>) -> std::io::Result<()> {
+/// Starts the file watcher on a worker (it opens files and registers watches, from
+/// where the load stopped), says so, then forwards its events until it stops or the app
+/// goes away.
+pub fn spawn_watcher(
+    paths: Vec<PathBuf>,
+    shared: Arc<SharedHistory>,
+    options: WatchOptions,
+    tx: Sender<Msg>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
-        .name("retrace-watch-forward".into())
+        .name("retrace-watch".into())
         .spawn(move || {
+            let watcher = watch(paths, &shared.read_politely(), options);
+            if tx.send(Msg::Watching(watcher.polling)).is_err() {
+                return;
+            }
             for event in watcher.events.iter() {
                 let failed = matches!(event, WatchEvent::Failed(_));
                 if tx.send(Msg::Watch(Box::new(event))).is_err() || failed {

@@ -1,171 +1,10 @@
-//! Work that can take longer than a frame runs here, off the UI thread: one worker per
-//! kind of job ("slot"). A new request replaces a pending one; every request carries a
-//! generation number, a running job sees through [`Cancel`] that it has been replaced,
-//! and the app drops results whose generation is not the latest. Threads and channels,
-//! no async runtime. This module knows nothing about panes.
-//!
-//! The history is shared with the workers through [`SharedHistory`]: the UI thread is its
-//! only writer and never waits for the lock ([`SharedHistory::try_write`]); workers read
-//! in short holds and step aside while the UI thread wants to write.
+//! The browser's job bookkeeping: what it asked the workers for, one generation
+//! counter per kind (a new request supersedes the last of its kind, and a result whose
+//! generation is not the latest is dropped), and the requests waiting for the loop to
+//! hand them to the [`super::workers`] (or for tests to run in place). Uses
+//! [`crate::work`]; starts no thread.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
-
-use std::sync::mpsc::Sender;
-
-use super::diff;
-use super::document::DetailLoader;
-use super::event::{JobOutput, Msg};
-use super::search::Searcher;
-use super::structure;
-use crate::index::History;
-
-/// The history, shared between the UI thread (its only writer) and the workers.
-#[derive(Debug, Default)]
-pub struct SharedHistory {
-    lock: RwLock<History>,
-    writer_waiting: AtomicBool,
-}
-
-impl SharedHistory {
-    pub fn new(history: History) -> SharedHistory {
-        SharedHistory {
-            lock: RwLock::new(history),
-            writer_waiting: AtomicBool::new(false),
-        }
-    }
-
-    /// For the UI thread: never blocks, since it is the only writer.
-    pub fn read(&self) -> RwLockReadGuard<'_, History> {
-        self.lock.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// For workers: waits while the UI thread wants to write, then reads. Hold the guard
-    /// briefly (one chunk of records).
-    pub fn read_politely(&self) -> RwLockReadGuard<'_, History> {
-        let mut spins = 0;
-        while self.writer_waiting.load(Ordering::Acquire) && spins < 200 {
-            std::thread::sleep(Duration::from_micros(500));
-            spins += 1;
-        }
-        self.read()
-    }
-
-    /// For the UI thread: the history to change, or `None` (and a note to the workers to
-    /// step aside) while a worker is reading.
-    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, History>> {
-        match self.lock.try_write() {
-            Ok(guard) => {
-                self.writer_waiting.store(false, Ordering::Release);
-                Some(guard)
-            }
-            Err(std::sync::TryLockError::Poisoned(p)) => {
-                self.writer_waiting.store(false, Ordering::Release);
-                Some(p.into_inner())
-            }
-            Err(std::sync::TryLockError::WouldBlock) => {
-                self.writer_waiting.store(true, Ordering::Release);
-                None
-            }
-        }
-    }
-}
-
-/// Tells a running job that a newer request replaced it.
-#[derive(Debug, Clone)]
-pub struct Cancel {
-    latest: Arc<AtomicU64>,
-    generation: u64,
-}
-
-impl Cancel {
-    /// A token that is never cancelled (for running a job in place).
-    pub fn never() -> Cancel {
-        Cancel {
-            latest: Arc::new(AtomicU64::new(0)),
-            generation: 0,
-        }
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.latest.load(Ordering::Acquire) != self.generation
-    }
-}
-
-struct SlotState<R> {
-    pending: Option<(u64, R)>,
-    closed: bool,
-}
-
-/// One worker thread that runs the latest request of one kind.
-pub struct Slot<R> {
-    shared: Arc<(Mutex<SlotState<R>>, Condvar)>,
-    latest: Arc<AtomicU64>,
-}
-
-impl<R: Send + 'static> Slot<R> {
-    /// Starts the worker; `work` runs each request and reports its result itself.
-    pub fn spawn(
-        name: &str,
-        mut work: impl FnMut(u64, R, &Cancel) + Send + 'static,
-    ) -> std::io::Result<Slot<R>> {
-        let shared = Arc::new((
-            Mutex::new(SlotState {
-                pending: None,
-                closed: false,
-            }),
-            Condvar::new(),
-        ));
-        let latest = Arc::new(AtomicU64::new(0));
-        let (s, l) = (Arc::clone(&shared), Arc::clone(&latest));
-        std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || loop {
-                let (generation, request) = {
-                    let (lock, cv) = &*s;
-                    let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-                    loop {
-                        if state.closed {
-                            return;
-                        }
-                        if let Some(next) = state.pending.take() {
-                            break next;
-                        }
-                        state = cv.wait(state).unwrap_or_else(PoisonError::into_inner);
-                    }
-                };
-                let cancel = Cancel {
-                    latest: Arc::clone(&l),
-                    generation,
-                };
-                if cancel.is_cancelled() {
-                    continue;
-                }
-                work(generation, request, &cancel);
-            })?;
-        Ok(Slot { shared, latest })
-    }
-
-    /// Replaces any pending request with this one; a running job is told to stop.
-    pub fn submit(&self, generation: u64, request: R) {
-        self.latest.store(generation, Ordering::Release);
-        let (lock, cv) = &*self.shared;
-        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        state.pending = Some((generation, request));
-        cv.notify_one();
-    }
-}
-
-impl<R> Drop for Slot<R> {
-    fn drop(&mut self) {
-        self.latest.store(u64::MAX, Ordering::Release);
-        let (lock, cv) = &*self.shared;
-        let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        state.closed = true;
-        cv.notify_one();
-    }
-}
+use super::event::JobOutput;
 
 /// Work the app asks for. Generations grow per kind; the app keeps the latest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,188 +32,101 @@ pub enum JobRequest {
     },
 }
 
-/// The workers: one slot per kind of job.
-pub struct Workers {
-    structure: Slot<usize>,
-    detail: Slot<(usize, u32, usize)>,
-    diff: Slot<(usize, Option<usize>)>,
-    search: Slot<(String, Option<usize>)>,
+/// The kinds of job, one slot each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Structure,
+    Detail,
+    Diff,
+    Search,
 }
 
-impl Workers {
-    pub fn spawn(shared: Arc<SharedHistory>, tx: Sender<Msg>) -> std::io::Result<Workers> {
-        let (h, t) = (Arc::clone(&shared), tx.clone());
-        let structure = Slot::spawn("retrace-tree", move |generation, run, cancel: &Cancel| {
-            let send = |result| {
-                let _ = t.send(Msg::Job(JobOutput::Structure { generation, result }));
-            };
-            let result =
-                catch(|| structure::load(&h, run, cancel, |partial| send(Ok(Arc::new(partial)))));
-            if !cancel.is_cancelled() {
-                send(result.map(Arc::new));
-            }
-        })?;
-        let (h, t) = (Arc::clone(&shared), tx.clone());
-        let diff = Slot::spawn(
-            "retrace-diff",
-            move |generation, (a, b), cancel: &Cancel| {
-                let result = catch(|| diff::build(&h, a, b, cancel));
-                if !cancel.is_cancelled() {
-                    let result = result.map(Arc::new);
-                    let _ = t.send(Msg::Job(JobOutput::Diff { generation, result }));
-                }
-            },
-        )?;
-        let (h, t) = (Arc::clone(&shared), tx.clone());
-        let mut searcher = Searcher::default();
-        let search = Slot::spawn(
-            "retrace-search",
-            move |generation, (query, only_run): (String, Option<usize>), cancel: &Cancel| {
-                let result = catch(|| searcher.run(&h, &query, only_run, cancel));
-                if !cancel.is_cancelled() {
-                    let result = result.map(Arc::new);
-                    let _ = t.send(Msg::Job(JobOutput::Search { generation, result }));
-                }
-            },
-        )?;
-        let mut loader = DetailLoader::default();
-        let detail = Slot::spawn(
-            "retrace-detail",
-            move |generation, (run, step, limit), cancel: &Cancel| {
-                let result = catch(|| loader.load(&shared, run, step, limit));
-                if !cancel.is_cancelled() {
-                    let result = result.map(Arc::new);
-                    let _ = tx.send(Msg::Job(JobOutput::Detail { generation, result }));
-                }
-            },
-        )?;
-        Ok(Workers {
-            structure,
-            detail,
-            diff,
-            search,
-        })
-    }
-
-    pub fn submit(&self, request: JobRequest) {
-        match request {
-            JobRequest::Structure { generation, run } => self.structure.submit(generation, run),
-            JobRequest::Detail {
-                generation,
-                run,
-                step,
-                limit,
-            } => self.detail.submit(generation, (run, step, limit)),
-            JobRequest::Diff { generation, a, b } => self.diff.submit(generation, (a, b)),
-            JobRequest::Search {
-                generation,
-                query,
-                only_run,
-            } => self.search.submit(generation, (query, only_run)),
-        }
-    }
+/// The latest generation of each kind, and the requests not yet handed out.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    latest: [u64; 4],
+    queued: Vec<JobRequest>,
 }
 
-/// Runs a request on this thread (tests and benchmarks: same work, no threads).
-pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
-    match request {
-        JobRequest::Structure { generation, run } => JobOutput::Structure {
-            generation,
-            result: structure::load(shared, run, &Cancel::never(), |_| {}).map(Arc::new),
-        },
-        JobRequest::Detail {
+impl Jobs {
+    fn next(&mut self, kind: Kind) -> u64 {
+        self.latest[kind as usize] += 1;
+        self.latest[kind as usize]
+    }
+
+    /// The tree of `run`.
+    pub fn structure(&mut self, run: usize) {
+        let generation = self.next(Kind::Structure);
+        self.queued.push(JobRequest::Structure { generation, run });
+    }
+
+    /// The detail of `step` of `run`, values cut at `limit` bytes.
+    pub fn detail(&mut self, run: usize, step: u32, limit: usize) {
+        let generation = self.next(Kind::Detail);
+        self.queued.push(JobRequest::Detail {
             generation,
             run,
             step,
             limit,
-        } => JobOutput::Detail {
-            generation,
-            result: DetailLoader::default()
-                .load(shared, run, step, limit)
-                .map(Arc::new),
-        },
-        JobRequest::Diff { generation, a, b } => JobOutput::Diff {
-            generation,
-            result: diff::build(shared, a, b, &Cancel::never()).map(Arc::new),
-        },
-        JobRequest::Search {
+        });
+    }
+
+    /// Run `a` aligned with `b` (or the picked run).
+    pub fn diff(&mut self, a: usize, b: Option<usize>) {
+        let generation = self.next(Kind::Diff);
+        self.queued.push(JobRequest::Diff { generation, a, b });
+    }
+
+    /// A `/` query.
+    pub fn search(&mut self, query: String, only_run: Option<usize>) {
+        let generation = self.next(Kind::Search);
+        self.queued.push(JobRequest::Search {
             generation,
             query,
             only_run,
-        } => JobOutput::Search {
-            generation,
-            result: Searcher::default()
-                .run(shared, &query, only_run, &Cancel::never())
-                .map(Arc::new),
-        },
+        });
     }
-}
 
-/// Runs `f`, turning a panic into an error message (a worker must not take the UI down).
-pub fn catch<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(p) => Err(p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .map_or_else(
-                || "internal error".into(),
-                |m| format!("internal error: {m}"),
-            )),
+    /// Takes the requests queued since the last call.
+    pub fn take(&mut self) -> Vec<JobRequest> {
+        std::mem::take(&mut self.queued)
+    }
+
+    /// Whether `out` answers the latest request of its kind (else it is stale).
+    pub fn is_latest(&self, out: &JobOutput) -> bool {
+        let (kind, generation) = match out {
+            JobOutput::Structure { generation, .. } => (Kind::Structure, generation),
+            JobOutput::Detail { generation, .. } => (Kind::Detail, generation),
+            JobOutput::Diff { generation, .. } => (Kind::Diff, generation),
+            JobOutput::Search { generation, .. } => (Kind::Search, generation),
+        };
+        self.latest[kind as usize] == *generation
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::channel;
 
     #[test]
-    fn a_new_request_replaces_a_pending_one_and_cancels_a_running_one() {
-        let (tx, rx) = channel();
-        let (started_tx, started_rx) = channel();
-        let (go_tx, go_rx) = channel::<()>();
-        let slot = Slot::spawn("test", move |generation, req: u32, cancel: &Cancel| {
-            if req == 1 {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
-            }
-            let state = if cancel.is_cancelled() {
-                "cancelled"
-            } else {
-                "done"
-            };
-            tx.send((generation, req, state)).unwrap();
-        })
-        .unwrap();
-        slot.submit(1, 1);
-        started_rx.recv().unwrap();
-        // While job 1 runs, 2 is queued and then replaced by 3.
-        slot.submit(2, 2);
-        slot.submit(3, 3);
-        go_tx.send(()).unwrap();
-        let first = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(first, (1, 1, "cancelled"));
-        let second = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(second, (3, 3, "done"));
-        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
-    }
-
-    #[test]
-    fn the_writer_never_waits_and_readers_step_aside() {
-        let shared = Arc::new(SharedHistory::new(History::default()));
-        let reader = shared.read();
-        assert!(shared.try_write().is_none());
-        assert!(shared.writer_waiting.load(Ordering::Acquire));
-        drop(reader);
-        assert!(shared.try_write().is_some());
-        assert!(!shared.writer_waiting.load(Ordering::Acquire));
-    }
-
-    #[test]
-    fn a_panicking_job_becomes_an_error() {
-        let r: Result<(), String> = catch(|| panic!("boom"));
-        assert_eq!(r, Err("internal error: boom".into()));
+    fn only_the_latest_request_of_a_kind_is_current() {
+        let mut jobs = Jobs::default();
+        jobs.structure(1);
+        jobs.structure(2);
+        jobs.detail(2, 0, 10);
+        let queued = jobs.take();
+        assert_eq!(queued.len(), 3);
+        assert!(jobs.take().is_empty());
+        let tree = |generation| JobOutput::Structure {
+            generation,
+            result: Err(String::new()),
+        };
+        assert!(!jobs.is_latest(&tree(1)));
+        assert!(jobs.is_latest(&tree(2)));
+        let detail = JobOutput::Detail {
+            generation: 1,
+            result: Err(String::new()),
+        };
+        assert!(jobs.is_latest(&detail), "kinds count apart");
     }
 }

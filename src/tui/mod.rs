@@ -20,13 +20,14 @@ pub mod highlight;
 pub mod jobs;
 pub mod keymap;
 pub mod layout;
+pub mod overlays;
 pub mod panes;
 pub mod search;
-pub mod structure;
 pub mod terminal;
 pub mod text;
 pub mod theme;
 pub mod ui;
+pub mod workers;
 
 #[cfg(test)]
 mod tests;
@@ -39,13 +40,14 @@ use std::time::{Duration, Instant};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use ratatui::layout::Rect;
 
+use crate::index::SharedHistory;
 pub use app::{App, Exit, Options};
 use event::Msg;
-use jobs::{SharedHistory, Workers};
 use terminal::TerminalGuard;
 use theme::{ColorDepth, ThemeName};
+use workers::Workers;
 
-use crate::index::watch::{watch, WatchOptions};
+use crate::index::watch::WatchOptions;
 use crate::index::{History, LoadOptions};
 
 /// The shortest time between two frames.
@@ -126,9 +128,8 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
         }
         if app.wants_watcher() {
             // The load is folded in: follow the files from where it stopped.
-            let watcher = watch(paths.clone(), &app.shared.read(), watch_options.clone());
-            app.watching(watcher.polling);
-            event::spawn_watcher(watcher, tx.clone())?;
+            let shared = Arc::clone(&app.shared);
+            event::spawn_watcher(paths.clone(), shared, watch_options.clone(), tx.clone())?;
         }
         if app.is_dirty() {
             // At most one frame per FRAME: keep collecting until it is due.

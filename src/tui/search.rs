@@ -1,16 +1,14 @@
-//! `/` search, as the TUI runs it: the query parsed and run by [`crate::search`] on a
-//! worker (latest wins: a keystroke replaces the search in flight, and results of an
-//! older query are dropped), against a text index the worker keeps and brings up to date
-//! as the history grows. Results come back ready to draw (sanitized snippets with the
-//! character positions to highlight).
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+//! `/` search, as the browser runs it: a thin adapter over a search
+//! [`Session`](crate::search::Session) kept by the search worker (latest wins: a
+//! keystroke replaces the search in flight, and results of an older query are dropped).
+//! Results come back ready to draw (sanitized snippets with the character positions to
+//! highlight).
 
 use crate::sanitize;
-use crate::search::{self, Query, SearchOptions, TextIndex};
+use crate::search::{Query, SearchOptions, Session};
 
-use super::jobs::{Cancel, SharedHistory};
+use crate::index::SharedHistory;
+use crate::work::Cancel;
 
 /// One result row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,15 +35,17 @@ pub struct SearchDoc {
 /// Most results shown.
 pub const LIMIT: usize = 200;
 
-/// The worker's side: the text index, kept between searches.
+/// The worker's side: a search [`Session`], kept between searches (its text index
+/// grows with the history).
 #[derive(Default)]
 pub struct Searcher {
-    index: Option<TextIndex>,
+    session: Session,
 }
 
 impl Searcher {
     /// Runs `query` over the history (`only_run`: the steps of that run only). A newer
-    /// request stops it (indexing keeps what it finished).
+    /// request stops it (indexing keeps what it finished). The history's lock is taken
+    /// only in short holds: indexing reads files outside it.
     pub fn run(
         &mut self,
         shared: &SharedHistory,
@@ -54,52 +54,16 @@ impl Searcher {
         cancel: &Cancel,
     ) -> Result<SearchDoc, String> {
         let parsed = Query::parse(query).map_err(|e| e.to_string())?;
-        let stop = AtomicBool::new(false);
-        let done = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            // The search API stops on a flag: raise it when a newer request arrives.
-            scope.spawn(|| {
-                while !done.load(Ordering::Acquire) {
-                    if cancel.is_cancelled() {
-                        stop.store(true, Ordering::Release);
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            });
-            let result = self.search(shared, query, &parsed, only_run, &stop);
-            done.store(true, Ordering::Release);
-            result
-        })
-    }
-
-    fn search(
-        &mut self,
-        shared: &SharedHistory,
-        query: &str,
-        parsed: &Query,
-        only_run: Option<usize>,
-        never: &AtomicBool,
-    ) -> Result<SearchDoc, String> {
-        let h = shared.read_politely();
-        if parsed.has_text() {
-            let index = self.index.get_or_insert_with(TextIndex::new);
-            if !index.is_current(&h) && !index.update(&h, never).map_err(|e| e.to_string())? {
-                return Err("search cancelled".into());
-            }
-        }
         let options = SearchOptions {
             limit: LIMIT,
             only_run,
             ..SearchOptions::default()
         };
-        let text = if parsed.has_text() {
-            self.index.as_ref()
-        } else {
-            None
-        };
-        let result = search::search(&h, text, parsed, &options, never)
-            .map_err(|_| "search cancelled".to_string())?;
+        let result = self
+            .session
+            .search(|| shared.read_politely(), &parsed, &options, cancel)
+            .map_err(|e| e.to_string())?;
+        let h = shared.read_politely();
         Ok(SearchDoc {
             query: query.to_string(),
             hits: result

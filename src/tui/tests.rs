@@ -200,9 +200,9 @@ fn tab_enter_and_esc_move_between_panes() {
 fn help_opens_scrolls_and_closes_and_nothing_else_moves_meanwhile() {
     let mut app = demo(80, 24);
     act(&mut app, &[Action::Help]);
-    assert_eq!(app.help, Some(0));
+    assert_eq!(app.help(), Some(0));
     act(&mut app, &[Action::MoveDown, Action::MoveDown]);
-    assert_eq!(app.help, Some(2));
+    assert_eq!(app.help(), Some(2));
     assert_eq!(
         app.runs.cursor.selected, 0,
         "the list under the help did not move"
@@ -210,9 +210,9 @@ fn help_opens_scrolls_and_closes_and_nothing_else_moves_meanwhile() {
     act(&mut app, &[Action::NextPane]);
     assert_eq!(app.focus, Pane::Runs);
     act(&mut app, &[Action::Back]);
-    assert_eq!(app.help, None);
+    assert_eq!(app.help(), None);
     act(&mut app, &[Action::Help, Action::Help]);
-    assert_eq!(app.help, None);
+    assert_eq!(app.help(), None);
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn stale_job_results_are_dropped() {
     app.select_run(b);
     let new = app.take_requests();
     for r in old {
-        let out = super::jobs::run_now(&app.shared, r);
+        let out = super::workers::run_now(&app.shared, r);
         app.handle(Msg::Job(out));
     }
     assert!(
@@ -265,7 +265,7 @@ fn stale_job_results_are_dropped() {
     );
     assert!(app.detail.doc.is_none());
     for r in new {
-        let out = super::jobs::run_now(&app.shared, r);
+        let out = super::workers::run_now(&app.shared, r);
         app.handle(Msg::Job(out));
     }
     assert_eq!(app.tree.structure.as_ref().unwrap().run, b);
@@ -279,7 +279,7 @@ fn a_loading_history_shows_runs_early_and_the_selection_holds_its_place() {
         ..LoadOptions::default()
     };
     let (history, loader) = History::open(&[demo_path()], &opts).unwrap();
-    let shared = std::sync::Arc::new(super::jobs::SharedHistory::new(history));
+    let shared = std::sync::Arc::new(crate::index::SharedHistory::new(history));
     let mut app = App::new(shared, options("assets/demo"), Rect::new(0, 0, 80, 24));
     assert!(screen(&app).contains("loading"));
     let mut chosen: Option<String> = None;
@@ -321,7 +321,7 @@ fn a_loading_history_shows_runs_early_and_the_selection_holds_its_place() {
 fn batches_wait_while_a_worker_reads_and_the_ui_does_not() {
     let opts = LoadOptions::default();
     let (history, loader) = History::open(&[demo_path()], &opts).unwrap();
-    let shared = std::sync::Arc::new(super::jobs::SharedHistory::new(history));
+    let shared = std::sync::Arc::new(crate::index::SharedHistory::new(history));
     let mut app = App::new(
         std::sync::Arc::clone(&shared),
         options("x"),
@@ -811,7 +811,7 @@ fn d_opens_the_diff_at_the_divergence_and_d_d_compares_with_a_chosen_run() {
         let mut app = demo(w, h);
         open(&mut app, "r-2bcd0cc3", 0, Pane::Timeline);
         act(&mut app, &[Action::Diff]);
-        let d = app.diff.as_ref().unwrap();
+        let d = app.diff().unwrap();
         let doc = d.doc.as_ref().expect("aligned");
         assert!(doc.picked.is_some());
         let (row, _, _) = doc.divergence.clone().expect("a divergence");
@@ -822,11 +822,11 @@ fn d_opens_the_diff_at_the_divergence_and_d_d_compares_with_a_chosen_run() {
         snap("diff_opens_at_the_divergence", &app);
         // Moving, back to the divergence, closing.
         act(&mut app, &[Action::Top]);
-        assert_eq!(app.diff.as_ref().unwrap().cursor.selected, 0);
+        assert_eq!(app.diff().unwrap().cursor.selected, 0);
         act(&mut app, &[Action::Diff]);
-        assert_eq!(app.diff.as_ref().unwrap().cursor.selected, row);
+        assert_eq!(app.diff().unwrap().cursor.selected, row);
         act(&mut app, &[Action::Back]);
-        assert!(app.diff.is_none());
+        assert!(app.diff().is_none());
     }
     // D, select another run, D: a diff with the chosen run.
     let mut app = demo(160, 48);
@@ -836,7 +836,7 @@ fn d_opens_the_diff_at_the_divergence_and_d_d_compares_with_a_chosen_run() {
     assert_eq!(app.diff_anchor, Some(a));
     assert_eq!(app.focus, Pane::Runs);
     act(&mut app, &[Action::Top, Action::DiffWith]);
-    let d = app.diff.as_ref().unwrap();
+    let d = app.diff().unwrap();
     assert_eq!(d.a, a);
     let doc = d.doc.as_ref().unwrap();
     assert_eq!(doc.b_run, app.runs.run_at(0).unwrap());
@@ -859,11 +859,11 @@ fn type_text(app: &mut App, text: &str) {
 fn slash_searches_as_you_type_and_enter_jumps_to_the_step() {
     let mut app = demo(160, 48);
     act(&mut app, &[Action::Search]);
-    assert!(app.search.is_some());
+    assert!(app.search().is_some());
     // `n`, `j` and `q` are text in the prompt, not actions.
     type_text(&mut app, "smtp_auth_invalid");
     assert!(app.exit.is_none());
-    let s = app.search.as_ref().unwrap();
+    let s = app.search().unwrap();
     let doc = s.doc.as_ref().expect("results");
     assert_eq!(doc.query, "smtp_auth_invalid");
     assert!(!doc.hits.is_empty());
@@ -873,7 +873,7 @@ fn slash_searches_as_you_type_and_enter_jumps_to_the_step() {
     assert!(screen_text.contains("SMTP_AUTH_INVALID"), "{screen_text}");
     snap("search_results", &app);
     act(&mut app, &[Action::Open]);
-    assert!(app.search.is_none());
+    assert!(app.search().is_none());
     assert_eq!(app.timeline.run, Some(hit.run));
     if let Some(step) = hit.step {
         assert_eq!(app.timeline.cursor.selected, step as usize);
@@ -917,7 +917,7 @@ fn a_search_filters_the_run_list_and_s_sorts_it() {
     let mut app = demo(160, 48);
     act(&mut app, &[Action::Search]);
     type_text(&mut app, "outcome:failure agent:support-bot");
-    assert!(!app.search.as_ref().unwrap().is_empty());
+    assert!(!app.search().unwrap().is_empty());
     act(&mut app, &[Action::Open]);
     let failing_support: Vec<String> = {
         let h = app.shared.read();
@@ -961,4 +961,32 @@ fn a_search_filters_the_run_list_and_s_sorts_it() {
     }
     act(&mut app, &[Action::Open]);
     assert_eq!(app.runs.len(), 34);
+}
+
+#[test]
+fn the_tree_pane_draws_what_show_tree_prints() {
+    let (mut app, _dir) = tree_fixture(200, 60);
+    open(&mut app, "r-tree", 0, Pane::Tree);
+    let s = screen(&app);
+    let text = {
+        let h = app.shared.read();
+        let run = h.find_run("r-tree").unwrap();
+        let steps = run.load_steps().unwrap();
+        let tree = crate::tree::RunStructure::of_steps(run.index(), &steps);
+        let mut out = Vec::new();
+        crate::tree::write_text(&run, &tree, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(text.lines().count(), 9, "{text}");
+    for line in text.lines() {
+        // The text line is the pane's row without the selection mark and fold sign.
+        let glyph = line.find(|c: char| !"├└│─ ".contains(c)).unwrap();
+        let (indent, rest) = line.split_at(glyph);
+        let rest: String = rest.chars().take(30).collect();
+        let drawn = s.lines().any(|row| {
+            row.find(&rest)
+                .is_some_and(|at| row[..at].trim_end().ends_with(indent.trim_end()))
+        });
+        assert!(drawn, "the pane lacks {line:?}:\n{s}");
+    }
 }

@@ -8,6 +8,7 @@ use ratatui::Frame;
 use super::app::App;
 use super::keymap::{hints, DEFAULT_KEYMAP};
 use super::layout::areas;
+use super::overlays::Overlay;
 use super::panes::clear;
 use super::panes::detail::DetailView;
 use super::panes::help::{self, HelpView};
@@ -91,14 +92,18 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         .render(r, buf);
     }
-    if let Some(d) = &app.diff {
-        let r = super::panes::diff::area(size);
-        clear(buf, r);
-        super::panes::diff::DiffView { state: d, theme }.render(r, buf);
-    }
-    if let Some(s) = &app.search {
-        super::panes::search::SearchView { state: s, theme }
-            .render(super::panes::search::area(size), buf);
+    for overlay in &app.overlays {
+        match overlay {
+            Overlay::Diff(d) => {
+                let r = super::panes::diff::area(size);
+                clear(buf, r);
+                super::panes::diff::DiffView { state: d, theme }.render(r, buf);
+            }
+            Overlay::Search(s) => super::panes::search::SearchView { state: s, theme }
+                .render(super::panes::search::area(size), buf),
+            // Over the status and hint lines too: drawn last.
+            Overlay::Help(_) => {}
+        }
     }
     StatusLine {
         base: Role::Status,
@@ -115,7 +120,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         theme,
     }
     .render(a.hints, buf);
-    if let Some(scroll) = app.help {
+    if let Some(scroll) = app.help() {
         HelpView {
             lines: &app.help_lines,
             scroll,
@@ -225,6 +230,9 @@ fn status_right(app: &App, cols: usize) -> Vec<Piece> {
                 bytes(app.load.total)
             ),
         ));
+    }
+    if app.detail.loading_more {
+        p.push((Role::Warn, " loading more… ".into()));
     }
     if let Some(m) = &app.message {
         p.push((Role::Warn, format!(" {} ", sanitize::line(m))));

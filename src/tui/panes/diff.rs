@@ -12,7 +12,8 @@ use ratatui::text::Span;
 use ratatui::widgets::Widget;
 
 use super::{draw_message, draw_row, frame, ListCursor};
-use crate::tui::diff::{word_diff, Change, DiffDoc, DiffRow, Side};
+use crate::diverge::words::{word_diff, Change};
+use crate::tui::diff::{DiffDoc, DiffRow, Side};
 use crate::tui::layout::{inner, Mode};
 use crate::tui::text::{cell, fit, wrap, Piece};
 use crate::tui::theme::{Role, Theme};

@@ -132,18 +132,7 @@ pub fn clear(buf: &mut Buffer, area: Rect) {
 
 /// A one-column glyph for each kind (the tree), beside the word the timeline uses.
 pub fn kind_glyph(kind: StepKind) -> &'static str {
-    match kind {
-        StepKind::RunStart => "▶",
-        StepKind::LlmCall => "◇",
-        StepKind::ToolCall => "→",
-        StepKind::ToolResult => "←",
-        StepKind::Decision => "◆",
-        StepKind::Message => "¶",
-        StepKind::Effect => "⇄",
-        StepKind::Error => "✗",
-        StepKind::RunEnd => "■",
-        StepKind::Other => "·",
-    }
+    kind.glyph()
 }
 
 /// A short word for each kind; effects are shouted, since they changed the world.

@@ -153,7 +153,7 @@ impl TimelineView<'_> {
         let rest = w.saturating_sub(used);
         let mut err = s
             .error
-            .filter(|_| s.status == Status::Error || s.kind == StepKind::Error)
+            .filter(|_| s.is_error())
             .map(|e| sanitize::line(e).into_owned())
             .unwrap_or_default();
         if m == Mark::FirstFailure {

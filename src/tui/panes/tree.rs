@@ -14,27 +14,15 @@ use rustc_hash::FxHashSet;
 
 use super::{draw_message, draw_row, frame, kind_glyph, ListCursor};
 use crate::index::RunRef;
-use crate::model::{Status, StepKind};
+use crate::model::StepKind;
 use crate::sanitize;
+use crate::tree::{flatten, prefix, Row, RunStructure, NONE};
 use crate::tui::layout::{inner, Mode};
-use crate::tui::structure::{Link, RunStructure, NONE};
 use crate::tui::text::{fit, width, Piece};
 use crate::tui::theme::{Role, Theme};
 
 /// Indentation levels drawn; deeper rows show their depth instead.
 const MAX_LEVELS: u16 = 24;
-
-/// One visible row of the tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Row {
-    step: u32,
-    depth: u16,
-    /// Bit `l`: draw a `│` at level `l` (a branch above is still open).
-    guides: u64,
-    /// This row opens a branch: `├─` (false) or `└─` (true, the last one).
-    branch: Option<bool>,
-    children: u32,
-}
 
 /// The tree's state.
 #[derive(Debug, Clone, Default)]
@@ -150,75 +138,14 @@ impl TreeState {
         }
     }
 
-    /// Rebuilds the visible rows (iteratively: chains can be a million steps deep).
+    /// Rebuilds the visible rows.
     fn flatten(&mut self) {
-        self.rows.clear();
         let Some(s) = self.structure.clone() else {
+            self.rows.clear();
             self.row_of.clear();
             return;
         };
-        self.row_of.clear();
-        self.row_of.resize(s.len(), NONE);
-        let mut stack: Vec<Row> = s
-            .roots()
-            .iter()
-            .rev()
-            .map(|&r| Row {
-                step: r,
-                depth: 0,
-                guides: 0,
-                branch: None,
-                children: 0,
-            })
-            .collect();
-        while let Some(mut row) = stack.pop() {
-            let kids = s.children(row.step);
-            row.children = kids.len() as u32;
-            self.row_of[row.step as usize] = self.rows.len() as u32;
-            self.rows.push(row);
-            if kids.is_empty() || self.collapsed.contains(&row.step) {
-                continue;
-            }
-            if kids.len() == 1 {
-                stack.push(Row {
-                    step: kids[0],
-                    branch: None,
-                    ..row
-                });
-                continue;
-            }
-            let d = row.depth;
-            for (k, &kid) in kids.iter().enumerate().rev() {
-                let last = k == kids.len() - 1;
-                let open = if !last && d < 64 { 1u64 << d } else { 0 };
-                stack.push(Row {
-                    step: kid,
-                    depth: d.saturating_add(1),
-                    guides: row.guides | open,
-                    branch: Some(last),
-                    children: 0,
-                });
-            }
-        }
-    }
-
-    /// The indentation of a row, at most `levels` levels deep (deeper rows say their
-    /// depth and show the innermost levels).
-    fn prefix(&self, row: &Row, levels: u16) -> String {
-        let mut out = String::new();
-        let from = row.depth.saturating_sub(levels);
-        if from > 0 {
-            out.push_str(&format!("{}⋯", row.depth));
-        }
-        for level in from..row.depth {
-            let is_last_level = level + 1 == row.depth;
-            match row.branch {
-                Some(last) if is_last_level => out.push_str(if last { "└─" } else { "├─" }),
-                _ if level < 64 && row.guides & (1 << level) != 0 => out.push_str("│ "),
-                _ => out.push_str("  "),
-            }
-        }
-        out
+        (self.rows, self.row_of) = flatten(&s, |step| self.collapsed.contains(&step));
     }
 }
 
@@ -242,19 +169,18 @@ impl TreeView<'_> {
         } else {
             " "
         };
+        let failed = info.is_error();
         let kind_role = match info.kind {
             StepKind::Effect => Role::Effect,
             StepKind::Decision => Role::Decision,
             StepKind::Error => Role::Error,
             _ => Role::Accent,
         };
-        let failed = info.status == Status::Error || info.kind == StepKind::Error;
         let mut p = vec![
             (Role::Accent, if sel { "›" } else { " " }.to_string()),
             (
                 Role::Border,
-                self.state
-                    .prefix(row, (w / 6).clamp(2, MAX_LEVELS as usize) as u16),
+                prefix(row, (w / 6).clamp(2, MAX_LEVELS as usize) as u16),
             ),
             (Role::Accent, format!("{fold} ")),
             (kind_role, format!("{} ", kind_glyph(info.kind))),
@@ -271,22 +197,8 @@ impl TreeView<'_> {
         if let Some(d) = s.decision(row.step) {
             p.push((Role::Decision, format!(" {}", sanitize::line(d))));
         }
-        match s.link(row.step) {
-            Link::UnknownParent => p.push((
-                Role::Warn,
-                format!(
-                    " ? parent {} not found",
-                    sanitize::line(s.missing_parent(row.step).unwrap_or(""))
-                ),
-            )),
-            Link::CycleBroken => p.push((
-                Role::Warn,
-                format!(
-                    " ↻ cycle: parent #{} cut",
-                    s.cycle_parent(row.step).unwrap_or(NONE)
-                ),
-            )),
-            Link::Root | Link::Child => {}
+        if let Some(note) = s.link_note(row.step) {
+            p.push((Role::Warn, format!(" {note}")));
         }
         if folded {
             p.push((Role::Dim, " …".into()));
@@ -363,7 +275,7 @@ pub fn body_rows(area: Rect, mode: Mode) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::structure::{Id, StepLink};
+    use crate::tree::{Id, StepLink};
 
     fn tree(parents: &[Option<u32>]) -> TreeState {
         let links: Vec<StepLink> = parents
@@ -383,15 +295,8 @@ mod tests {
     fn prefixes(t: &TreeState) -> Vec<String> {
         t.rows
             .iter()
-            .map(|r| format!("{}{}", t.prefix(r, MAX_LEVELS), r.step))
+            .map(|r| format!("{}{}", prefix(r, MAX_LEVELS), r.step))
             .collect()
-    }
-
-    #[test]
-    fn chains_stay_flat_and_branches_indent() {
-        // 0 → 1 → {2 → 3, 4}
-        let t = tree(&[None, Some(0), Some(1), Some(2), Some(1)]);
-        assert_eq!(prefixes(&t), ["0", "1", "├─2", "│ 3", "└─4"]);
     }
 
     #[test]
@@ -423,7 +328,7 @@ mod tests {
         let t = tree(&parents);
         let deepest = t.rows.iter().max_by_key(|r| r.depth).unwrap();
         assert_eq!(deepest.depth, 50);
-        let p = t.prefix(deepest, 4);
+        let p = prefix(deepest, 4);
         assert!(p.starts_with("50⋯"), "{p}");
         assert_eq!(crate::tui::text::width(&p), 3 + 8);
     }

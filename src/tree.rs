@@ -1,14 +1,20 @@
-//! A run's decision tree, built from its steps' `parent` links off the UI thread: a
-//! forest where every step appears exactly once. A link to an unknown id makes a root
-//! (marked), and a parent cycle is broken at one step (marked), so nothing loops. Also
-//! carries what the tree and the timeline show from the full records: each decision's
-//! choice and reason, and the trigger. Pure data: no drawing, no terminal.
+//! A run's decision tree, the model every view draws (`retrace show --tree`, the
+//! browser's tree pane): a forest built from the steps' `parent` links where every step
+//! appears exactly once. A link to an unknown id makes a root (marked `? parent X not
+//! found`), and a parent cycle is broken at one step (marked `↻ cycle`), so nothing
+//! loops. Also carries what the views show from the full records: each decision's
+//! choice and reason, and the trigger. Flattening into visible rows (with folds) and the
+//! plain-text rendering live here too. No terminal code.
+
+use std::io::{self, Write};
 
 use rustc_hash::FxHashMap;
 
-use super::jobs::{Cancel, SharedHistory};
-use crate::describe::{compact, step_summary, truncate};
+use crate::describe::{step_summary, trigger_line};
+use crate::index::{RunRef, SharedHistory};
 use crate::model::{Step, StepKind};
+use crate::sanitize;
+use crate::work::Cancel;
 
 pub const NONE: u32 = u32::MAX;
 
@@ -249,8 +255,9 @@ impl RunStructure {
     }
 }
 
-/// Reads run `run`'s steps (in chunks, the lock held one chunk at a time) and builds its
-/// tree. `partial` receives intermediate trees of big runs (about four a second).
+/// Reads run `run`'s steps (in chunks: what to read is taken under a short hold of the
+/// history's lock, the reading done outside it) and builds its tree. `partial` receives
+/// intermediate trees of big runs (about four a second).
 pub fn load(
     shared: &SharedHistory,
     run: usize,
@@ -273,28 +280,25 @@ pub fn load(
             return Err("cancelled".into());
         }
         let end = (at + CHUNK).min(total);
-        let steps = {
-            let h = shared.read_politely();
-            let r = h.run(run);
-            // Ids and parents only; the few steps whose record the tree shows (the
-            // trigger, decisions) are read whole.
-            let mut steps = r.load_links(at..end).map_err(|e| e.to_string())?;
-            for step in steps.iter_mut() {
-                if matches!(step.kind, StepKind::RunStart | StepKind::Decision) {
-                    let i = step.step as usize;
-                    if let Some(full) = r.load_range(i..i + 1).map_err(|e| e.to_string())?.pop() {
-                        *step = full;
-                    }
-                }
+        let plan = shared.read_politely().run(run).plan(at..end);
+        // Ids and parents only; the few steps whose record the tree shows (the trigger,
+        // decisions) are read whole.
+        let mut steps = plan.read(false).map_err(|e| e.to_string())?;
+        let full: Vec<usize> = steps
+            .iter()
+            .filter(|s| shows_record(s.kind))
+            .map(|s| s.step as usize)
+            .collect();
+        for i in full {
+            let plan = shared.read_politely().run(run).plan(i..i + 1);
+            if let Some(step) = plan.read(true).map_err(|e| e.to_string())?.pop() {
+                steps[i - at] = step;
             }
-            steps
-        };
-        for step in &steps {
-            if trigger.is_none() && step.kind == StepKind::RunStart {
-                trigger = step.field("input").map(|v| truncate(&compact(v), 400));
-            }
-            links.push(StepLink::of(step));
         }
+        if trigger.is_none() {
+            trigger = trigger_line(&steps, 400);
+        }
+        links.extend(steps.iter().map(StepLink::of));
         at = end;
         if at < total && last.elapsed().as_millis() > 250 {
             last = std::time::Instant::now();
@@ -304,6 +308,158 @@ pub fn load(
         }
     }
     Ok(RunStructure::build(run, &links, trigger))
+}
+
+/// Steps whose full record the tree shows.
+fn shows_record(kind: StepKind) -> bool {
+    matches!(kind, StepKind::RunStart | StepKind::Decision)
+}
+
+impl RunStructure {
+    /// The tree of a run whose steps are already read in full (in run order).
+    pub fn of_steps(run: usize, steps: &[Step]) -> RunStructure {
+        let links: Vec<StepLink> = steps.iter().map(StepLink::of).collect();
+        RunStructure::build(run, &links, trigger_line(steps, 400))
+    }
+
+    /// What a step's place in the tree needs said: an unknown parent or a cut cycle
+    /// (display-safe).
+    pub fn link_note(&self, step: u32) -> Option<String> {
+        match self.link(step) {
+            Link::UnknownParent => Some(format!(
+                "? parent {} not found",
+                sanitize::line(self.missing_parent(step).unwrap_or(""))
+            )),
+            Link::CycleBroken => Some(format!(
+                "↻ cycle: parent #{} cut",
+                self.cycle_parent(step).unwrap_or(NONE)
+            )),
+            Link::Root | Link::Child => None,
+        }
+    }
+}
+
+/// One visible row of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    pub step: u32,
+    pub depth: u16,
+    /// Bit `l`: draw a `│` at level `l` (a branch above is still open).
+    pub guides: u64,
+    /// This row opens a branch: `├─` (false) or `└─` (true, the last one).
+    pub branch: Option<bool>,
+    pub children: u32,
+}
+
+/// The visible rows of `s` (a step that is its parent's only child stays at its
+/// parent's depth, so a chain reads as a list; branches indent), skipping what is below
+/// a `folded` step; and the row of each step (`NONE` while hidden). Iterative: chains
+/// can be a million steps deep.
+pub fn flatten(s: &RunStructure, folded: impl Fn(u32) -> bool) -> (Vec<Row>, Vec<u32>) {
+    let mut rows = Vec::with_capacity(s.len());
+    let mut row_of = vec![NONE; s.len()];
+    let mut stack: Vec<Row> = s
+        .roots()
+        .iter()
+        .rev()
+        .map(|&r| Row {
+            step: r,
+            depth: 0,
+            guides: 0,
+            branch: None,
+            children: 0,
+        })
+        .collect();
+    while let Some(mut row) = stack.pop() {
+        let kids = s.children(row.step);
+        row.children = kids.len() as u32;
+        row_of[row.step as usize] = rows.len() as u32;
+        rows.push(row);
+        if kids.is_empty() || folded(row.step) {
+            continue;
+        }
+        if kids.len() == 1 {
+            stack.push(Row {
+                step: kids[0],
+                branch: None,
+                ..row
+            });
+            continue;
+        }
+        let d = row.depth;
+        for (k, &kid) in kids.iter().enumerate().rev() {
+            let last = k == kids.len() - 1;
+            let open = if !last && d < 64 { 1u64 << d } else { 0 };
+            stack.push(Row {
+                step: kid,
+                depth: d.saturating_add(1),
+                guides: row.guides | open,
+                branch: Some(last),
+                children: 0,
+            });
+        }
+    }
+    (rows, row_of)
+}
+
+/// The indentation of a row, at most `levels` levels deep (deeper rows say their depth
+/// and show the innermost levels).
+pub fn prefix(row: &Row, levels: u16) -> String {
+    let mut out = String::new();
+    let from = row.depth.saturating_sub(levels);
+    if from > 0 {
+        out.push_str(&format!("{}⋯", row.depth));
+    }
+    for level in from..row.depth {
+        let is_last_level = level + 1 == row.depth;
+        match row.branch {
+            Some(last) if is_last_level => out.push_str(if last { "└─" } else { "├─" }),
+            _ if level < 64 && row.guides & (1 << level) != 0 => out.push_str("│ "),
+            _ => out.push_str("  "),
+        }
+    }
+    out
+}
+
+/// Indentation levels drawn in plain text; deeper rows show their depth instead.
+pub const TEXT_LEVELS: u16 = 24;
+
+/// Writes the whole tree (nothing folded) as plain text, one step a line: indentation,
+/// kind glyph, `#step`, name, `✗ error`, the decision's choice, and the marks for unknown
+/// parents and cut cycles, as the browser's tree pane shows them. Every string from the
+/// run is sanitized.
+pub fn write_text(run: &RunRef, s: &RunStructure, out: &mut impl Write) -> io::Result<()> {
+    let (rows, _) = flatten(s, |_| false);
+    for row in &rows {
+        if row.step as usize >= run.step_count() {
+            break;
+        }
+        let info = run.step(row.step as usize);
+        let mut line = format!(
+            "{}{} #{} {}",
+            prefix(row, TEXT_LEVELS),
+            info.kind.glyph(),
+            row.step,
+            sanitize::line(info.name.unwrap_or(info.kind.as_str()))
+        );
+        if info.is_error() {
+            line.push_str(" ✗");
+            if let Some(code) = info.error {
+                line.push(' ');
+                line.push_str(&sanitize::line(code));
+            }
+        }
+        if let Some(d) = s.decision(row.step) {
+            line.push(' ');
+            line.push_str(&sanitize::line(d));
+        }
+        if let Some(note) = s.link_note(row.step) {
+            line.push(' ');
+            line.push_str(&note);
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -425,5 +581,31 @@ mod tests {
         assert_eq!(Id::parse("012"), Id::Str("012".into()));
         assert_eq!(Id::parse("+1"), Id::Str("+1".into()));
         assert_eq!(Id::parse(""), Id::Str("".into()));
+    }
+
+    fn flat(parents: &[Option<u32>]) -> Vec<String> {
+        let l: Vec<StepLink> = parents
+            .iter()
+            .enumerate()
+            .map(|(i, p)| StepLink {
+                id: Id::Num(i as u32),
+                parent: p.map(Id::Num),
+                decision: None,
+            })
+            .collect();
+        let t = RunStructure::build(0, &l, None);
+        let (rows, _) = flatten(&t, |_| false);
+        rows.iter()
+            .map(|r| format!("{}{}", prefix(r, TEXT_LEVELS), r.step))
+            .collect()
+    }
+
+    #[test]
+    fn chains_stay_flat_and_branches_indent() {
+        // 0 → 1 → {2 → 3, 4}
+        assert_eq!(
+            flat(&[None, Some(0), Some(1), Some(2), Some(1)]),
+            ["0", "1", "├─2", "│ 3", "└─4"]
+        );
     }
 }

@@ -1,0 +1,153 @@
+//! A search session: what `retrace search` and the browser's `/` share. It owns the
+//! text index for its whole life (built on first need on every core, brought up to date
+//! incrementally as the history grows, stopped by a [`Cancel`]) and runs queries
+//! against it. The history is reached through a `read` function (a plain reference, or
+//! a lock's read guard taken briefly while work is planned); no terminal code.
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::{search, Query, SearchOptions, SearchResult, TextIndex};
+use crate::index::History;
+use crate::work::Cancel;
+use crate::Error;
+
+/// Why a session's search gave no result.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("search cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Index(#[from] Error),
+}
+
+/// The text index and the queries run against it.
+pub struct Session {
+    index: TextIndex,
+    threads: usize,
+    /// Steps indexed by the build in progress (for a progress figure).
+    progress: Arc<AtomicU64>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+impl Session {
+    /// A session that indexes on every core.
+    pub fn new() -> Session {
+        Session::with_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    pub fn with_threads(threads: usize) -> Session {
+        Session {
+            index: TextIndex::new(),
+            threads: threads.max(1),
+            progress: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The steps indexed so far (shared, so another thread can show progress).
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.progress)
+    }
+
+    pub fn index(&self) -> &TextIndex {
+        &self.index
+    }
+
+    /// Brings the text index up to the history. Returns `Ok(false)` when cancelled
+    /// (what was indexed is kept; the next call continues).
+    pub fn catch_up<G: Deref<Target = History>>(
+        &mut self,
+        read: impl Fn() -> G,
+        cancel: &Cancel,
+    ) -> Result<bool, Error> {
+        self.progress
+            .store(u64::from(self.index.covered()), Ordering::Relaxed);
+        self.index
+            .update_from(read, self.threads, cancel, &self.progress)
+    }
+
+    /// Runs `query`, first indexing what the text index lacks when the query has text.
+    pub fn search<G: Deref<Target = History>>(
+        &mut self,
+        read: impl Fn() -> G,
+        query: &Query,
+        options: &SearchOptions,
+        cancel: &Cancel,
+    ) -> Result<SearchResult, SessionError> {
+        if query.has_text() && !self.catch_up(&read, cancel)? {
+            return Err(SessionError::Cancelled);
+        }
+        let text = query.has_text().then_some(&self.index);
+        search(&read(), text, query, options, cancel).map_err(|_| SessionError::Cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::LoadOptions;
+    use std::path::Path;
+
+    fn demo() -> History {
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+        History::load(&[demo], &LoadOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_text_query_indexes_once_and_later_queries_reuse_the_index() {
+        let history = demo();
+        let mut session = Session::with_threads(2);
+        let query = Query::parse("refund").unwrap();
+        let found = session
+            .search(
+                || &history,
+                &query,
+                &SearchOptions::default(),
+                &Cancel::never(),
+            )
+            .unwrap();
+        assert_eq!(session.index().covered() as usize, history.step_count());
+        assert_eq!(found.text_covered, history.step_count());
+        assert_eq!(
+            session.progress().load(Ordering::Relaxed) as usize,
+            history.step_count()
+        );
+        let again = session
+            .search(
+                || &history,
+                &query,
+                &SearchOptions::default(),
+                &Cancel::never(),
+            )
+            .unwrap();
+        assert_eq!(found.hits, again.hits);
+    }
+
+    #[test]
+    fn a_cancelled_session_says_so_and_a_filter_only_query_needs_no_index() {
+        let history = demo();
+        let mut session = Session::with_threads(2);
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let text = Query::parse("refund").unwrap();
+        let r = session.search(|| &history, &text, &SearchOptions::default(), &cancel);
+        assert!(matches!(r, Err(SessionError::Cancelled)), "{r:?}");
+        let filter = Query::parse("outcome:failure").unwrap();
+        let r = session
+            .search(
+                || &history,
+                &filter,
+                &SearchOptions::default(),
+                &Cancel::never(),
+            )
+            .unwrap();
+        assert!(!r.hits.is_empty());
+        assert_eq!(session.index().covered(), 0, "no text, no index");
+    }
+}

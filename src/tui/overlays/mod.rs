@@ -1,0 +1,85 @@
+//! What can cover the panes: the help, the `/` search prompt and the diff view (and the
+//! views to come). The app keeps a stack of them (the top one takes the keys), so their
+//! precedence is the order they were opened, coded nowhere else. Each overlay has one
+//! update that turns an action into a change of its own state and, where the app must
+//! act (close it, jump somewhere, quit), an [`Effect`].
+
+pub mod diff;
+pub mod help;
+pub mod search;
+
+use super::action::Action;
+use super::keymap::Context;
+use super::panes::diff::DiffState;
+use super::panes::search::SearchState;
+use super::search::HitRow;
+
+/// An open overlay and its state.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// The key list, scrolled this far.
+    Help(usize),
+    Search(SearchState),
+    Diff(DiffState),
+}
+
+impl Overlay {
+    /// The keymap context of its keys.
+    pub fn context(&self) -> Context {
+        match self {
+            Overlay::Help(_) => Context::Help,
+            Overlay::Search(_) => Context::Search,
+            Overlay::Diff(_) => Context::Diff,
+        }
+    }
+
+    /// The contexts whose hints the footer shows while it is on top.
+    pub fn hint_contexts(&self) -> Vec<Context> {
+        match self {
+            Overlay::Help(_) | Overlay::Search(_) => vec![self.context()],
+            Overlay::Diff(_) => vec![Context::Diff, Context::Global],
+        }
+    }
+}
+
+/// What an overlay's update asks of the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Nothing beyond the overlay's own state.
+    None,
+    /// Close this overlay.
+    Close,
+    /// Handle the action as the app does everywhere (quit, help, theme, mouse).
+    Global(Action),
+    /// A note for the status line.
+    Say(String),
+    /// Search: the query changed; run it.
+    Query,
+    /// Search: Enter on an empty query: forget the last search.
+    ClearSearch,
+    /// Search: jump to this hit (the overlay closes; its state becomes the last search).
+    Jump(HitRow),
+    /// Diff: close and let the user choose the run to compare run `a` with.
+    ChooseOther(usize),
+}
+
+/// Moves a list cursor for the list-moving actions; `None` for any other action.
+pub fn move_list(
+    cursor: &mut super::panes::ListCursor,
+    action: Action,
+    len: usize,
+    rows: usize,
+) -> Option<()> {
+    let page = (rows.max(1) as isize - 1).max(1);
+    let delta = match action {
+        Action::MoveDown => 1,
+        Action::MoveUp => -1,
+        Action::PageDown => page,
+        Action::PageUp => -page,
+        Action::Top => isize::MIN / 2,
+        Action::Bottom => isize::MAX / 2,
+        _ => return None,
+    };
+    cursor.move_by(delta, len);
+    Some(())
+}

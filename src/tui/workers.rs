@@ -1,0 +1,133 @@
+//! The browser's workers: one latest-wins [`Slot`] per kind of job (tree, detail, diff,
+//! search), each running the core's computation off the UI thread and reporting back
+//! as a [`Msg::Job`]. Also [`run_now`], the same work on the calling thread (tests,
+//! benchmarks). This module knows nothing about panes or app state.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use super::diff;
+use super::document::DetailLoader;
+use super::event::{JobOutput, Msg};
+use super::jobs::JobRequest;
+use super::search::Searcher;
+use crate::index::SharedHistory;
+use crate::tree as structure;
+use crate::work::{catch, Cancel, Slot};
+
+/// The workers: one slot per kind of job.
+pub struct Workers {
+    structure: Slot<usize>,
+    detail: Slot<(usize, u32, usize)>,
+    diff: Slot<(usize, Option<usize>)>,
+    search: Slot<(String, Option<usize>)>,
+}
+
+impl Workers {
+    pub fn spawn(shared: Arc<SharedHistory>, tx: Sender<Msg>) -> std::io::Result<Workers> {
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let structure = Slot::spawn("retrace-tree", move |generation, run, cancel: &Cancel| {
+            let send = |result| {
+                let _ = t.send(Msg::Job(JobOutput::Structure { generation, result }));
+            };
+            let result =
+                catch(|| structure::load(&h, run, cancel, |partial| send(Ok(Arc::new(partial)))));
+            if !cancel.is_cancelled() {
+                send(result.map(Arc::new));
+            }
+        })?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let diff = Slot::spawn(
+            "retrace-diff",
+            move |generation, (a, b), cancel: &Cancel| {
+                let result = catch(|| diff::build(&h, a, b, cancel));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Diff { generation, result }));
+                }
+            },
+        )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let mut searcher = Searcher::default();
+        let search = Slot::spawn(
+            "retrace-search",
+            move |generation, (query, only_run): (String, Option<usize>), cancel: &Cancel| {
+                let result = catch(|| searcher.run(&h, &query, only_run, cancel));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Search { generation, result }));
+                }
+            },
+        )?;
+        let mut loader = DetailLoader::default();
+        let detail = Slot::spawn(
+            "retrace-detail",
+            move |generation, (run, step, limit), cancel: &Cancel| {
+                let result = catch(|| loader.load(&shared, run, step, limit));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = tx.send(Msg::Job(JobOutput::Detail { generation, result }));
+                }
+            },
+        )?;
+        Ok(Workers {
+            structure,
+            detail,
+            diff,
+            search,
+        })
+    }
+
+    pub fn submit(&self, request: JobRequest) {
+        match request {
+            JobRequest::Structure { generation, run } => self.structure.submit(generation, run),
+            JobRequest::Detail {
+                generation,
+                run,
+                step,
+                limit,
+            } => self.detail.submit(generation, (run, step, limit)),
+            JobRequest::Diff { generation, a, b } => self.diff.submit(generation, (a, b)),
+            JobRequest::Search {
+                generation,
+                query,
+                only_run,
+            } => self.search.submit(generation, (query, only_run)),
+        }
+    }
+}
+
+/// Runs a request on this thread (tests and benchmarks: same work, no threads).
+pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
+    match request {
+        JobRequest::Structure { generation, run } => JobOutput::Structure {
+            generation,
+            result: structure::load(shared, run, &Cancel::never(), |_| {}).map(Arc::new),
+        },
+        JobRequest::Detail {
+            generation,
+            run,
+            step,
+            limit,
+        } => JobOutput::Detail {
+            generation,
+            result: DetailLoader::default()
+                .load(shared, run, step, limit)
+                .map(Arc::new),
+        },
+        JobRequest::Diff { generation, a, b } => JobOutput::Diff {
+            generation,
+            result: diff::build(shared, a, b, &Cancel::never()).map(Arc::new),
+        },
+        JobRequest::Search {
+            generation,
+            query,
+            only_run,
+        } => JobOutput::Search {
+            generation,
+            result: Searcher::default()
+                .run(shared, &query, only_run, &Cancel::never())
+                .map(Arc::new),
+        },
+    }
+}
