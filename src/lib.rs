@@ -14,6 +14,7 @@
 //! ```
 
 pub mod cli;
+pub mod config;
 pub mod describe;
 pub mod diverge;
 pub mod index;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod sanitize;
 pub mod search;
 pub mod source;
+pub mod stats;
 pub mod time;
 #[cfg(feature = "tui")]
 pub mod tui;
