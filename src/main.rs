@@ -121,6 +121,10 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Figures per hour, day, agent, model, version, task, error or tool: runs,
+    /// failures, failure rate, duration p50/p95, steps, tokens, error codes, first and
+    /// last failure, and cost when the config file has prices.
+    Stats(cli::stats::Args),
 }
 
 fn main() -> ExitCode {
@@ -346,6 +350,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             cli::search::run(&history, &query, &options, &mut out)?;
             nothing_read(&history)?;
         }
+        Some(Command::Stats(stats)) => cli::stats::run(stats, args.format)?,
     }
     out.flush()?;
     Ok(())

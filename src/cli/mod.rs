@@ -6,6 +6,7 @@ pub mod diff;
 pub mod ls;
 pub mod search;
 pub mod show;
+pub mod stats;
 pub mod watch;
 
 use std::io::{self, Write};
