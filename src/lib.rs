@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod describe;
 pub mod diverge;
+pub mod failure_strip;
 pub mod index;
 pub mod ingest;
 pub mod model;
@@ -25,6 +26,7 @@ pub mod search;
 pub mod source;
 pub mod stats;
 pub mod time;
+pub mod waterfall;
 #[cfg(feature = "tui")]
 pub mod tui;
 
