@@ -219,3 +219,24 @@ fn ls_json_tokens_of_the_real_samples() {
     assert_eq!(by_format["codex"]["output"], 1123);
     assert_eq!(by_format["otel"]["input"], 1020);
 }
+
+#[test]
+fn show_json_carries_each_steps_tokens() {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["show", "r-5014ef5e", "assets/demo", "--json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The demo's step 1 is `"tokens":{"input":676,"output":41}`.
+    assert_eq!(v["steps"][1]["tokens"], serde_json::json!({"input": 676, "output": 41}));
+    assert!(v["steps"][0]["tokens"].is_null());
+    let sum: u64 = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["tokens"]["input"].as_u64())
+        .sum();
+    assert_eq!(v["run"]["tokens"]["input"], sum);
+}
