@@ -134,7 +134,8 @@ impl FailureStrip {
                     0
                 } else {
                     // Rounded up, so that one failure among many never vanishes.
-                    let level = (u64::from(b.failures) * u64::from(max_level)).div_ceil(u64::from(most));
+                    let level =
+                        (u64::from(b.failures) * u64::from(max_level)).div_ceil(u64::from(most));
                     level.max(1) as u8
                 }
             })
@@ -185,10 +186,25 @@ mod tests {
         let strip = FailureStrip::build(runs, 24).unwrap();
         assert_eq!(strip.bucket_ms, HOUR);
         assert_eq!(strip.start_ms, hour(8, 0));
-        let per_hour: Vec<(u32, u32)> = strip.buckets.iter().map(|b| (b.runs, b.failures)).collect();
+        let per_hour: Vec<(u32, u32)> =
+            strip.buckets.iter().map(|b| (b.runs, b.failures)).collect();
         assert_eq!(
             per_hour,
-            [(1, 0), (2, 2), (0, 0), (2, 1), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (0, 0), (1, 0)]
+            [
+                (1, 0),
+                (2, 2),
+                (0, 0),
+                (2, 1),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (0, 0),
+                (1, 0)
+            ]
         );
         assert_eq!(strip.column_of(hour(9, 59)), Some(1));
         assert_eq!(strip.column_of(hour(7, 59)), None);
@@ -196,7 +212,9 @@ mod tests {
         assert_eq!(strip.range(3), hour(11, 0)..hour(12, 0));
         // Heights: the busiest bucket is full, a lone failure still shows.
         assert_eq!(strip.levels(8)[..4], [0, 8, 0, 4]);
-        let strip = FailureStrip::build((0..100).map(|i| (T0, i < 99)).chain([(T0 + HOUR, true)]), 2).unwrap();
+        let strip =
+            FailureStrip::build((0..100).map(|i| (T0, i < 99)).chain([(T0 + HOUR, true)]), 2)
+                .unwrap();
         assert_eq!(strip.levels(8), [8, 1]);
     }
 
@@ -208,9 +226,21 @@ mod tests {
         };
         let text = [
             line("a", 0, "run_start", "2026-11-25T09:12:00Z", ""),
-            line("a", 1, "run_end", "2026-11-25T09:13:00Z", ",\"outcome\":\"failure\""),
+            line(
+                "a",
+                1,
+                "run_end",
+                "2026-11-25T09:13:00Z",
+                ",\"outcome\":\"failure\"",
+            ),
             line("b", 0, "run_start", "2026-11-25T10:30:00Z", ""),
-            line("b", 1, "run_end", "2026-11-25T10:31:00Z", ",\"outcome\":\"success\""),
+            line(
+                "b",
+                1,
+                "run_end",
+                "2026-11-25T10:31:00Z",
+                ",\"outcome\":\"success\"",
+            ),
             line("c", 0, "run_start", "2026-11-25T11:00:00Z", ""),
         ]
         .concat();
@@ -227,7 +257,19 @@ mod tests {
         assert_eq!(strip.column_of_run(&b), Some(1));
         assert!(strip.contains(1, &b));
         assert!(!strip.contains(0, &b));
-        assert_eq!(strip.buckets[0], Bucket { runs: 1, failures: 1 });
-        assert_eq!(strip.buckets[2], Bucket { runs: 1, failures: 0 });
+        assert_eq!(
+            strip.buckets[0],
+            Bucket {
+                runs: 1,
+                failures: 1
+            }
+        );
+        assert_eq!(
+            strip.buckets[2],
+            Bucket {
+                runs: 1,
+                failures: 0
+            }
+        );
     }
 }

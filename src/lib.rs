@@ -26,9 +26,9 @@ pub mod search;
 pub mod source;
 pub mod stats;
 pub mod time;
-pub mod waterfall;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod waterfall;
 
 use std::path::{Path, PathBuf};
 

@@ -314,9 +314,11 @@ impl std::ops::AddAssign for Tokens {
 /// in a string, as OTLP writes 64-bit integers).
 pub fn count_of(v: &serde_json::Value) -> Option<u64> {
     match v {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0).map(|f| f as u64)),
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
         serde_json::Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }

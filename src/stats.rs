@@ -98,9 +98,9 @@ pub fn failure_time(run: &RunRef) -> Option<i64> {
 pub fn keys(run: &RunRef, by: GroupBy) -> Vec<Option<String>> {
     let one = |v: Option<String>| vec![v];
     match by {
-        GroupBy::Hour => one(run.started_at().map(|t| {
-            format_rfc3339(t.div_euclid(HOUR_MS) * HOUR_MS)
-        })),
+        GroupBy::Hour => one(run
+            .started_at()
+            .map(|t| format_rfc3339(t.div_euclid(HOUR_MS) * HOUR_MS))),
         GroupBy::Day => one(run.started_at().map(|t| {
             let day = format_rfc3339(t.div_euclid(DAY_MS) * DAY_MS);
             day.get(..10).unwrap_or(&day).to_string()
@@ -111,11 +111,10 @@ pub fn keys(run: &RunRef, by: GroupBy) -> Vec<Option<String>> {
             Some(agent) => format!("{agent}@{v}"),
             None => v.to_string(),
         })),
-        GroupBy::Task => one(
-            run.label("task")
-                .or_else(|| run.label("task_id"))
-                .map(str::to_owned),
-        ),
+        GroupBy::Task => one(run
+            .label("task")
+            .or_else(|| run.label("task_id"))
+            .map(str::to_owned)),
         GroupBy::Error => {
             let codes: BTreeSet<String> = error_steps(run).map(str::to_owned).collect();
             if codes.is_empty() {

@@ -71,8 +71,8 @@ impl Waterfall {
         let start = self.column(ts);
         let (len, instant) = match timing.duration_ms {
             Some(d) if d.is_finite() && d > 0.0 => {
-                let end = (ts + d - self.start_ms as f64) * f64::from(self.width)
-                    / self.span_ms as f64;
+                let end =
+                    (ts + d - self.start_ms as f64) * f64::from(self.width) / self.span_ms as f64;
                 let end = end.ceil().clamp(0.0, f64::from(self.width)) as u16;
                 (end.saturating_sub(start).max(1), false)
             }
@@ -155,7 +155,14 @@ mod tests {
         // A gap shows as empty columns between bars.
         let before = w.bar(timing(t0, Some(100.0))).unwrap();
         assert_eq!(before.start + before.len, 2);
-        assert_eq!(w.bar(Timing { ts: None, duration_ms: Some(3.0), error: false }), None);
+        assert_eq!(
+            w.bar(Timing {
+                ts: None,
+                duration_ms: Some(3.0),
+                error: false
+            }),
+            None
+        );
         // A run of one instant still has an axis.
         let point = Waterfall::new(t0, t0, 10).unwrap();
         assert_eq!(point.bar(timing(t0, None)).map(|b| b.start), Some(0));
@@ -176,7 +183,9 @@ mod tests {
         assert_eq!(reads, window.collect::<Vec<_>>());
         assert_eq!(bars.len(), 48);
         // Halfway through the run is halfway across the axis.
-        assert!(bars.iter().all(|b| b.unwrap().start == 80 && b.unwrap().len == 1));
+        assert!(bars
+            .iter()
+            .all(|b| b.unwrap().start == 80 && b.unwrap().len == 1));
     }
 
     #[test]
@@ -199,8 +208,14 @@ mod tests {
         assert_eq!(w.span_ms, 2000);
         let bars = w.run_bars(&run, 1..10);
         assert_eq!(bars.len(), 3);
-        assert_eq!(bars[0].map(|b| (b.start, b.len, b.error)), Some((0, 10, false)));
-        assert_eq!(bars[1].map(|b| (b.start, b.len, b.error)), Some((10, 10, true)));
+        assert_eq!(
+            bars[0].map(|b| (b.start, b.len, b.error)),
+            Some((0, 10, false))
+        );
+        assert_eq!(
+            bars[1].map(|b| (b.start, b.len, b.error)),
+            Some((10, 10, true))
+        );
         assert_eq!(bars[2], None);
     }
 }

@@ -16,9 +16,16 @@ fn demo() -> PathBuf {
 fn stats(args: &[&str], config: Option<&Path>) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_retrace"));
     cmd.arg("stats").arg(demo()).args(args).arg("--json");
-    cmd.env("RETRACE_CONFIG", config.unwrap_or(Path::new("/nonexistent/retrace-config")));
+    cmd.env(
+        "RETRACE_CONFIG",
+        config.unwrap_or(Path::new("/nonexistent/retrace-config")),
+    );
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -50,10 +57,12 @@ fn demo_runs() -> BTreeMap<String, Run> {
     for file in files(&demo()) {
         for line in std::fs::read_to_string(file).unwrap().lines() {
             let v: Value = serde_json::from_str(line).unwrap();
-            let run = runs.entry(v["run_id"].as_str().unwrap().into()).or_default();
+            let run = runs
+                .entry(v["run_id"].as_str().unwrap().into())
+                .or_default();
             run.steps += 1;
             let ts = v["ts"].as_str().unwrap().to_string();
-            if run.start.as_ref().is_none_or(|s| ts < *s) {
+            if run.start.as_ref().map_or(true, |s| ts < *s) {
                 run.start = Some(ts);
             }
             if let Some(o) = v["outcome"].as_str() {
@@ -94,14 +103,21 @@ fn by_hour_matches_the_files_and_shows_the_credential_window() {
             .push(run);
     }
     let keys: Vec<&str> = groups.iter().map(|g| g["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, expected.keys().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        keys,
+        expected.keys().map(String::as_str).collect::<Vec<_>>()
+    );
     for g in groups {
         let runs = &expected[g["key"].as_str().unwrap()];
         let key = &g["key"];
         assert_eq!(g["runs"], runs.len(), "{key}");
         let failures = runs.iter().filter(|r| is_bad(&r.outcome)).count();
         assert_eq!(g["failures"], failures, "{key}");
-        assert_eq!(g["steps"], runs.iter().map(|r| r.steps).sum::<u64>(), "{key}");
+        assert_eq!(
+            g["steps"],
+            runs.iter().map(|r| r.steps).sum::<u64>(),
+            "{key}"
+        );
         let mut errors: BTreeMap<String, u64> = BTreeMap::new();
         for r in runs {
             for (code, n) in &r.errors {
@@ -122,14 +138,23 @@ fn by_hour_matches_the_files_and_shows_the_credential_window() {
             .unwrap_or_else(|| panic!("no group {key}"))
     };
     let nine = group("2026-11-25T09:00:00Z");
-    assert_eq!((nine["runs"].as_u64(), nine["failures"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (nine["runs"].as_u64(), nine["failures"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(nine["failure_rate"], 1.0);
     assert_eq!(nine["errors"], serde_json::json!({"SMTP_AUTH_INVALID": 4}));
     assert_eq!(nine["first_failure"], "2026-11-25T09:12:49.686Z");
     assert_eq!(nine["last_failure"], "2026-11-25T09:41:20.012Z");
     let eleven = group("2026-11-25T11:00:00Z");
-    assert_eq!((eleven["runs"].as_u64(), eleven["failures"].as_u64()), (Some(2), Some(1)));
-    assert_eq!(eleven["errors"], serde_json::json!({"SMTP_AUTH_INVALID": 2}));
+    assert_eq!(
+        (eleven["runs"].as_u64(), eleven["failures"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        eleven["errors"],
+        serde_json::json!({"SMTP_AUTH_INVALID": 2})
+    );
     // The hours before had no failures.
     assert_eq!(group("2026-11-25T05:00:00Z")["failures"], 0);
     assert!(groups.iter().all(|g| g.get("cost").is_none()));
@@ -172,8 +197,15 @@ fn by_error_ranks_the_rotated_credential_first() {
 fn filter_and_cost_from_the_price_table() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
-    std::fs::write(&config, "theme = dark\nprice.gpt-4.1-2025-04-14 = 0.002 0.008\n").unwrap();
-    let got = stats(&["--by", "agent", "--filter", "agent:support-bot"], Some(&config));
+    std::fs::write(
+        &config,
+        "theme = dark\nprice.gpt-4.1-2025-04-14 = 0.002 0.008\n",
+    )
+    .unwrap();
+    let got = stats(
+        &["--by", "agent", "--filter", "agent:support-bot"],
+        Some(&config),
+    );
     let groups = got["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 1);
     let support = &groups[0];
@@ -186,11 +218,17 @@ fn filter_and_cost_from_the_price_table() {
     );
     let want = input as f64 / 1000.0 * 0.002 + output as f64 / 1000.0 * 0.008;
     let cost = &support["cost"];
-    assert!((cost["total"].as_f64().unwrap() - want).abs() < 1e-9, "{cost}");
+    assert!(
+        (cost["total"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{cost}"
+    );
     assert_eq!(cost["unpriced_runs"], 0);
 
     // Another agent's model has no price: its cost is not guessed.
-    let got = stats(&["--by", "agent", "--filter", "agent:billing-agent"], Some(&config));
+    let got = stats(
+        &["--by", "agent", "--filter", "agent:billing-agent"],
+        Some(&config),
+    );
     let billing = &got["groups"][0]["cost"];
     assert_eq!(billing["total"], 0.0);
     assert_eq!(billing["unpriced_runs"], 8);
@@ -208,7 +246,10 @@ fn text_table_names_the_groups_and_their_errors() {
     let text = String::from_utf8(out.stdout).unwrap();
     let first_row = text.lines().nth(1).unwrap();
     assert!(first_row.starts_with("SMTP_AUTH_INVALID"), "{text}");
-    assert!(text.contains("SMTP_AUTH_INVALID: 3 failed 2026-11-25 09:12:49"), "{text}");
+    assert!(
+        text.contains("SMTP_AUTH_INVALID: 3 failed 2026-11-25 09:12:49"),
+        "{text}"
+    );
 }
 
 #[test]

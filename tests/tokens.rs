@@ -10,7 +10,9 @@ use retrace::index::{History, LoadOptions};
 use retrace::model::{StepKind, Tokens};
 
 fn fixture(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(sub)
 }
 
 fn load(path: PathBuf, chunk_size: usize) -> History {
@@ -36,7 +38,11 @@ fn claude_code_counts_each_message_once_with_its_cache_tokens_as_input() {
         let history = load(fixture("realdata/claude-code/short.jsonl"), chunk_size);
         assert_eq!(history.run_count(), 1);
         let run = history.run(0);
-        assert_eq!(run.tokens(), tokens(3 + 13835 + 11515, 13), "chunk {chunk_size}");
+        assert_eq!(
+            run.tokens(),
+            tokens(3 + 13835 + 11515, 13),
+            "chunk {chunk_size}"
+        );
     }
     let history = load(fixture("realdata/claude-code/short.jsonl"), 2 << 20);
     let steps = history.run(0).load_steps().unwrap();
@@ -60,7 +66,9 @@ fn codex_counts_the_sessions_final_total() {
     // The last of the rollout's 12 token_count events: total_token_usage input 298373
     // (cached included), output 1123 (reasoning included).
     let history = load(
-        fixture("realdata/codex/rollout-2026-02-23T20-34-25-019c8bfe-ec25-79e0-97d7-bda6a9c575ff.jsonl"),
+        fixture(
+            "realdata/codex/rollout-2026-02-23T20-34-25-019c8bfe-ec25-79e0-97d7-bda6a9c575ff.jsonl",
+        ),
         2 << 20,
     );
     assert_eq!(history.run_count(), 1);
@@ -74,17 +82,17 @@ fn codex_counts_the_sessions_final_total() {
 fn otel_sums_the_model_call_spans() {
     // Three call_llm spans: 269+359+392 in, 16+14+46 out; the agent and tool spans
     // report none.
-    let is_call = |s: &&retrace::model::Step| s.name.as_deref().is_some_and(|n| n.starts_with("call_llm"));
-    let history = load(fixture("realdata/otel/any-agent_OPENAI_trace.otlp.jsonl"), 2 << 20);
+    let is_call =
+        |s: &&retrace::model::Step| s.name.as_deref().is_some_and(|n| n.starts_with("call_llm"));
+    let history = load(
+        fixture("realdata/otel/any-agent_OPENAI_trace.otlp.jsonl"),
+        2 << 20,
+    );
     assert_eq!(history.run_count(), 1);
     let run = history.run(0);
     assert_eq!(run.tokens(), tokens(1020, 76));
     let steps = run.load_steps().unwrap();
-    let per_step: Vec<Option<Tokens>> = steps
-        .iter()
-        .filter(is_call)
-        .map(|s| s.tokens())
-        .collect();
+    let per_step: Vec<Option<Tokens>> = steps.iter().filter(is_call).map(|s| s.tokens()).collect();
     assert_eq!(
         per_step,
         [tokens(269, 16), tokens(359, 14), tokens(392, 46)]
@@ -134,7 +142,9 @@ fn otel_older_and_openinference_names_and_agent_aggregates() {
     // The agent span's aggregate is shown on it, not added to its children's.
     assert_eq!(run.tokens(), tokens(80, 10));
     let steps = run.load_steps().unwrap();
-    let agent = steps.iter().find(|s| s.name.as_deref() == Some("invoke_agent"));
+    let agent = steps
+        .iter()
+        .find(|s| s.name.as_deref() == Some("invoke_agent"));
     assert_eq!(agent.and_then(|s| s.tokens()), tokens(1000, 100));
 }
 
@@ -193,7 +203,11 @@ fn ls_json_carries_each_runs_tokens() {
         let id = run["run_id"].as_str().unwrap();
         match expected.get(id) {
             Some(&(input, output)) => {
-                assert_eq!(run["tokens"], serde_json::json!({"input": input, "output": output}), "{id}")
+                assert_eq!(
+                    run["tokens"],
+                    serde_json::json!({"input": input, "output": output}),
+                    "{id}"
+                )
             }
             None => assert!(run["tokens"].is_null(), "{id}"),
         }
@@ -207,7 +221,11 @@ fn ls_json_tokens_of_the_real_samples() {
         .arg(fixture("realdata"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let by_format: BTreeMap<&str, &serde_json::Value> = v["runs"]
         .as_array()
@@ -230,7 +248,10 @@ fn show_json_carries_each_steps_tokens() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // The demo's step 1 is `"tokens":{"input":676,"output":41}`.
-    assert_eq!(v["steps"][1]["tokens"], serde_json::json!({"input": 676, "output": 41}));
+    assert_eq!(
+        v["steps"][1]["tokens"],
+        serde_json::json!({"input": 676, "output": 41})
+    );
     assert!(v["steps"][0]["tokens"].is_null());
     let sum: u64 = v["steps"]
         .as_array()

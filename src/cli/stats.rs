@@ -102,7 +102,11 @@ pub fn print(stats: &Stats, as_json: bool, out: &mut impl Write) -> io::Result<(
         "STEPS",
         "TOKENS IN",
         "OUT",
-        if with_cost { format!(" {:>10}", "COST") } else { String::new() },
+        if with_cost {
+            format!(" {:>10}", "COST")
+        } else {
+            String::new()
+        },
     );
     writeln!(out, "{}", header.trim_end())?;
     for g in &stats.groups {

@@ -15,8 +15,8 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::ingest::{parse_record, Context};
 use crate::ingest::TokenCount;
+use crate::ingest::{parse_record, Context};
 use crate::model::{Format, Outcome, Problem, Status, Step, StepKind, Tokens};
 use crate::Error;
 

@@ -296,10 +296,25 @@ mod tests {
 
     #[test]
     fn reads_token_counts() {
-        let ev = parse_event(r#"{"run_id":"r","kind":"llm_call","tokens":{"input":812,"output":41,"note":"x"}}"#).unwrap();
-        assert_eq!(ev.tokens, Some(Tokens { input: 812, output: 41 }));
+        let ev = parse_event(
+            r#"{"run_id":"r","kind":"llm_call","tokens":{"input":812,"output":41,"note":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ev.tokens,
+            Some(Tokens {
+                input: 812,
+                output: 41
+            })
+        );
         let ev = parse_event(r#"{"run_id":"r","kind":"llm_call","tokens":{"output":7}}"#).unwrap();
-        assert_eq!(ev.tokens, Some(Tokens { input: 0, output: 7 }));
+        assert_eq!(
+            ev.tokens,
+            Some(Tokens {
+                input: 0,
+                output: 7
+            })
+        );
         let ev = parse_event(r#"{"run_id":"r","kind":"llm_call","tokens":{}}"#).unwrap();
         assert_eq!(ev.tokens, None);
     }
