@@ -261,3 +261,31 @@ fn show_json_carries_each_steps_tokens() {
         .sum();
     assert_eq!(v["run"]["tokens"]["input"], sum);
 }
+
+#[test]
+fn diff_json_sets_the_two_runs_totals_side_by_side() {
+    let expected = demo_tokens();
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args([
+            "diff",
+            "r-2bcd0cc3",
+            "assets/demo",
+            "--against",
+            "r-1ee837f4",
+            "--json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for (side, run) in [("a", "r-2bcd0cc3"), ("b", "r-1ee837f4")] {
+        let (input, output) = expected[run];
+        assert_eq!(
+            v["totals"][side]["tokens"],
+            serde_json::json!({"input": input, "output": output}),
+            "{side}"
+        );
+        assert!(v["totals"][side]["duration_ms"].as_i64().unwrap() > 0);
+    }
+}
