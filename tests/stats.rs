@@ -262,3 +262,18 @@ fn a_bad_filter_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("filter"));
 }
+
+#[test]
+fn a_history_of_bad_lines_only_is_an_error_after_the_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.jsonl"), "not json\n{\"kind\":\"x\"}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["stats", "--json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["groups"], serde_json::json!([]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 bad lines"));
+}

@@ -73,6 +73,12 @@ pub fn run(args: Args, format: Option<Format>) -> anyhow::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
     print(&stats, args.json, &mut out)?;
     out.flush()?;
+    if history.run_count() == 0 && !history.problems().is_empty() {
+        anyhow::bail!(
+            "nothing could be read: {} bad lines and no runs",
+            history.problems().len()
+        );
+    }
     Ok(())
 }
 
