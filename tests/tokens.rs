@@ -62,6 +62,16 @@ fn claude_code_counts_each_message_once_with_its_cache_tokens_as_input() {
 }
 
 #[test]
+fn claude_code_takes_a_streamed_messages_final_figures() {
+    // Four messages; one's lines report output 25 and then 173, with a tool result
+    // between them. Per message (input with cache, output):
+    // (3+7883+17915, 27) (1+208+25798, 1) (3+8490+18014, 11) (47+1115+26504, 173).
+    let history = load(fixture("realdata/claude-code/tool_heavy.jsonl"), 2 << 20);
+    assert_eq!(history.run_count(), 1);
+    assert_eq!(history.run(0).tokens(), tokens(105_981, 212));
+}
+
+#[test]
 fn codex_counts_the_sessions_final_total() {
     // The last of the rollout's 12 token_count events: total_token_usage input 298373
     // (cached included), output 1123 (reasoning included).
@@ -227,15 +237,27 @@ fn ls_json_tokens_of_the_real_samples() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let by_format: BTreeMap<&str, &serde_json::Value> = v["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["format"].as_str().unwrap(), &r["tokens"]))
-        .collect();
-    assert_eq!(by_format["claude-code"]["input"], 25353);
-    assert_eq!(by_format["codex"]["output"], 1123);
-    assert_eq!(by_format["otel"]["input"], 1020);
+    let runs = v["runs"].as_array().unwrap();
+    let tokens_of = |format: &str, id_start: &str| {
+        let run = runs
+            .iter()
+            .find(|r| r["format"] == format && r["run_id"].as_str().unwrap().starts_with(id_start))
+            .unwrap_or_else(|| panic!("no {format} run {id_start}…"));
+        (
+            run["tokens"]["input"].as_u64(),
+            run["tokens"]["output"].as_u64(),
+        )
+    };
+    assert_eq!(
+        tokens_of("claude-code", "55604662"),
+        (Some(25353), Some(13))
+    );
+    assert_eq!(
+        tokens_of("claude-code", "d6e0bada"),
+        (Some(105_981), Some(212))
+    );
+    assert_eq!(tokens_of("codex", "019c8bfe"), (Some(298_373), Some(1123)));
+    assert_eq!(tokens_of("otel", ""), (Some(1020), Some(76)));
 }
 
 #[test]
