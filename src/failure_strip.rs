@@ -18,7 +18,8 @@ pub struct Bucket {
 /// Runs by start time in equal buckets, `buckets[i]` covering `range(i)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureStrip {
-    /// Start of the first bucket (epoch ms), a multiple of `bucket_ms`.
+    /// Start of the first bucket (epoch ms), a multiple of `bucket_ms` (except in a strip
+    /// of one column too short for any round size).
     pub start_ms: i64,
     pub bucket_ms: i64,
     pub buckets: Vec<Bucket>,
@@ -54,28 +55,31 @@ impl FailureStrip {
     /// smallest round size that fits. Runs without a start time are not counted. `None`
     /// when there is no timed run or no column.
     pub fn build(runs: impl IntoIterator<Item = (i64, bool)>, width: usize) -> Option<Self> {
-        let runs: Vec<(i64, bool)> = runs.into_iter().collect();
+        // Times past ±285,000 years are nobody's runs; leaving them out keeps the
+        // arithmetic below far from overflow.
+        let runs: Vec<(i64, bool)> = runs
+            .into_iter()
+            .filter(|r| r.0.unsigned_abs() < 1 << 53)
+            .collect();
         let first = runs.iter().map(|r| r.0).min()?;
         let last = runs.iter().map(|r| r.0).max()?;
         if width == 0 {
             return None;
         }
-        let columns = |size: i64| (last.div_euclid(size) - first.div_euclid(size) + 1) as u128;
-        let bucket_ms = SIZES
-            .iter()
-            .copied()
-            .find(|&s| columns(s) <= width as u128)
-            .unwrap_or_else(|| {
-                // Whole weeks, enough of them per bucket.
-                let weeks = ((last - first) / (7 * DAY)) as usize / width + 1;
-                let mut size = weeks as i64 * 7 * DAY;
-                while columns(size) > width as u128 {
-                    size += 7 * DAY;
-                }
-                size
-            });
-        let start_ms = first.div_euclid(bucket_ms) * bucket_ms;
-        let mut buckets = vec![Bucket::default(); columns(bucket_ms) as usize];
+        let columns = |size: i64| (last.div_euclid(size) - first.div_euclid(size) + 1) as usize;
+        let (start_ms, bucket_ms) = match SIZES.iter().copied().find(|&s| columns(s) <= width) {
+            Some(size) => (first.div_euclid(size) * size, size),
+            // One column: one bucket from the first run on.
+            None if width == 1 => (first, last - first + 1),
+            // Whole weeks: with buckets of at least span / (width - 1), the span and the
+            // alignment of its start fit the width.
+            None => {
+                let weeks = (last - first) / (7 * DAY) / (width as i64 - 1) + 1;
+                let size = weeks * 7 * DAY;
+                (first.div_euclid(size) * size, size)
+            }
+        };
+        let mut buckets = vec![Bucket::default(); ((last - start_ms) / bucket_ms + 1) as usize];
         for (ts, failed) in runs {
             let b = &mut buckets[((ts - start_ms) / bucket_ms) as usize];
             b.runs += 1;
@@ -169,6 +173,19 @@ mod tests {
         assert_eq!(strip.bucket_ms % (7 * DAY), 0);
         assert!(strip.buckets.len() <= 20, "{}", strip.buckets.len());
         assert_eq!(FailureStrip::build([(T0, true)], 0), None);
+        // Runs on both sides of 1970, and absurd times, in one column.
+        let strip = FailureStrip::build(
+            [(-400 * DAY, true), (900 * DAY, false), (i64::MAX, true)],
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            strip.buckets,
+            [Bucket {
+                runs: 2,
+                failures: 1
+            }]
+        );
         assert_eq!(FailureStrip::build([], 80), None);
     }
 
@@ -271,5 +288,37 @@ mod tests {
                 failures: 0
             }
         );
+    }
+
+    #[test]
+    fn every_run_lands_in_a_bucket_within_the_width() {
+        // Spans from a second to years, widths from 1 to 300, from a fixed-seed generator.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..500 {
+            let width = (next() % 300 + 1) as usize;
+            let span = (1 + (next() % (500 * 365 * DAY as u64)) as i64) >> (next() % 40);
+            let runs: Vec<(i64, bool)> = (0..(next() % 50 + 1))
+                .map(|_| (T0 + (next() as i64).rem_euclid(span + 1), next() % 3 == 0))
+                .collect();
+            let strip = FailureStrip::build(runs.iter().copied(), width).unwrap();
+            assert!(
+                strip.buckets.len() <= width,
+                "{} > {width}",
+                strip.buckets.len()
+            );
+            let counted: u32 = strip.buckets.iter().map(|b| b.runs).sum();
+            assert_eq!(counted as usize, runs.len());
+            for (ts, _) in &runs {
+                let column = strip.column_of(*ts).expect("inside the strip");
+                assert!(strip.range(column).contains(ts));
+            }
+            assert!(strip.levels(8).iter().all(|&l| l <= 8));
+        }
     }
 }

@@ -42,7 +42,7 @@ impl Waterfall {
     pub fn new(start_ms: i64, end_ms: i64, width: u16) -> Option<Waterfall> {
         (width > 0).then_some(Waterfall {
             start_ms,
-            span_ms: (end_ms - start_ms).max(1),
+            span_ms: end_ms.saturating_sub(start_ms).max(1),
             width,
         })
     }
@@ -217,5 +217,27 @@ mod tests {
             Some((10, 10, true))
         );
         assert_eq!(bars[2], None);
+    }
+
+    #[test]
+    fn bars_stay_on_the_axis() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let width = (next() % 200 + 1) as u16;
+            let span = (next() % 10_000_000) as i64;
+            let w = Waterfall::new(1000, 1000 + span, width).unwrap();
+            // Steps inside the run, and a few that stray outside it.
+            let ts = 1000 + (next() % (span as u64 + 2000)) as i64 - 1000;
+            let duration = (next() % 3 > 0).then(|| (next() % 20_000_000) as f64);
+            let bar = w.bar(timing(ts, duration)).unwrap();
+            assert!(bar.len >= 1);
+            assert!(bar.start + bar.len <= width, "{bar:?} width {width}");
+        }
     }
 }
