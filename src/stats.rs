@@ -100,9 +100,9 @@ pub fn keys(run: &RunRef, by: GroupBy) -> Vec<Option<String>> {
     match by {
         GroupBy::Hour => one(run
             .started_at()
-            .map(|t| format_rfc3339(t.div_euclid(HOUR_MS) * HOUR_MS))),
+            .map(|t| format_rfc3339(floor_to(t, HOUR_MS)))),
         GroupBy::Day => one(run.started_at().map(|t| {
-            let day = format_rfc3339(t.div_euclid(DAY_MS) * DAY_MS);
+            let day = format_rfc3339(floor_to(t, DAY_MS));
             day.get(..10).unwrap_or(&day).to_string()
         })),
         GroupBy::Agent => one(run.agent().map(str::to_owned)),
@@ -136,6 +136,11 @@ pub fn keys(run: &RunRef, by: GroupBy) -> Vec<Option<String>> {
             }
         }
     }
+}
+
+/// `t` rounded down to a multiple of `unit` (kept as is where that is out of range).
+fn floor_to(t: i64, unit: i64) -> i64 {
+    t.checked_sub(t.rem_euclid(unit)).unwrap_or(t)
 }
 
 /// The error labels of a run's failing steps, in step order (only runs with errors are
