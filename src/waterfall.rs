@@ -102,7 +102,10 @@ impl Waterfall {
             let s = run.step(i);
             Timing {
                 ts: s.ts,
-                duration_ms: s.duration_ms,
+                // A run_end's duration is the whole run's: it is the instant the run ended.
+                duration_ms: s
+                    .duration_ms
+                    .filter(|_| s.kind != crate::model::StepKind::RunEnd),
                 error: s.status == crate::model::Status::Error
                     || s.kind == crate::model::StepKind::Error,
             }
@@ -196,6 +199,7 @@ mod tests {
             "{\"run_id\":\"r\",\"step\":1,\"kind\":\"tool_call\",\"name\":\"x\",\"ts\":\"2026-11-25T09:00:00Z\",\"duration_ms\":1000}\n",
             "{\"run_id\":\"r\",\"step\":2,\"kind\":\"tool_result\",\"name\":\"x\",\"status\":\"error\",\"ts\":\"2026-11-25T09:00:01Z\",\"duration_ms\":1000}\n",
             "{\"run_id\":\"r\",\"step\":3,\"kind\":\"message\"}\n",
+            "{\"run_id\":\"r\",\"step\":4,\"kind\":\"run_end\",\"outcome\":\"failure\",\"ts\":\"2026-11-25T09:00:02Z\",\"duration_ms\":2000}\n",
         );
         std::fs::write(dir.path().join("r.jsonl"), text).unwrap();
         let history = crate::index::History::load(
@@ -204,10 +208,23 @@ mod tests {
         )
         .unwrap();
         let run = history.run(0);
-        let w = Waterfall::of_run(&run, 20).unwrap();
-        assert_eq!(w.span_ms, 2000);
+        // The axis as the index measures the run (a run_end's duration is added to its
+        // time there).
+        let w = Waterfall::new(
+            run.started_at().unwrap(),
+            run.started_at().unwrap() + 2000,
+            20,
+        )
+        .unwrap();
+        let of_run = Waterfall::of_run(&run, 20).unwrap();
+        assert_eq!(of_run.start_ms, w.start_ms);
+        assert_eq!(Some(of_run.span_ms), run.duration_ms());
         let bars = w.run_bars(&run, 1..10);
-        assert_eq!(bars.len(), 3);
+        assert_eq!(bars.len(), 4);
+        assert_eq!(
+            bars[3].map(|b| (b.start, b.len, b.instant)),
+            Some((19, 1, true))
+        );
         assert_eq!(
             bars[0].map(|b| (b.start, b.len, b.error)),
             Some((0, 10, false))
