@@ -14,8 +14,10 @@
 //! ```
 
 pub mod cli;
+pub mod config;
 pub mod describe;
 pub mod diverge;
+pub mod failure_strip;
 pub mod index;
 pub mod ingest;
 pub mod model;
@@ -26,10 +28,12 @@ pub mod sanitize;
 pub mod search;
 pub mod share;
 pub mod source;
+pub mod stats;
 pub mod time;
 pub mod tree;
 #[cfg(feature = "tui")]
 pub mod tui;
+pub mod waterfall;
 pub mod width;
 pub mod work;
 

@@ -40,6 +40,10 @@ enum Command {
     /// status:error, tool:NAME, agent:NAME, kind:KIND, error:CODE, label:KEY=VALUE,
     /// since:2h, until:TIME, model:NAME). Best hits first.
     Search(cli::search::Args),
+    /// Figures per hour, day, agent, model, version, task, error or tool: runs,
+    /// failures, failure rate, duration p50/p95, steps, tokens, error codes, first and
+    /// last failure, and cost when the config file has prices.
+    Stats(cli::stats::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Show(a)) => cli::show::run(a, &common),
         Some(Command::Diff(a)) => cli::diff::run(a, &common),
         Some(Command::Search(a)) => cli::search::run(a, &common),
+        Some(Command::Stats(a)) => cli::stats::run(a, &common),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -267,6 +267,79 @@ impl fmt::Display for StepError {
     }
 }
 
+/// Token counts of a model call, or summed over several. `input` counts every token the
+/// model read, cached or not (Claude Code's cache reads and writes included, as OpenAI
+/// and Codex count them); `output` every token it wrote, reasoning included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+}
+
+impl Tokens {
+    /// Reads a native-shaped `{"input": N, "output": M}` object; either may be absent.
+    pub fn from_value(v: &serde_json::Value) -> Option<Tokens> {
+        let count = |k: &str| v.get(k).and_then(count_of);
+        let (input, output) = (count("input"), count("output"));
+        (input.is_some() || output.is_some()).then(|| Tokens {
+            input: input.unwrap_or(0),
+            output: output.unwrap_or(0),
+        })
+    }
+
+    pub fn total(&self) -> u64 {
+        self.input + self.output
+    }
+
+    /// Each count at its largest: the final figures of a usage reported several times.
+    pub fn max(self, other: Tokens) -> Tokens {
+        Tokens {
+            input: self.input.max(other.input),
+            output: self.output.max(other.output),
+        }
+    }
+}
+
+impl Tokens {
+    /// `self - other`, stopping at zero.
+    pub fn minus(self, other: Tokens) -> Tokens {
+        Tokens {
+            input: self.input.saturating_sub(other.input),
+            output: self.output.saturating_sub(other.output),
+        }
+    }
+}
+
+impl std::ops::Add for Tokens {
+    type Output = Tokens;
+    fn add(self, other: Tokens) -> Tokens {
+        Tokens {
+            input: self.input.saturating_add(other.input),
+            output: self.output.saturating_add(other.output),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Tokens {
+    fn add_assign(&mut self, other: Tokens) {
+        *self = *self + other;
+    }
+}
+
+/// A token count as JSON writes it: a non-negative integer (or a whole float, or an integer
+/// in a string, as OTLP writes 64-bit integers).
+pub fn count_of(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                .map(|f| f as u64)
+        }),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// One step, fully parsed from its source record (loaded lazily, when a run is opened).
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
@@ -299,6 +372,12 @@ impl Step {
 
     pub fn is_error(&self) -> bool {
         is_error(self.kind, self.status)
+    }
+
+    /// The step's token counts: every adapter writes them as native `tokens`
+    /// (`{input, output}`) into the record. `None` without a record or a usage.
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.field("tokens").and_then(Tokens::from_value)
     }
 }
 

@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 use super::{cell, problems_json, CliError, Common, Paths};
 use crate::diverge::{step_label, Diff, InputMode, Kind};
+use crate::index::RunRef;
+use crate::model::Tokens;
 use crate::sanitize;
+use crate::time::format_duration;
 
 /// Width of one side's step label in the text view (two sides fit in 80 columns).
 const LABEL: usize = 32;
@@ -67,6 +70,7 @@ pub fn print(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
             steps.len()
         )?;
     }
+    writeln!(out, "{}", totals_text(&diff.a, &diff.b))?;
     if let Some(p) = &diff.pick {
         writeln!(
             out,
@@ -154,8 +158,29 @@ fn at_text(a: Option<u32>, b: Option<u32>) -> String {
     format!("A {} / B {}", side(a), side(b))
 }
 
-/// The JSON document of a diff: `a_run`, `b_run`, `picked_because` (when picked),
-/// `input_mode`, `divergence`, `alignment` and `rows`.
+/// The two runs' time and token totals side by side: `time 15.1s / 10.9s · tokens in …`.
+fn totals_text(a: &RunRef, b: &RunRef) -> String {
+    let time = |r: &RunRef| {
+        r.duration_ms()
+            .map_or("-".into(), |d| format_duration(d as f64))
+    };
+    let count = |r: &RunRef, pick: fn(Tokens) -> u64| {
+        r.tokens().map_or("-".into(), |t| pick(t).to_string())
+    };
+    format!(
+        "time A {} / B {} · tokens in A {} / B {} · out A {} / B {}",
+        time(a),
+        time(b),
+        count(a, |t| t.input),
+        count(b, |t| t.input),
+        count(a, |t| t.output),
+        count(b, |t| t.output),
+    )
+}
+
+/// The JSON document of a diff: `a_run`, `b_run`, `totals` (`{a, b}`, each
+/// `{duration_ms, tokens}`), `picked_because` (when picked), `input_mode`, `divergence`,
+/// `alignment` and `rows`.
 pub fn to_json(diff: &Diff) -> Value {
     let cmp = &diff.comparison;
     let alignment: Vec<Value> = cmp
@@ -189,6 +214,10 @@ pub fn to_json(diff: &Diff) -> Value {
     let mut doc = json!({
         "a_run": diff.a.id(),
         "b_run": diff.b.id(),
+        "totals": {
+            "a": {"duration_ms": diff.a.duration_ms(), "tokens": diff.a.tokens()},
+            "b": {"duration_ms": diff.b.duration_ms(), "tokens": diff.b.tokens()},
+        },
         "input_mode": cmp.mode,
         "divergence": divergence,
         "alignment": alignment,

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod ls;
 pub mod search;
 pub mod show;
+pub mod stats;
 pub mod watch;
 
 use std::io::{self, Write};
@@ -18,7 +19,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::index::{History, Labels, LoadOptions, RunRef};
-use crate::model::{Format, Outcome, Problem};
+use crate::model::{Format, Outcome, Problem, Tokens};
 use crate::sanitize;
 use crate::time::format_rfc3339;
 
@@ -35,6 +36,8 @@ pub struct RunJson<'h> {
     pub duration_ms: Option<i64>,
     pub steps: usize,
     pub errors: u32,
+    /// `{input, output}`, or `null` when no record of the run reports a usage.
+    pub tokens: Option<Tokens>,
     pub first_error: Option<FirstErrorJson<'h>>,
     pub outcome: Outcome,
     pub end_error: Option<&'h str>,
@@ -62,6 +65,7 @@ impl<'h> RunJson<'h> {
             duration_ms: run.duration_ms(),
             steps: run.step_count(),
             errors: run.error_count(),
+            tokens: run.tokens(),
             first_error: run.first_error().map(|s| FirstErrorJson {
                 step: s.step,
                 name: s.name,

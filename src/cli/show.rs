@@ -116,6 +116,7 @@ fn step_json(s: &Step) -> Value {
         "error": s.error,
         "ts": s.ts.map(format_rfc3339),
         "duration_ms": s.duration_ms,
+        "tokens": s.tokens(),
         "summary": step_summary(s, 200),
     })
 }

@@ -204,6 +204,7 @@ impl History {
             merged.sort_by(|a, b| self.strings.get(a.0).cmp(self.strings.get(b.0)));
             entry.labels = merged.into();
         }
+        entry.tokens.merge(local.tokens);
         if local.declared.is_some() {
             entry.declared = local.declared;
             entry.end_error = local.end_error;

@@ -16,8 +16,9 @@ use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::ingest::TokenCount;
 use crate::ingest::{parse_record, Context};
-use crate::model::{Format, Outcome, Problem, Status, Step, StepKind};
+use crate::model::{Format, Outcome, Problem, Status, Step, StepKind, Tokens};
 use crate::Error;
 
 use interner::Interner;
@@ -144,12 +145,52 @@ pub(crate) struct RunEntry {
     segments: Vec<Segment>,
     started_at: Option<i64>,
     ended_at: Option<i64>,
+    tokens: RunTokens,
     errors: u32,
     first_error: Option<u32>,
     /// Steps whose figures are counted above; the rest arrived since the last settle.
     counted: u32,
     /// Touched since the last settle (and listed in `History::dirty`).
     dirty: bool,
+}
+
+/// A run's token total as its records add up: summed usages, and usages reported several
+/// times (see [`TokenCount::Once`]) at their largest, each once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunTokens {
+    /// Set once any usage was seen: summed usages plus each repeated usage once.
+    total: Option<Tokens>,
+    /// The largest figures seen of each usage reported several times.
+    once: Option<Box<FxHashMap<u64, Tokens>>>,
+}
+
+impl RunTokens {
+    fn add(&mut self, tokens: Tokens, count: TokenCount) {
+        let total = self.total.get_or_insert_with(Tokens::default);
+        match count {
+            TokenCount::Add => *total += tokens,
+            TokenCount::Once(key) => {
+                let once = self.once.get_or_insert_with(Default::default);
+                let seen = once.entry(key).or_default();
+                let grown = seen.max(tokens);
+                // Only the growth is added: the total counts each usage once.
+                *total += grown.minus(*seen);
+                *seen = grown;
+            }
+            TokenCount::Shown => {}
+        }
+    }
+
+    /// Adds the usages of a later part of the run (another chunk or file).
+    fn merge(&mut self, other: RunTokens) {
+        let Some(total) = other.total else { return };
+        let mut summed = total;
+        for (key, tokens) in other.once.into_iter().flat_map(|m| m.into_iter()) {
+            summed = summed.minus(tokens);
+            self.add(tokens, TokenCount::Once(key));
+        }
+        self.add(summed, TokenCount::Add);
+    }
 }
 
 /// The loaded run history.
@@ -353,6 +394,10 @@ impl<'h> RunRef<'h> {
     /// Steps with status error (or of kind `error`).
     pub fn error_count(&self) -> u32 {
         self.entry.errors
+    }
+    /// The run's token total, `None` when none of its records reports a usage.
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.entry.tokens.total
     }
     /// The `run_end` error, when the run declared one.
     pub fn end_error(&self) -> Option<&'h str> {

@@ -37,6 +37,7 @@ pub(super) struct LocalRun {
     pub(super) labels: Option<BTreeMap<String, String>>,
     pub(super) declared: Option<Outcome>,
     pub(super) end_error: Option<Box<str>>,
+    pub(super) tokens: super::RunTokens,
 }
 
 /// What a worker made of one chunk; string and run ids are local to it.
@@ -236,6 +237,9 @@ impl Parsed {
         if ev.outcome.is_some() {
             local.declared = ev.outcome;
             local.end_error = ev.error.as_ref().map(|e| e.to_string().into());
+        }
+        if let Some(tokens) = ev.tokens {
+            local.tokens.add(tokens, ev.tokens_count);
         }
         if ev.run_info_only {
             return;

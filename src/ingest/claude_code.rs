@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::json::{content_text, owned, rfc3339_of, str_of, without, StepRecord};
-use super::Event;
-use crate::model::{Status, StepError};
+use super::{Event, TokenCount};
+use crate::model::{count_of, Status, StepError, Tokens};
 
 pub fn parse_line<'a>(
     line: &'a str,
@@ -42,6 +42,15 @@ pub fn parse_line<'a>(
         .and_then(|m| str_of(m, "model"))
         .filter(|m| !m.starts_with('<'));
     let meta = without(&v, &["message"]);
+    let usage = message.and_then(|m| m.get("usage"));
+    let tokens = usage.and_then(usage_tokens);
+    // Every line of a streamed message repeats its usage, the output count growing: the
+    // run counts each message once, at its largest figures.
+    let usage_key = message
+        .and_then(|m| str_of(m, "id"))
+        .or(str_of(&v, "requestId"))
+        .or(uuid.as_deref())
+        .map(super::usage_key);
 
     // One record per step of this line; model, tokens and meta are added below.
     let step = |kind: &str, name: String, input: Option<Value>, output: Option<Value>| StepRecord {
@@ -174,6 +183,8 @@ pub fn parse_line<'a>(
             describes_run: true,
             agent: Some(Cow::Borrowed("claude-code")),
             agent_version: owned(&v, "version"),
+            tokens,
+            tokens_count: usage_key.map_or(TokenCount::Add, TokenCount::Once),
             ..Event::default()
         };
         let mut labels = BTreeMap::from([("session_id".to_string(), session.to_string())]);
@@ -192,7 +203,18 @@ pub fn parse_line<'a>(
         ev.labels = Some(labels);
         if with_records {
             record.model = model.map(str::to_owned);
-            record.tokens = message.and_then(|m| m.get("usage")).cloned();
+            record.tokens = tokens.map(|t| {
+                let mut shown = json!({"input": t.input, "output": t.output});
+                for (key, name) in [
+                    ("cache_read_input_tokens", "cache_read"),
+                    ("cache_creation_input_tokens", "cache_creation"),
+                ] {
+                    if let Some(n) = usage.and_then(|u| u.get(key)).and_then(count_of) {
+                        shown[name] = n.into();
+                    }
+                }
+                shown
+            });
             record.meta = Some(meta.clone());
             ev.record = Some(record.into_value());
         }
@@ -202,4 +224,23 @@ pub fn parse_line<'a>(
         ev.sub = sub as u32;
     }
     Ok(())
+}
+
+/// An Anthropic `usage` record as tokens: input counts the cache reads and writes too (all
+/// the prompt the model read), output the tokens it wrote.
+fn usage_tokens(usage: &Value) -> Option<Tokens> {
+    let count = |k: &str| usage.get(k).and_then(count_of);
+    let output = count("output_tokens");
+    let inputs = [
+        count("input_tokens"),
+        count("cache_creation_input_tokens"),
+        count("cache_read_input_tokens"),
+    ];
+    if output.is_none() && inputs.iter().all(Option::is_none) {
+        return None;
+    }
+    Some(Tokens {
+        input: inputs.iter().flatten().sum(),
+        output: output.unwrap_or(0),
+    })
 }

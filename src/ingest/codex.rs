@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::json::{content_text, parse_embedded, rfc3339_of, str_of, without, StepRecord};
-use super::{Context, Event};
-use crate::model::{Status, StepError};
+use super::{Context, Event, TokenCount};
+use crate::model::{count_of, Status, StepError, Tokens};
 
 pub fn parse_line<'a>(
     line: &'a str,
@@ -141,6 +141,18 @@ pub fn parse_line<'a>(
                 });
                 ("error", kind.to_string(), None, None)
             }
+            ("event_msg", "token_count") => {
+                // Run information only: the session's running token total (it repeats,
+                // and only grows), counted once at its largest.
+                let total = payload.pointer("/info/total_token_usage");
+                if let Some(tokens) = total.and_then(usage_tokens) {
+                    ev.tokens = Some(tokens);
+                    ev.tokens_count = TokenCount::Once(super::usage_key("codex total_token_usage"));
+                    ev.run_info_only = true;
+                    out.push(ev);
+                }
+                return Ok(());
+            }
             ("event_msg", _) | ("compacted", _) => return Ok(()),
             (other, _) => (other, other.to_string(), None, Some(payload.clone())),
         };
@@ -168,6 +180,17 @@ pub fn parse_line<'a>(
     }
     out.push(ev);
     Ok(())
+}
+
+/// An OpenAI usage record: `input_tokens` (cached ones included), `output_tokens`
+/// (reasoning included).
+fn usage_tokens(usage: &Value) -> Option<Tokens> {
+    let input = usage.get("input_tokens").and_then(count_of);
+    let output = usage.get("output_tokens").and_then(count_of);
+    (input.is_some() || output.is_some()).then(|| Tokens {
+        input: input.unwrap_or(0),
+        output: output.unwrap_or(0),
+    })
 }
 
 /// The session id: the UUID that ends a rollout file's name, else the whole stem.

@@ -14,7 +14,7 @@ pub mod tau_bench;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::model::{Format, Outcome, Status, StepError, StepKind};
+use crate::model::{Format, Outcome, Status, StepError, StepKind, Tokens};
 
 /// One step as an adapter sees it: the typed fields the index keeps, and (when asked
 /// for) the full record the detail view shows. Strings borrow from the record when they
@@ -50,10 +50,36 @@ pub struct Event<'a> {
     pub labels: Option<BTreeMap<String, String>>,
     /// Carries run information only (a Codex `turn_context`): not a step.
     pub run_info_only: bool,
+    /// The step's token usage (a model call's), as the run's total should see it.
+    pub tokens: Option<Tokens>,
+    /// How `tokens` add up into the run's total.
+    pub tokens_count: TokenCount,
     /// Set on the event that ends the run.
     pub outcome: Option<Outcome>,
     /// The record shown for this step (filled only when asked for).
     pub record: Option<serde_json::Value>,
+}
+
+/// How a step's tokens count toward its run's total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenCount {
+    /// Added to the total (a native step, a model-call span).
+    #[default]
+    Add,
+    /// One usage reported on several records, its figures growing (a Claude Code message
+    /// split over several lines, Codex's running session total): the run counts the
+    /// largest figures seen under this key, once.
+    Once(u64),
+    /// Shown, not added: it repeats its children's usage (an agent span's aggregate).
+    Shown,
+}
+
+/// A stable key for [`TokenCount::Once`].
+pub fn usage_key(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    text.hash(&mut h);
+    h.finish()
 }
 
 impl Event<'_> {

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use super::scan::{scan_object, Member, ValueType};
 use super::Event;
-use crate::model::{Outcome, Status, StepError, StepKind};
+use crate::model::{Outcome, Status, StepError, StepKind, Tokens};
 use crate::time::parse_rfc3339_ms;
 
 /// Parses one line (already checked to be UTF-8, line end stripped). The error is the
@@ -124,7 +124,8 @@ fn apply_member<'a>(
                     .map_err(|_| wrong("labels", "an object of strings", m))?,
             );
         }
-        b"tokens" | b"meta" if m.ty != ValueType::Object => {
+        b"tokens" => ev.tokens = tokens(m)?,
+        b"meta" if m.ty != ValueType::Object => {
             let key = String::from_utf8_lossy(m.key).into_owned();
             return Err(wrong(&key, "an object", m));
         }
@@ -136,6 +137,44 @@ fn apply_member<'a>(
         _ => {}
     }
     Ok(())
+}
+
+/// `{input, output}`, each a non-negative integer when given; other keys are kept for
+/// the detail view, not counted.
+fn tokens(m: &Member) -> Result<Option<Tokens>, String> {
+    if m.ty != ValueType::Object {
+        return Err(wrong("tokens", "an object", m));
+    }
+    let mut counts = Tokens::default();
+    let mut any = false;
+    let mut bad = None;
+    let scanned = scan_object(m.value, |t| {
+        let slot = match t.key {
+            b"input" => &mut counts.input,
+            b"output" => &mut counts.output,
+            _ => return,
+        };
+        match integer(&t).and_then(|n| u64::try_from(n).ok()) {
+            Some(n) => {
+                *slot = n;
+                any = true;
+            }
+            None if t.ty == ValueType::Null => {}
+            None => {
+                bad.get_or_insert_with(|| {
+                    let key = String::from_utf8_lossy(t.key);
+                    wrong(&format!("tokens.{key}"), "a non-negative integer", &t)
+                });
+            }
+        }
+    });
+    if scanned.is_err() {
+        return Err(wrong("tokens", "an object", m));
+    }
+    match bad {
+        Some(reason) => Err(reason),
+        None => Ok(any.then_some(counts)),
+    }
 }
 
 fn null_ok<T>(m: &Member, e: String) -> Result<Option<T>, String> {
@@ -252,6 +291,32 @@ mod tests {
         assert_eq!(ev.error.unwrap().code.as_deref(), Some("SMTP_AUTH_INVALID"));
         assert_eq!(ev.duration_ms, Some(310.0));
         assert_eq!(ev.ts, Some(1_795_168_801_500));
+        assert_eq!(ev.tokens, None);
+    }
+
+    #[test]
+    fn reads_token_counts() {
+        let ev = parse_event(
+            r#"{"run_id":"r","kind":"llm_call","tokens":{"input":812,"output":41,"note":"x"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            ev.tokens,
+            Some(Tokens {
+                input: 812,
+                output: 41
+            })
+        );
+        let ev = parse_event(r#"{"run_id":"r","kind":"llm_call","tokens":{"output":7}}"#).unwrap();
+        assert_eq!(
+            ev.tokens,
+            Some(Tokens {
+                input: 0,
+                output: 7
+            })
+        );
+        let ev = parse_event(r#"{"run_id":"r","kind":"llm_call","tokens":{}}"#).unwrap();
+        assert_eq!(ev.tokens, None);
     }
 
     #[test]
@@ -301,6 +366,14 @@ mod tests {
             (
                 r#"{"run_id":"r","kind":"x","tokens":3}"#,
                 "field \"tokens\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"x","tokens":{"input":-3}}"#,
+                "field \"tokens.input\"",
+            ),
+            (
+                r#"{"run_id":"r","kind":"x","tokens":{"output":"many"}}"#,
+                "field \"tokens.output\"",
             ),
             ("[1,2]", "not a JSON object"),
             ("hello", "not JSON"),

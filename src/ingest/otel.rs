@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::json::{parse_embedded, str_of, StepRecord};
-use super::Event;
-use crate::model::{Outcome, Status, StepError};
+use super::{Event, TokenCount};
+use crate::model::{count_of, Outcome, Status, StepError, Tokens};
 
 pub fn parse_line<'a>(
     line: &'a str,
@@ -138,8 +138,16 @@ fn map_span<'a>(
         Status::Unset
     };
 
+    let tokens = usage(&attrs);
     let mut ev = Event {
         run_id: Cow::Owned(trace_id.to_string()),
+        tokens,
+        // An agent's or a chain's usage sums its children's: shown, not counted again.
+        tokens_count: if matches!(kind, "agent" | "chain") {
+            TokenCount::Shown
+        } else {
+            TokenCount::Add
+        },
         kind: Cow::Borrowed(kind),
         id: str_of(span, "spanId").map(|s| Cow::Owned(s.to_string())),
         parent: parent.map(|p| Cow::Owned(p.to_string())),
@@ -196,17 +204,7 @@ fn map_span<'a>(
             .or(attrs.get("gen_ai.output.messages"))
             .or(attrs.get("gen_ai.completion"))
             .map(embedded);
-        let tokens = match (
-            attrs
-                .get("gen_ai.usage.input_tokens")
-                .or(attrs.get("llm.token_count.prompt")),
-            attrs
-                .get("gen_ai.usage.output_tokens")
-                .or(attrs.get("llm.token_count.completion")),
-        ) {
-            (None, None) => None,
-            (i, o) => Some(json!({"input": i, "output": o})),
-        };
+        let tokens = tokens.map(|t| json!({"input": t.input, "output": t.output}));
         let mut meta = Map::new();
         for key in [
             "traceId",
@@ -247,6 +245,27 @@ fn map_span<'a>(
         );
     }
     Some(ev)
+}
+
+/// A span's token usage: the GenAI conventions' `gen_ai.usage.input_tokens` and
+/// `output_tokens` (or their older `prompt_tokens` and `completion_tokens`), else
+/// OpenInference's `llm.token_count.prompt` and `completion`.
+fn usage(attrs: &Map<String, Value>) -> Option<Tokens> {
+    let count = |keys: &[&str]| keys.iter().find_map(|k| attrs.get(*k).and_then(count_of));
+    let input = count(&[
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.prompt_tokens",
+        "llm.token_count.prompt",
+    ]);
+    let output = count(&[
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.completion_tokens",
+        "llm.token_count.completion",
+    ]);
+    (input.is_some() || output.is_some()).then(|| Tokens {
+        input: input.unwrap_or(0),
+        output: output.unwrap_or(0),
+    })
 }
 
 /// Attribute values that hold JSON text (tool arguments, messages) are shown parsed.
