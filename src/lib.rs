@@ -19,6 +19,7 @@ pub mod diverge;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod postmortem;
 pub mod sanitize;
 pub mod search;
 pub mod source;

@@ -121,6 +121,9 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Classify a failing run: tool_failure, prompt_drift, state_corruption,
+    /// environmental_change or edge_case_input, with confidence, evidence and runner-ups.
+    Classify(cli::classify::Args),
 }
 
 fn main() -> ExitCode {
@@ -346,6 +349,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             cli::search::run(&history, &query, &options, &mut out)?;
             nothing_read(&history)?;
         }
+        Some(Command::Classify(a)) => cli::classify::run(a, args.format)?,
     }
     out.flush()?;
     Ok(())

@@ -2,6 +2,7 @@
 //! Every string from a run file passes through [`crate::sanitize`] before it is printed
 //! as text; JSON output is escaped by serde_json.
 
+pub mod classify;
 pub mod diff;
 pub mod ls;
 pub mod search;
@@ -102,4 +103,33 @@ pub fn cell(s: &str, width: usize) -> String {
     let cut = crate::describe::truncate(s, width);
     let pad = width.saturating_sub(cut.chars().count());
     format!("{cut}{}", " ".repeat(pad))
+}
+
+/// Loads the history at `paths` (default: the current folder) for the commands that
+/// take a run and paths; fails when no run file is there.
+pub fn load_history(
+    paths: Vec<std::path::PathBuf>,
+    format: Option<Format>,
+) -> anyhow::Result<History> {
+    let paths = if paths.is_empty() {
+        vec![std::path::PathBuf::from(".")]
+    } else {
+        paths
+    };
+    let options = crate::index::LoadOptions {
+        format,
+        ..crate::index::LoadOptions::default()
+    };
+    let history = History::load(&paths, &options)?;
+    if history.files().is_empty() {
+        anyhow::bail!(
+            "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst, or .json of a known format) under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(history)
 }
