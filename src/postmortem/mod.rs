@@ -16,8 +16,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod actions;
 pub mod classify;
 mod evidence;
+pub mod notes;
+pub mod timeline;
 mod values;
 mod vocab;
 

@@ -167,7 +167,12 @@ impl Usual {
                     continue;
                 }
             }
-            let Some(seen) = self.paths.get(&path) else {
+            // An empty list is a leaf where other values had items (`.tags[]`).
+            let seen = self.paths.get(&path).or_else(|| match leaf {
+                Value::Array(a) if a.is_empty() => self.paths.get(&format!("{path}[]")),
+                _ => None,
+            });
+            let Some(seen) = seen else {
                 continue;
             };
             if seen.count < MIN_SAMPLES {
