@@ -124,10 +124,19 @@ enum Command {
     /// Classify a failing run: tool_failure, prompt_drift, state_corruption,
     /// environmental_change or edge_case_input, with confidence, evidence and runner-ups.
     Classify(cli::classify::Args),
+    /// Write the post-mortem of a run: title, summary, impact, incident timeline,
+    /// divergence, category with evidence, narrative, action items, references
+    /// (--format md|json).
+    Report(cli::report::Args),
+    /// Show or change the notes on a run (root cause, bookmarks, step notes, category,
+    /// narrative, action items), kept in the library, never in the log folders.
+    Notes(cli::notes::Args),
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = Args::parse_from(cli::report::output_format_alias(
+        std::env::args_os().collect(),
+    ));
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -350,6 +359,8 @@ fn run(args: Args) -> anyhow::Result<()> {
             nothing_read(&history)?;
         }
         Some(Command::Classify(a)) => cli::classify::run(a, args.format)?,
+        Some(Command::Report(a)) => cli::report::run(a, args.format)?,
+        Some(Command::Notes(a)) => cli::notes::run(a, args.format)?,
     }
     out.flush()?;
     Ok(())

@@ -5,6 +5,8 @@
 pub mod classify;
 pub mod diff;
 pub mod ls;
+pub mod notes;
+pub mod report;
 pub mod search;
 pub mod show;
 pub mod watch;

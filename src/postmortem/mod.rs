@@ -20,6 +20,7 @@ mod actions;
 pub mod classify;
 mod evidence;
 pub mod notes;
+pub mod report;
 pub mod timeline;
 mod values;
 mod vocab;

@@ -386,9 +386,45 @@ const WRITE_VERBS: &[&str] = &[
     "migrate",
 ];
 
-/// True when a tool's name says it writes (creates, updates, sends, deletes ...).
+/// Leading words of a tool's name that say it only reads or checks.
+const READ_VERBS: &[&str] = &[
+    "get",
+    "fetch",
+    "list",
+    "read",
+    "lookup",
+    "look",
+    "find",
+    "search",
+    "check",
+    "query",
+    "describe",
+    "show",
+    "count",
+    "validate",
+    "verify",
+    "wait",
+    "compute",
+    "calculate",
+    "estimate",
+    "preview",
+    "dry",
+    "load",
+    "download",
+    "inspect",
+    "diff",
+    "plan",
+    "test",
+];
+
+/// True when a tool's name says it writes (creates, updates, sends, deletes ...): a
+/// write verb, unless the name starts with a read verb (`check_refund_policy`).
 pub(crate) fn is_write_name(name: &str) -> bool {
-    words(name).iter().any(|w| {
+    let ws = words(name);
+    if ws.first().is_some_and(|w| READ_VERBS.contains(&w.as_str())) {
+        return false;
+    }
+    ws.iter().any(|w| {
         WRITE_VERBS.contains(&w.as_str())
             || (w.len() > 3 && w.ends_with('s') && WRITE_VERBS.contains(&&w[..w.len() - 1]))
     })
@@ -457,5 +493,6 @@ mod tests {
         assert!(is_write_name("db.updates"));
         assert!(!is_write_name("lookup_order"));
         assert!(!is_write_name("fetch_page"));
+        assert!(!is_write_name("check_refund_policy"));
     }
 }
