@@ -223,7 +223,7 @@ fn a_library_inside_the_log_folders_is_refused() {
     let logs: PathBuf = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     assert!(Library::at(logs.join("notes-here"))
-        .ensure_outside(&[logs.clone()])
+        .ensure_outside(std::slice::from_ref(&logs))
         .is_err());
     assert!(Library::at(dir.path().join("lib"))
         .ensure_outside(&[logs])

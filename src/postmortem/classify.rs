@@ -123,7 +123,6 @@ pub fn classify(history: &History, inv: &Investigation) -> Result<Classification
             f,
             tool_failed,
             class.as_ref(),
-            &config,
             &mut related,
         );
         input_rules(&mut t, inv, &peers, f, tool_failed);
@@ -329,7 +328,6 @@ fn error_rules(
     first: &Step,
     tool_failed: bool,
     class: Option<&(ErrorClass, f64, Vec<&'static str>)>,
-    config: &Config,
     related: &mut Vec<super::StepRef>,
 ) {
     let at = first.step;
@@ -439,7 +437,6 @@ fn error_rules(
             }
         }
     }
-    let _ = config;
 }
 
 /// Values unlike those of successful runs reaching the failing step: in the failing

@@ -288,9 +288,8 @@ pub(crate) fn call_of<'s>(steps: &'s [Step], result: &Step) -> Option<&'s Step> 
             return Some(c);
         }
     }
-    before
-        .filter(|s| s.kind == StepKind::ToolCall && s.name == result.name)
-        .last()
+    let mut before = before;
+    before.rfind(|s| s.kind == StepKind::ToolCall && s.name == result.name)
 }
 
 /// The whole error text of a step: code, type and message.
