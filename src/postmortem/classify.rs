@@ -507,16 +507,18 @@ fn input_rules(
         if found_in_call.contains(&text) {
             continue;
         }
+        // It reaches the failure when a tool call on the way carries it, or the error
+        // quotes it (a model call reading the whole trigger does not count).
         let reaches = !text.is_empty()
-            && inv
-                .steps
-                .iter()
-                .filter(|s| s.step > 0 && s.step <= first.step)
-                .any(|s| {
-                    s.field("input")
-                        .is_some_and(|v| evidence::mentions(v, &text))
-                        || evidence::error_text(s).contains(&text)
-                });
+            && (evidence::error_text(first).contains(&text)
+                || inv
+                    .steps
+                    .iter()
+                    .filter(|s| s.kind == StepKind::ToolCall && s.step <= first.step)
+                    .any(|s| {
+                        s.field("input")
+                            .is_some_and(|v| evidence::mentions(v, &text))
+                    }));
         let (w, tail) = if reaches {
             (
                 2.5,

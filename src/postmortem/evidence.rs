@@ -3,8 +3,6 @@
 //! the failing call succeeded elsewhere, and which other runs failed the same way around
 //! the same time. Read from the index summaries where possible; peers' steps are loaded.
 
-use std::hash::{Hash, Hasher};
-
 use serde_json::Value;
 
 use super::vocab;
@@ -68,8 +66,9 @@ pub(crate) struct Config {
     pub model: Option<String>,
     /// A prompt revision, version or id declared in `meta`, `labels` or the record.
     pub prompt_rev: Option<String>,
-    /// A hash of the system prompt's text, and the step it was first seen at.
-    pub system_prompt: Option<(u64, u32)>,
+    /// The words of the system prompt (numbers and ids left out, so templated values do
+    /// not count as a change), and the step it was first seen at.
+    pub system_prompt: Option<(Vec<String>, u32)>,
 }
 
 fn prompt_key(k: &str) -> bool {
@@ -132,9 +131,13 @@ impl Config {
                 }
                 if system_prompt.is_none() {
                     if let Some(text) = s.field("input").and_then(system_text) {
-                        let mut h = std::collections::hash_map::DefaultHasher::new();
-                        text.split_whitespace().for_each(|w| w.hash(&mut h));
-                        system_prompt = Some((h.finish(), s.step));
+                        let mut words: Vec<String> = vocab::words(&text)
+                            .into_iter()
+                            .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+                            .collect();
+                        words.sort();
+                        words.dedup();
+                        system_prompt = Some((words, s.step));
                     }
                 }
             }
@@ -174,14 +177,26 @@ impl Config {
             ));
         }
         let mut at = 0;
-        if let (Some((a, step)), Some((b, _))) = (self.system_prompt, other.system_prompt) {
-            if a != b {
+        if let (Some((a, step)), Some((b, _))) = (&self.system_prompt, &other.system_prompt) {
+            if word_overlap(a, b) < PROMPT_SAME {
                 out.push("system prompt text".to_string());
-                at = step;
+                at = *step;
             }
         }
         (out, at)
     }
+}
+
+/// System prompts sharing less of their words than this (Jaccard) have changed.
+const PROMPT_SAME: f64 = 0.85;
+
+/// Jaccard overlap of two sorted, deduplicated word lists.
+fn word_overlap(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let common = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
+    common as f64 / (a.len() + b.len() - common) as f64
 }
 
 /// Successful results of tool `name` in other runs: how many before `before` (epoch ms)
