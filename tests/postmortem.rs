@@ -247,3 +247,11 @@ fn vague_action_items_are_flagged_and_specific_ones_are_not() {
     let ok = parse_action("Add an is_within_window check to issue_refund owner=li component=tool done_when=\"refund_window eval passes\"").unwrap();
     assert!(check_action(&ok).is_empty(), "{:?}", check_action(&ok));
 }
+
+#[test]
+fn a_run_with_nothing_to_go_on_gets_no_confidence_and_no_evidence() {
+    let history = load("tests/fixtures/classify/release_tool_crash");
+    // A successful run: nothing failed, nothing diverged.
+    let c = classify_run(&history, "m-0001");
+    assert!(c.confidence < 0.2, "{c:#?}");
+}

@@ -552,3 +552,22 @@ pub fn markdown(r: &Report) -> String {
     );
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_text_is_escaped_for_markdown_and_made_harmless() {
+        assert_eq!(
+            md("a_b *c* [x](y) <b> | #1"),
+            "a\\_b \\*c\\* \\[x\\](y) \\<b\\> \\| \\#1"
+        );
+        assert_eq!(md("bell\x07 esc\x1b[2J"), "bell\\\\x07 esc\\\\x1b\\[2J");
+        assert_eq!(code("plain"), "`plain`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x`"), "`` `x` ``");
+        assert!(!code("line\nbreak").contains('\n'));
+        assert_eq!(prose("**bold**\n<script>"), "**bold**\n&lt;script>");
+    }
+}
