@@ -156,6 +156,13 @@ fn the_credential_incident_report_is_a_complete_markdown_post_mortem() {
         "no raw control characters"
     );
     insta::assert_snapshot!("credential_incident_report_outline", outline(&md));
+    // --save keeps the same document in the library.
+    retrace(
+        &["report", "r-2bcd0cc3", d.to_str().unwrap(), "--save"],
+        lib.path(),
+    );
+    let saved = std::fs::read_to_string(lib.path().join("reports/r-2bcd0cc3.md")).unwrap();
+    assert_eq!(saved, md);
 }
 
 #[test]

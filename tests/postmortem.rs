@@ -255,3 +255,30 @@ fn a_run_with_nothing_to_go_on_gets_no_confidence_and_no_evidence() {
     let c = classify_run(&history, "m-0001");
     assert!(c.confidence < 0.2, "{c:#?}");
 }
+
+#[test]
+fn temporaries_left_by_a_dead_writer_are_cleared_on_the_next_save() {
+    let (_dir, lib) = temp_library();
+    let mut n = Notes::new("r-1");
+    let path = lib.save_notes(&mut n).unwrap();
+    let dir = path.parent().unwrap();
+    let stale = dir.join(".r-1.json.99999.0.tmp");
+    let fresh = dir.join(".r-1.json.99999.1.tmp");
+    std::fs::write(&stale, "{\"run_id\": \"r-").unwrap();
+    std::fs::write(&fresh, "{").unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    lib.save_notes(&mut n).unwrap();
+    assert!(!stale.exists(), "an hour-old temporary is removed");
+    assert!(fresh.exists(), "a writer may still be using a fresh one");
+    assert_eq!(
+        lib.all_notes().unwrap().len(),
+        1,
+        "temporaries are not notes"
+    );
+}

@@ -24,6 +24,10 @@ pub struct Args {
     /// $XDG_DATA_HOME/retrace, else ~/.local/share/retrace).
     #[arg(long, value_name = "DIR")]
     pub library: Option<PathBuf>,
+    /// Also save the Markdown report in the library (reports/RUN.md), atomically, and
+    /// name the file on stderr.
+    #[arg(long)]
+    pub save: bool,
 }
 
 pub fn run(args: Args, format: Option<Format>) -> anyhow::Result<()> {
@@ -41,6 +45,10 @@ pub fn run(args: Args, format: Option<Format>) -> anyhow::Result<()> {
     let notes = library.load_notes(run.id())?;
     let inv = Investigation::open(&history, run, against)?;
     let doc = report::build(&history, &inv, &notes)?;
+    if args.save {
+        let path = library.save_report(run.id(), &report::markdown(&doc))?;
+        eprintln!("saved {}", path.display());
+    }
     let mut out = io::BufWriter::new(io::stdout().lock());
     if args.output == "json" {
         serde_json::to_writer_pretty(&mut out, &doc)?;

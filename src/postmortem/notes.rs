@@ -262,6 +262,36 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Temporary files older than this were left by a writer that died mid-save.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporary files that writers killed mid-save left beside `path`.
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(f) = file.to_str() else { continue };
+        if !(f.starts_with(&prefix) && f.ends_with(".tmp")) {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// The library folder: where notes (and incident records) are kept.
 #[derive(Debug, Clone)]
 pub struct Library {
@@ -373,6 +403,25 @@ impl Library {
         })?;
         bytes.push(b'\n');
         atomic_write(&path, &bytes).map_err(io_err(&path))?;
+        remove_stale_temporaries(&path);
+        Ok(path)
+    }
+
+    pub fn reports_dir(&self) -> PathBuf {
+        self.root.join("reports")
+    }
+
+    /// Where the Markdown post-mortem of `run_id` is saved.
+    pub fn report_path(&self, run_id: &str) -> PathBuf {
+        self.reports_dir()
+            .join(format!("{}.md", safe_file_name(run_id)))
+    }
+
+    /// Saves the Markdown post-mortem of `run_id` atomically; returns the file written.
+    pub fn save_report(&self, run_id: &str, markdown: &str) -> Result<PathBuf, NotesError> {
+        let path = self.report_path(run_id);
+        atomic_write(&path, markdown.as_bytes()).map_err(io_err(&path))?;
+        remove_stale_temporaries(&path);
         Ok(path)
     }
 
