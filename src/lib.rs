@@ -21,6 +21,7 @@ pub mod failure_strip;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod postmortem;
 pub mod redact;
 pub mod replay;
 pub mod runs;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use retrace::cli::{self, CliError, Common};
+use retrace::cli::{self, CliError};
 
 /// Post-mortems of AI-agent runs: load run histories, read timelines, find where runs split.
 #[derive(Parser)]
@@ -19,8 +19,6 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     browse: cli::browse::Args,
-    #[command(flatten)]
-    common: Common,
 }
 
 #[derive(Subcommand)]
@@ -44,19 +42,31 @@ enum Command {
     /// failures, failure rate, duration p50/p95, steps, tokens, error codes, first and
     /// last failure, and cost when the config file has prices.
     Stats(cli::stats::Args),
+    /// Classify a failing run: tool_failure, prompt_drift, state_corruption,
+    /// environmental_change or edge_case_input, with confidence, evidence and runner-ups.
+    Classify(cli::classify::Args),
+    /// Write the post-mortem of a run: title, summary, impact, incident timeline,
+    /// divergence, category with evidence, narrative, action items, references
+    /// (--format md|json).
+    Report(cli::report::Args),
+    /// Show or change the notes on a run (root cause, bookmarks, step notes, category,
+    /// narrative, action items), kept in the library, never in the log folders.
+    Notes(cli::notes::Args),
 }
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let common = args.common;
     let result = match args.command {
-        None => cli::browse::run(args.browse, &common),
-        Some(Command::Ls(a)) => cli::ls::run(a, &common),
-        Some(Command::Watch(a)) => cli::watch::run(a, &common),
-        Some(Command::Show(a)) => cli::show::run(a, &common),
-        Some(Command::Diff(a)) => cli::diff::run(a, &common),
-        Some(Command::Search(a)) => cli::search::run(a, &common),
-        Some(Command::Stats(a)) => cli::stats::run(a, &common),
+        None => cli::browse::run(args.browse),
+        Some(Command::Ls(a)) => cli::ls::run(a),
+        Some(Command::Watch(a)) => cli::watch::run(a),
+        Some(Command::Show(a)) => cli::show::run(a),
+        Some(Command::Diff(a)) => cli::diff::run(a),
+        Some(Command::Search(a)) => cli::search::run(a),
+        Some(Command::Stats(a)) => cli::stats::run(a),
+        Some(Command::Classify(a)) => cli::classify::run(a),
+        Some(Command::Report(a)) => cli::report::run(a),
+        Some(Command::Notes(a)) => cli::notes::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

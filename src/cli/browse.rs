@@ -35,12 +35,15 @@ pub struct Args {
     /// instead of using file events (network filesystems).
     #[arg(long)]
     pub poll: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     #[cfg(feature = "tui")]
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        return browse(args, common);
+        return browse(args);
     }
     let history = super::load(&args.paths, common)?;
     super::report_problems(&history, 20);
@@ -52,7 +55,8 @@ pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
 }
 
 #[cfg(feature = "tui")]
-fn browse(args: Args, common: &Common) -> Result<(), CliError> {
+fn browse(args: Args) -> Result<(), CliError> {
+    let common = args.common;
     let paths = args.paths.resolved();
     let load = crate::index::LoadOptions {
         format: common.format,

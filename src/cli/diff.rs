@@ -29,9 +29,12 @@ pub struct Args {
     /// "problems"}.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     let history = super::load(&args.paths, common)?;
     if !args.json {
         super::report_problems(&history, 5);
@@ -42,7 +45,7 @@ pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
         .as_deref()
         .map(|r| history.find_run(r))
         .transpose()?;
-    let diff = crate::diverge::diff(&history, a, b).map_err(anyhow::Error::from)?;
+    let diff = crate::diverge::diff(&history, a, b)?;
     let mut out = super::stdout();
     if args.json {
         let mut doc = to_json(&diff);

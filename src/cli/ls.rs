@@ -23,9 +23,12 @@ pub struct Args {
     /// Order: time (oldest first), or duration, steps, errors (most first).
     #[arg(long, value_enum, default_value = "time")]
     pub sort: RunSort,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     let query = args
         .filter
         .as_deref()

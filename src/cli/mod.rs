@@ -1,12 +1,15 @@
 //! The headless commands: one module per command, each with its own `Args` (parsed by
-//! clap in `main.rs`) and a `run(args, &Common) -> Result<(), CliError>` that renders
+//! clap in `main.rs`) and a `run(args) -> Result<(), CliError>` that renders
 //! core results as human text or stable JSON. Every string from a run file passes
 //! through [`crate::sanitize`] before it is printed as text; JSON output is escaped by
 //! serde_json. Exit codes are decided once, from [`CliError`], in `main`.
 
 pub mod browse;
+pub mod classify;
 pub mod diff;
 pub mod ls;
+pub mod notes;
+pub mod report;
 pub mod search;
 pub mod show;
 pub mod stats;
@@ -107,20 +110,21 @@ pub fn report_problems(history: &History, limit: usize) {
 
 pub use crate::width::{cell, width};
 
-/// Options every command takes.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Options every command takes (each flattens them into its own arguments, so that a
+/// command may give a flag its own meaning, as `report --format md` does).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct Common {
     /// Read every file as this format instead of detecting it: native, otel,
     /// claude-code, codex, tau-bench.
-    #[arg(long, global = true, value_parser = parse_format)]
+    #[arg(long, value_parser = parse_format)]
     pub format: Option<Format>,
     /// Exit with status 1 when any problem was found (a bad line, a damaged or
     /// unreadable file), after the output; for scripts and CI gates.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub strict: bool,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
+pub fn parse_format(s: &str) -> Result<Format, String> {
     Format::parse(s).ok_or_else(|| {
         let known: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
         format!("unknown format {s:?}; known: {}", known.join(", "))
@@ -211,11 +215,22 @@ impl From<anyhow::Error> for CliError {
     }
 }
 
-impl From<crate::Error> for CliError {
-    fn from(e: crate::Error) -> Self {
-        CliError::Failed(e.into())
-    }
+/// Errors of the core that end a command with their message (exit 1).
+macro_rules! failed_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for CliError {
+            fn from(e: $error) -> Self {
+                CliError::Failed(e.into())
+            }
+        }
+    )*};
 }
+
+failed_from!(
+    crate::Error,
+    crate::diverge::DiffError,
+    crate::postmortem::notes::NotesError
+);
 
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> Self {

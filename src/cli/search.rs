@@ -32,9 +32,12 @@ pub struct Args {
     /// Report timings and text-index figures on stderr.
     #[arg(long)]
     pub stats: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     let query = super::parse_query("query", &args.query)?;
     let started = Instant::now();
     let history = super::load(&args.paths, common)?;

@@ -26,9 +26,12 @@ pub struct Args {
     /// Print the decision tree (parent links) instead of the step table.
     #[arg(long, conflicts_with = "json")]
     pub tree: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     let history = super::load(&args.paths, common)?;
     if !args.json {
         super::report_problems(&history, 5);

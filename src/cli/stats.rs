@@ -25,9 +25,12 @@ pub struct Args {
     /// Print one JSON object {"by", "groups": [{"key", "runs", "failures", ...}]}.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     let query = args
         .filter
         .as_deref()

@@ -26,9 +26,12 @@ pub struct Args {
     /// Poll the files instead of using file events (network filesystems).
     #[arg(long)]
     pub poll: bool,
+    #[command(flatten)]
+    pub common: Common,
 }
 
-pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    let common = &args.common;
     let paths = args.paths.resolved();
     let mut history = History::load(
         &paths,
