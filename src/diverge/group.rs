@@ -1,0 +1,411 @@
+//! Parallel groups of one run: the tool calls one model call proposed, their results and
+//! the steps of branches running under those calls (sub-agents, sidechains), which land in
+//! the log in whatever order they finish. Found from the run's own links — `parent` ids,
+//! which call each result answers, calls still in flight when another starts, how many
+//! calls the model proposed — never from tool or sample names.
+//!
+//! A group is a contiguous stretch of the run. It is split into branches: one per call
+//! (the call, its result, the steps hanging under it) and one per concurrent branch whose
+//! steps root elsewhere; a branch keeps its own order, branches do not.
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::align::{align, Sig};
+use super::signature::Analysis;
+use crate::model::StepKind;
+
+/// How far up `parent` links are followed to find a step's branch.
+const MAX_HOPS: usize = 64;
+
+/// A stretch of one run that may be compared as a parallel group.
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    /// The model call that proposed the calls, when there is one.
+    pub head: Option<usize>,
+    /// First and one-past-last position of the stretch.
+    pub start: usize,
+    pub end: usize,
+    /// Members split into branches, each in log order; branches ordered by first member.
+    pub branches: Vec<Vec<usize>>,
+    /// The run shows these steps happened at once (calls in flight together, several
+    /// calls linked to one model call, or a model call proposing several), rather than one
+    /// after another.
+    pub parallel: bool,
+}
+
+/// What a step of a stretch hangs under.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Branch {
+    /// The call at this position (itself, its result, its descendants).
+    Call(usize),
+    /// A concurrent branch whose parent chain ends at this unknown id's position in the
+    /// list of roots seen.
+    Root(u64),
+    /// A step of its own.
+    Alone(usize),
+}
+
+/// The groups of a run, in run order.
+pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
+    let steps = an.steps;
+    let by_id: FxHashMap<&str, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(p, s)| (s.id.as_str(), p))
+        .collect();
+    let parent_of = |p: usize| -> Option<usize> {
+        steps[p]
+            .parent
+            .as_deref()
+            .and_then(|id| by_id.get(id).copied())
+            .filter(|&q| q != p)
+    };
+    // The unknown id a step's parent chain ends at (a sidechain's agent node), if any.
+    let foreign_root = |p: usize| -> Option<&str> {
+        let mut at = p;
+        for _ in 0..MAX_HOPS {
+            let id = steps[at].parent.as_deref()?;
+            match by_id.get(id) {
+                Some(&q) if q != at => at = q,
+                Some(_) => return None,
+                None => return Some(id),
+            }
+        }
+        None
+    };
+
+    let mut out = Vec::new();
+    let mut head: Option<usize> = None;
+    let mut pos = 0;
+    while pos < steps.len() {
+        let step = &steps[pos];
+        match step.kind {
+            StepKind::LlmCall => {
+                head = Some(pos);
+                pos += 1;
+                continue;
+            }
+            StepKind::ToolCall => {}
+            _ => {
+                if !matches!(step.kind, StepKind::ToolResult | StepKind::Other) {
+                    head = None;
+                }
+                pos += 1;
+                continue;
+            }
+        }
+        // A stretch starts at this call.
+        let start = pos;
+        let head_root = head.and_then(foreign_root).or_else(|| foreign_root(start));
+        let mut branch_of: FxHashMap<usize, Branch> = FxHashMap::default();
+        let mut roots: FxHashMap<&str, u64> = FxHashMap::default();
+        // Calls of the stretch not answered yet: steps hang under a call only while it runs.
+        let mut running: FxHashSet<usize> = FxHashSet::default();
+        let mut calls = 0usize;
+        let mut overlap = false;
+        let mut linked_to_head = 0usize;
+        let mut at = pos;
+        while at < steps.len() {
+            let s = &steps[at];
+            // The running call (or concurrent branch) this step hangs under, if any.
+            let mut branch = None;
+            let mut up = parent_of(at);
+            for _ in 0..MAX_HOPS {
+                let Some(q) = up else { break };
+                match branch_of.get(&q) {
+                    Some(&Branch::Call(c)) if running.contains(&c) => {
+                        branch = Some(Branch::Call(c));
+                        break;
+                    }
+                    Some(&b @ Branch::Root(_)) if !running.is_empty() => {
+                        branch = Some(b);
+                        break;
+                    }
+                    _ => up = parent_of(q),
+                }
+            }
+            let parent_is_tool = parent_of(at).is_some_and(|q| {
+                matches!(steps[q].kind, StepKind::ToolCall | StepKind::ToolResult)
+            });
+            let belongs = match s.kind {
+                StepKind::ToolCall => {
+                    // A call whose parent is another call or a result is that call's
+                    // sibling (logs that chain each line to the one before), not under it.
+                    if parent_is_tool {
+                        branch = None;
+                    }
+                    if branch.is_none() && running.is_empty() && at != start && head.is_none() {
+                        false
+                    } else {
+                        if head.is_some() && parent_of(at) == head {
+                            linked_to_head += 1;
+                        }
+                        if branch.is_none() {
+                            overlap |= !running.is_empty();
+                            calls += 1;
+                            branch = Some(Branch::Call(at));
+                        }
+                        running.insert(at);
+                        true
+                    }
+                }
+                StepKind::ToolResult => {
+                    let call = an.call_of[at].map(|c| c as usize);
+                    match call.filter(|c| running.contains(c)) {
+                        Some(c) => {
+                            running.remove(&c);
+                            branch = branch_of.get(&c).copied();
+                            true
+                        }
+                        None => branch.is_some() || !running.is_empty(),
+                    }
+                }
+                _ => {
+                    if branch.is_none() && !running.is_empty() {
+                        // A concurrent branch rooted elsewhere (a sidechain).
+                        if let Some(root) = foreign_root(at).filter(|r| Some(*r) != head_root) {
+                            let n = roots.len() as u64;
+                            branch = Some(Branch::Root(*roots.entry(root).or_insert(n)));
+                        }
+                    }
+                    branch.is_some()
+                }
+            };
+            if !belongs {
+                break;
+            }
+            branch_of.insert(at, branch.unwrap_or(Branch::Alone(at)));
+            at += 1;
+        }
+        let end = at.max(start + 1);
+        let mut order: Vec<Branch> = Vec::new();
+        let mut members: FxHashMap<Branch, Vec<usize>> = FxHashMap::default();
+        for p in start..end {
+            let b = branch_of.get(&p).copied().unwrap_or(Branch::Alone(p));
+            let list = members.entry(b).or_default();
+            if list.is_empty() {
+                order.push(b);
+            }
+            list.push(p);
+        }
+        let branches: Vec<Vec<usize>> = order.iter().filter_map(|b| members.remove(b)).collect();
+        let proposed = head.map_or(0, |h| an.proposals[h].len());
+        let parallel =
+            (calls >= 2 && (overlap || linked_to_head >= 2 || proposed >= 2)) || roots.len() >= 2;
+        out.push(Group {
+            head,
+            start,
+            end,
+            branches,
+            parallel,
+        });
+        pos = end;
+    }
+    out
+}
+
+/// Steps of a class no step kind uses: group symbols pair only with group symbols.
+const GROUP_CLASS: u8 = 0xF0;
+
+/// Where a group sits in a comparison: the rows its members occupy and which steps of
+/// each side it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRows {
+    /// Rows of [`super::Comparison::rows`] holding the group's members (contiguous).
+    pub rows: std::ops::Range<usize>,
+    /// The model call that proposed the calls, on each side (index into the step slices
+    /// given to [`super::compare`]); `None` when that side has no such group or no model
+    /// call before it.
+    pub a_head: Option<usize>,
+    pub b_head: Option<usize>,
+    /// The group's members on each side, in log order (indices into the step slices).
+    pub a_members: Vec<usize>,
+    pub b_members: Vec<usize>,
+}
+
+/// One aligned row, with the group it belongs to (an index into the groups list).
+pub(crate) type GroupedPair = (Option<usize>, Option<usize>, Option<usize>);
+
+enum Sym {
+    Step(usize),
+    Group(usize),
+}
+
+fn order_free_hash(mut keys: Vec<u64>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    keys.sort_unstable();
+    let mut h = rustc_hash::FxHasher::default();
+    keys.hash(&mut h);
+    h.finish()
+}
+
+/// The run as the aligner sees it when groups are compared as groups: one symbol per
+/// group (its members' signatures taken in any order), one per other step.
+fn symbols(an: &Analysis, groups: &[Group]) -> (Vec<Sym>, Vec<Sig>) {
+    let mut syms = Vec::with_capacity(an.sigs.len());
+    let mut sigs = Vec::with_capacity(an.sigs.len());
+    let mut next = groups.iter().enumerate().peekable();
+    let mut pos = 0;
+    while pos < an.sigs.len() {
+        if let Some(&(g, group)) = next.peek() {
+            if group.start == pos {
+                next.next();
+                let members = group.branches.iter().flatten().map(|&p| an.sigs[p]);
+                let (coarse, fine): (Vec<u64>, Vec<u64>) =
+                    members.clone().map(|s| (s.coarse, s.fine)).unzip();
+                sigs.push(Sig {
+                    class: GROUP_CLASS,
+                    coarse: order_free_hash(coarse),
+                    fine: order_free_hash(fine),
+                    weak: members.clone().any(|s| s.weak),
+                });
+                syms.push(Sym::Group(g));
+                pos = group.end;
+                continue;
+            }
+        }
+        sigs.push(an.sigs[pos]);
+        syms.push(Sym::Step(pos));
+        pos += 1;
+    }
+    (syms, sigs)
+}
+
+/// Aligns two runs group by group: each group of one run is paired with a group of the
+/// other (or with gaps) as a whole, then its members are matched by what they are, not
+/// by where they were logged. Only stretches with a model call before them or with
+/// parallel steps are treated as groups; other steps align one by one as usual.
+pub(crate) fn align_grouped(
+    a: &Analysis,
+    b: &Analysis,
+    ga: Vec<Group>,
+    gb: Vec<Group>,
+) -> (Vec<GroupedPair>, Vec<GroupRows>) {
+    let keep = |g: &Group| g.head.is_some() || g.parallel;
+    let ga: Vec<Group> = ga.into_iter().filter(keep).collect();
+    let gb: Vec<Group> = gb.into_iter().filter(keep).collect();
+    let (sa, siga) = symbols(a, &ga);
+    let (sb, sigb) = symbols(b, &gb);
+    let mut rows: Vec<GroupedPair> = Vec::with_capacity(a.sigs.len().max(b.sigs.len()) + 8);
+    let mut spans = Vec::new();
+    for (x, y) in align(&siga, &sigb) {
+        let gx = x.and_then(|x| match sa[x] {
+            Sym::Group(g) => Some(&ga[g]),
+            Sym::Step(_) => None,
+        });
+        let gy = y.and_then(|y| match sb[y] {
+            Sym::Group(g) => Some(&gb[g]),
+            Sym::Step(_) => None,
+        });
+        if gx.is_none() && gy.is_none() {
+            let step = |s: Option<usize>, syms: &[Sym]| {
+                s.and_then(|s| match syms[s] {
+                    Sym::Step(p) => Some(p),
+                    Sym::Group(_) => None,
+                })
+            };
+            rows.push((step(x, &sa), step(y, &sb), None));
+            continue;
+        }
+        let id = spans.len();
+        let first = rows.len();
+        match (gx, gy) {
+            (Some(g), Some(h)) => match_members(a, b, g, h, id, &mut rows),
+            (Some(g), None) => rows.extend(
+                g.branches
+                    .iter()
+                    .flatten()
+                    .map(|&p| (Some(p), None, Some(id))),
+            ),
+            (None, Some(h)) => rows.extend(
+                h.branches
+                    .iter()
+                    .flatten()
+                    .map(|&p| (None, Some(p), Some(id))),
+            ),
+            (None, None) => {}
+        }
+        let members = |g: Option<&Group>| g.map_or_else(Vec::new, |g| (g.start..g.end).collect());
+        spans.push(GroupRows {
+            rows: first..rows.len(),
+            a_head: gx.and_then(|g| g.head),
+            b_head: gy.and_then(|g| g.head),
+            a_members: members(gx),
+            b_members: members(gy),
+        });
+    }
+    (rows, spans)
+}
+
+/// Matches the branches of two paired groups — the same branch first, then the same call
+/// with another outcome, then the same tool with other arguments, then any branch of the
+/// same kind (another tool) — and aligns each matched pair's steps in their own order.
+/// Rows follow A's branches in A's order; B's unmatched branches come last.
+fn match_members(
+    a: &Analysis,
+    b: &Analysis,
+    g: &Group,
+    h: &Group,
+    id: usize,
+    out: &mut Vec<GroupedPair>,
+) {
+    let whole = |an: &Analysis, br: &[usize]| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        for &p in br {
+            an.sigs[p].fine.hash(&mut hasher);
+        }
+        hasher.finish()
+    };
+    type Key = fn(&Analysis, &[usize]) -> u64;
+    let keys: [Key; 4] = [
+        |_, _| 0, // replaced by `whole` below
+        |an, br| an.sigs[br[0]].fine,
+        |an, br| an.sigs[br[0]].coarse,
+        |an, br| u64::from(an.sigs[br[0]].class),
+    ];
+    let mut partner: Vec<Option<usize>> = vec![None; g.branches.len()];
+    let mut taken = vec![false; h.branches.len()];
+    for (stage, key) in keys.iter().enumerate() {
+        let key_of = |an: &Analysis, br: &[usize]| {
+            if stage == 0 {
+                whole(an, br)
+            } else {
+                key(an, br)
+            }
+        };
+        let mut free: FxHashMap<u64, std::collections::VecDeque<usize>> = FxHashMap::default();
+        for (k, br) in h.branches.iter().enumerate().filter(|(k, _)| !taken[*k]) {
+            free.entry(key_of(b, br)).or_default().push_back(k);
+        }
+        for (k, br) in g.branches.iter().enumerate() {
+            if partner[k].is_some() {
+                continue;
+            }
+            if let Some(m) = free.get_mut(&key_of(a, br)).and_then(|q| q.pop_front()) {
+                partner[k] = Some(m);
+                taken[m] = true;
+            }
+        }
+    }
+    for (k, br) in g.branches.iter().enumerate() {
+        match partner[k] {
+            Some(m) => {
+                let other = &h.branches[m];
+                let sx: Vec<Sig> = br.iter().map(|&p| a.sigs[p]).collect();
+                let sy: Vec<Sig> = other.iter().map(|&p| b.sigs[p]).collect();
+                out.extend(
+                    align(&sx, &sy)
+                        .into_iter()
+                        .map(|(x, y)| (x.map(|x| br[x]), y.map(|y| other[y]), Some(id))),
+                );
+            }
+            None => out.extend(br.iter().map(|&p| (Some(p), None, Some(id)))),
+        }
+    }
+    for (m, br) in h.branches.iter().enumerate() {
+        if !taken[m] {
+            out.extend(br.iter().map(|&p| (None, Some(p), Some(id))));
+        }
+    }
+}
