@@ -398,3 +398,116 @@ fn binary_json_names_the_groups_of_rows_and_of_the_divergence() {
     // Rows outside groups say so.
     assert_eq!(doc["rows"][0]["group"], Value::Null);
 }
+
+// ---------------------------------------------------------------------------------------
+// A real Claude Code session with parallel tool use (tests/fixtures/realdata/claude-code/
+// tool_heavy.jsonl: one assistant message proposes WebSearch and Glob at once, and their
+// results come back in the other order). Copies are changed in a temporary folder.
+
+const SESSION: &str = "tests/fixtures/realdata/claude-code/tool_heavy.jsonl";
+
+/// The session's steps after `change` was applied to its lines (parsed JSON, in file
+/// order), loaded on its own (a changed copy keeps the session id).
+fn claude_steps(
+    change: impl FnOnce(&mut Vec<Value>),
+) -> (tempfile::TempDir, Vec<retrace::model::Step>) {
+    let text = std::fs::read_to_string(SESSION).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    change(&mut lines);
+    let dir = tempfile::tempdir().unwrap();
+    let out: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(dir.path().join("session.jsonl"), out).unwrap();
+    let history = History::load(&[dir.path().to_path_buf()], &LoadOptions::default()).unwrap();
+    assert!(history.problems().is_empty(), "{:?}", history.problems());
+    let run = history.runs().next().expect("one session");
+    let steps = run.load_steps().unwrap();
+    (dir, steps)
+}
+
+/// Line indices (0-based) of the results of the parallel `WebSearch` and `Glob` calls.
+fn parallel_results(lines: &[Value]) -> (usize, usize) {
+    let calls: Vec<(String, String)> = lines
+        .iter()
+        .filter_map(|v| {
+            let block = v.pointer("/message/content/0")?;
+            (block["type"] == "tool_use").then(|| {
+                (
+                    block["id"].as_str().unwrap().to_string(),
+                    block["name"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    let result_of = |tool: &str| {
+        let id = &calls.iter().find(|(_, n)| n == tool).unwrap().0;
+        lines
+            .iter()
+            .position(|v| {
+                v.pointer("/message/content/0/tool_use_id")
+                    .and_then(Value::as_str)
+                    == Some(id)
+            })
+            .unwrap()
+    };
+    (result_of("WebSearch"), result_of("Glob"))
+}
+
+/// The step holding the result of the call named `tool`.
+fn result_step(steps: &[retrace::model::Step], tool: &str) -> usize {
+    let call = steps
+        .iter()
+        .find(|s| s.name.as_deref() == Some(tool))
+        .unwrap();
+    steps
+        .iter()
+        .position(|s| {
+            s.kind == retrace::model::StepKind::ToolResult
+                && s.parent.as_deref() == Some(call.id.as_str())
+        })
+        .unwrap()
+}
+
+#[test]
+fn a_real_claude_code_session_against_itself_with_parallel_results_swapped_has_no_divergence() {
+    let (_da, a) = claude_steps(|_| {});
+    let (_db, b) = claude_steps(|lines| {
+        let (web, glob) = parallel_results(lines);
+        assert_eq!(glob + 1, web, "the fixture logs Glob's result first");
+        // Swap the two results, keeping the file in time order.
+        let (tw, tg) = (
+            lines[web]["timestamp"].clone(),
+            lines[glob]["timestamp"].clone(),
+        );
+        lines[web]["timestamp"] = tg;
+        lines[glob]["timestamp"] = tw;
+        lines.swap(web, glob);
+    });
+    // The copy really logs them the other way round.
+    assert!(result_step(&a, "Glob") < result_step(&a, "WebSearch"));
+    assert!(result_step(&b, "Glob") > result_step(&b, "WebSearch"));
+    let cmp = diverge::compare(&a, &b);
+    assert!(cmp.divergence.is_none(), "{:?}", cmp.divergence);
+    assert!(!cmp.groups.is_empty());
+}
+
+#[test]
+fn a_real_claude_code_session_against_a_copy_where_one_parallel_call_fails_diverges_there() {
+    let (_da, a) = claude_steps(|_| {});
+    let (_db, b) = claude_steps(|lines| {
+        let (_, glob) = parallel_results(lines);
+        lines[glob]["message"]["content"][0]["is_error"] = json!(true);
+    });
+    let cmp = diverge::compare(&a, &b);
+    let d = cmp.divergence.expect("a divergence");
+    let (at_a, at_b) = (result_step(&a, "Glob"), result_step(&b, "Glob"));
+    assert_eq!(
+        (d.kind, d.a_step, d.b_step),
+        (Kind::ErrorVsSuccess, Some(a[at_a].step), Some(b[at_b].step)),
+        "{}",
+        d.summary
+    );
+    assert!(d.group.is_some(), "{}", d.summary);
+}

@@ -113,7 +113,13 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
             for _ in 0..MAX_HOPS {
                 let Some(q) = up else { break };
                 match branch_of.get(&q) {
-                    Some(&Branch::Call(c)) if running.contains(&c) => {
+                    // Under a call of the stretch: while any call runs, or for steps that
+                    // are not a new turn (a hook's progress logged just after a result).
+                    Some(&Branch::Call(c))
+                        if running.contains(&c)
+                            || !running.is_empty()
+                            || s.kind == StepKind::Other =>
+                    {
                         branch = Some(Branch::Call(c));
                         break;
                     }
@@ -188,7 +194,23 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
             }
             list.push(p);
         }
-        let branches: Vec<Vec<usize>> = order.iter().filter_map(|b| members.remove(b)).collect();
+        let branches: Vec<Vec<usize>> = order
+            .iter()
+            .filter_map(|b| {
+                let mut list = members.remove(b)?;
+                // A call's result ends its branch, however its hooks' and sub-steps' lines
+                // raced it into the log.
+                if let Branch::Call(c) = b {
+                    if let Some(k) = list.iter().position(|&p| {
+                        steps[p].kind == StepKind::ToolResult && an.call_of[p] == Some(*c as u32)
+                    }) {
+                        let result = list.remove(k);
+                        list.push(result);
+                    }
+                }
+                Some(list)
+            })
+            .collect();
         let proposed = head.map_or(0, |h| an.proposals[h].len());
         let parallel =
             (calls >= 2 && (overlap || linked_to_head >= 2 || proposed >= 2)) || roots.len() >= 2;
