@@ -431,3 +431,147 @@ fn match_members(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::diverge::{compare, Kind};
+    use crate::model::{Status, Step, StepKind};
+
+    /// Steps from `(id, parent, kind, name, status)`, in that order.
+    fn run(spec: &[(&str, &str, &str, &str, &str)]) -> Vec<Step> {
+        spec.iter()
+            .enumerate()
+            .map(|(pos, &(id, parent, kind, name, status))| Step {
+                step: pos as u32,
+                id: id.to_string(),
+                parent: (!parent.is_empty()).then(|| parent.to_string()),
+                kind: StepKind::parse(kind),
+                kind_name: kind.to_string(),
+                name: Some(name.to_string()),
+                status: if status == "error" {
+                    Status::Error
+                } else {
+                    Status::Ok
+                },
+                error: None,
+                ts: None,
+                duration_ms: None,
+                record: record(kind, name, id),
+            })
+            .collect()
+    }
+
+    fn record(kind: &str, name: &str, id: &str) -> Value {
+        // Each step's data names the branch it belongs to (the id's first letter), so
+        // steps of different branches are different behaviour.
+        let branch = &id[..1];
+        match kind {
+            "tool_call" => json!({"input": {"q": format!("{name} {branch}")}}),
+            "tool_result" => json!({"output": {"rows": [branch]}}),
+            "llm_call" => json!({"output": {"text": format!("working on {branch}")}}),
+            _ => json!({}),
+        }
+    }
+
+    /// Two sub-agents started by one model call, each calling a tool; `order` gives the
+    /// log order of their steps (by id); `failing` is a result that fails.
+    fn subagents(order: &[&str], failing: &str) -> Vec<Step> {
+        let all = [
+            ("p1", "h", "tool_call", "task", ""),
+            ("q1", "h", "tool_call", "task", ""),
+            ("p2", "p1", "llm_call", "sub", ""),
+            ("q2", "q1", "llm_call", "sub", ""),
+            ("p3", "p2", "tool_call", "search", ""),
+            ("q3", "q2", "tool_call", "search", ""),
+            ("p4", "p3", "tool_result", "search", ""),
+            ("q4", "q3", "tool_result", "search", ""),
+            ("p5", "p1", "tool_result", "task", ""),
+            ("q5", "q1", "tool_result", "task", ""),
+        ];
+        let mut spec = vec![
+            ("s", "", "run_start", "run", ""),
+            ("h", "s", "llm_call", "planner", ""),
+        ];
+        for id in order {
+            let mut x = *all.iter().find(|x| x.0 == *id).unwrap();
+            if x.0 == failing {
+                x.4 = "error";
+            }
+            spec.push(x);
+        }
+        spec.push(("z", "h", "run_end", "end", ""));
+        run(&spec)
+    }
+
+    const IN_TURN: [&str; 10] = ["p1", "q1", "p2", "p3", "p4", "p5", "q2", "q3", "q4", "q5"];
+    const INTERLEAVED: [&str; 10] = ["q1", "p1", "q2", "p2", "q3", "p3", "p4", "q4", "q5", "p5"];
+
+    #[test]
+    fn interleaved_subagents_are_the_same_behaviour_as_subagents_in_turn() {
+        let a = subagents(&IN_TURN, "");
+        let b = subagents(&INTERLEAVED, "");
+        let cmp = compare(&a, &b);
+        assert!(cmp.divergence.is_none(), "{:?}", cmp.divergence);
+        assert_eq!(cmp.groups.len(), 1);
+        // Each sub-agent's steps are matched with the same sub-agent's on the other side.
+        for r in &cmp.rows {
+            if let (Some(i), Some(j)) = (r.a, r.b) {
+                assert_eq!(a[i].id, b[j].id);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_step_inside_one_subagent_is_the_divergence() {
+        let a = subagents(&IN_TURN, "q4");
+        let b = subagents(&INTERLEAVED, "");
+        let d = compare(&a, &b).divergence.expect("a divergence");
+        assert_eq!(d.kind, Kind::ErrorVsSuccess, "{}", d.summary);
+        let at = |steps: &[Step], id: &str| steps.iter().find(|s| s.id == id).map(|s| s.step);
+        assert_eq!((d.a_step, d.b_step), (at(&a, "q4"), at(&b, "q4")));
+    }
+
+    #[test]
+    fn sidechains_rooted_elsewhere_interleave_freely() {
+        // Claude Code sidechains hang under an agent node that is not a step.
+        let side = |order: &[usize]| {
+            let steps = [
+                ("a1", "agent-1", "llm_call", "sub", ""),
+                ("b1", "agent-2", "llm_call", "sub", ""),
+                ("a2", "a1", "tool_call", "grep", ""),
+                ("b2", "b1", "tool_call", "grep", ""),
+                ("a3", "a2", "tool_result", "grep", ""),
+                ("b3", "b2", "tool_result", "grep", ""),
+            ];
+            let mut spec = vec![
+                ("s", "", "run_start", "run", ""),
+                ("h", "s", "llm_call", "planner", ""),
+                ("t", "h", "tool_call", "task", ""),
+            ];
+            spec.extend(order.iter().map(|&k| steps[k]));
+            spec.push(("r", "t", "tool_result", "task", ""));
+            run(&spec)
+        };
+        let a = side(&[0, 2, 4, 1, 3, 5]);
+        let b = side(&[1, 0, 3, 2, 5, 4]);
+        let cmp = compare(&a, &b);
+        assert!(cmp.divergence.is_none(), "{:?}", cmp.divergence);
+        assert_eq!(cmp.groups.len(), 1);
+    }
+
+    #[test]
+    fn sequential_runs_are_not_grouped() {
+        let a = run(&[
+            ("s", "", "run_start", "run", ""),
+            ("h", "s", "llm_call", "planner", ""),
+            ("c", "h", "tool_call", "search", ""),
+            ("r", "c", "tool_result", "search", ""),
+            ("h2", "r", "llm_call", "planner", ""),
+            ("c2", "h2", "tool_call", "fetch", ""),
+            ("r2", "c2", "tool_result", "fetch", ""),
+        ]);
+        assert!(compare(&a, &a).groups.is_empty());
+    }
+}
