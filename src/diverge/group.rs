@@ -74,6 +74,16 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
         None
     };
 
+    // Calls some result answers; the others (a span holding its own result) run for
+    // their duration.
+    let mut answered = vec![false; steps.len()];
+    for c in an.call_of.iter().flatten() {
+        answered[*c as usize] = true;
+    }
+    let end_of = |p: usize| {
+        let s = &steps[p];
+        s.ts.map(|t| t as f64 + s.duration_ms.unwrap_or(0.0))
+    };
     let mut out = Vec::new();
     let mut head: Option<usize> = None;
     let mut pos = 0;
@@ -101,6 +111,8 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
         let mut roots: FxHashMap<&str, u64> = FxHashMap::default();
         // Calls of the stretch not answered yet: steps hang under a call only while it runs.
         let mut running: FxHashSet<usize> = FxHashSet::default();
+        // End times of the stretch's calls that no result answers.
+        let mut spans: Vec<f64> = Vec::new();
         let mut calls = 0usize;
         let mut overlap = false;
         let mut linked_to_head = 0usize;
@@ -148,10 +160,18 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
                         }
                         if branch.is_none() {
                             overlap |= !running.is_empty();
+                            // Self-contained calls overlap when one starts before another
+                            // ended.
+                            let starts = s.ts.map(|t| t as f64);
+                            overlap |= spans.iter().any(|&e| starts.is_some_and(|t| t < e));
                             calls += 1;
                             branch = Some(Branch::Call(at));
                         }
-                        running.insert(at);
+                        if answered[at] {
+                            running.insert(at);
+                        } else if let Some(e) = end_of(at) {
+                            spans.push(e);
+                        }
                         true
                     }
                 }
