@@ -60,19 +60,33 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
             .and_then(|id| by_id.get(id).copied())
             .filter(|&q| q != p)
     };
-    // The unknown id a step's parent chain ends at (a sidechain's agent node), if any.
-    let foreign_root = |p: usize| -> Option<&str> {
+    // The unknown id each step's parent chain ends at (a sidechain's agent node), if any:
+    // one pass, reusing the roots of parents logged earlier (chains can be as long as the
+    // run); parents logged later are followed a bounded way.
+    let mut roots_of: Vec<Option<&str>> = Vec::with_capacity(steps.len());
+    for p in 0..steps.len() {
         let mut at = p;
+        let mut root = None;
         for _ in 0..MAX_HOPS {
-            let id = steps[at].parent.as_deref()?;
+            let Some(id) = steps[at].parent.as_deref() else {
+                break;
+            };
             match by_id.get(id) {
+                Some(&q) if q < p => {
+                    root = roots_of[q];
+                    break;
+                }
                 Some(&q) if q != at => at = q,
-                Some(_) => return None,
-                None => return Some(id),
+                Some(_) => break,
+                None => {
+                    root = Some(id);
+                    break;
+                }
             }
         }
-        None
-    };
+        roots_of.push(root);
+    }
+    let foreign_root = |p: usize| roots_of[p];
 
     // Calls some result answers; the others (a span holding its own result) run for
     // their duration.

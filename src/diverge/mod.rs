@@ -260,14 +260,20 @@ fn row_explanation(pair: &explain::Pair, r: &Row) -> Option<(Kind, String)> {
     }
 }
 
-/// The one-line explanation of any row of a comparison of `a` and `b` (for a detail view);
-/// `None` for rows that did the same thing. Re-reads both runs: costs about as much as
+/// The one-line explanation of any row of a comparison of `a` and `b` (for a detail view),
+/// naming its parallel group on both sides when it has one; `None` for rows that did the
+/// same thing. Re-reads both runs: costs about as much as
 /// [`compare`].
 pub fn explain_row(a: &[Step], b: &[Step], cmp: &Comparison, row: usize) -> Option<(Kind, String)> {
     let r = cmp.rows.get(row)?;
     r.kind?;
     let (aa, bb) = analyse_both(a, b, cmp.mode);
-    row_explanation(&explain::Pair { a: &aa, b: &bb }, r)
+    let pair = explain::Pair { a: &aa, b: &bb };
+    let (kind, mut text) = row_explanation(&pair, r)?;
+    if let Some(g) = r.group.and_then(|g| cmp.groups.get(g)) {
+        text.push_str(&group_note(&pair, g));
+    }
+    Some((kind, text))
 }
 
 /// Why a diff could not be made.
