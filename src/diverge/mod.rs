@@ -9,6 +9,9 @@
 //! the branch chosen, results by status and data. When the two runs were started by
 //! different inputs, argument values are compared by where they were copied from (the
 //! trigger, an earlier result) rather than as they are, and results by their shape.
+//! Steps that ran at once (the tool calls one model call proposed, their results, steps of
+//! concurrent branches) are compared as a group, whatever order they were logged in
+//! ([`Comparison::groups`]).
 //!
 //! ```no_run
 //! use retrace::index::{History, LoadOptions};
