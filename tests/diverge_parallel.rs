@@ -68,7 +68,9 @@ struct Run {
 /// One run: per item a model call and a group of 2–4 parallel tool calls (every fourth
 /// item a single call), their results in an order drawn from `seed`, every fifth item a
 /// decision. `split` changes member `SPLIT_MEMBER` of item `SPLIT_ITEM`'s group.
-fn run(id: &str, seed: u64, split: Split) -> Run {
+/// With `propose`, each model call also lists the calls it proposes (in an order drawn
+/// from `seed`, as a model may write them in any order).
+fn run(id: &str, seed: u64, split: Split, propose: bool) -> Run {
     let mut n = Noise(seed | 1);
     let mut lines: Vec<Value> = Vec::new();
     let mut marks = Marks::default();
@@ -121,6 +123,15 @@ fn run(id: &str, seed: u64, split: Split) -> Run {
                     99,
                 )),
             }
+        }
+        if propose {
+            let mut listed: Vec<Value> = members
+                .iter()
+                .map(|(tool, args, ..)| json!({"name": tool, "args": {"sku": args["sku"]}}))
+                .collect();
+            n.shuffle(&mut listed);
+            let head_line = lines.last_mut().unwrap();
+            head_line["output"]["tool_calls"] = Value::Array(listed);
         }
         // The member that differs: the extra one when A has one more.
         let marked = if matches!(split, Split::Extra) {
@@ -194,8 +205,12 @@ struct Fixture {
 }
 
 fn pair(split: Split, seeds: (u64, u64)) -> Fixture {
-    let a = run("run-a", seeds.0, split);
-    let b = run("run-b", seeds.1, Split::None);
+    pair_proposing(split, seeds, false)
+}
+
+fn pair_proposing(split: Split, seeds: (u64, u64), propose: bool) -> Fixture {
+    let a = run("run-a", seeds.0, split, propose);
+    let b = run("run-b", seeds.1, Split::None, propose);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.jsonl"), &a.text).unwrap();
     std::fs::write(dir.path().join("b.jsonl"), &b.text).unwrap();
@@ -265,6 +280,26 @@ fn runs_that_differ_only_by_the_order_of_parallel_steps_have_no_divergence() {
         );
         assert!(d.comparison.groups.len() >= ITEMS);
     }
+}
+
+#[test]
+fn calls_a_model_proposed_together_are_the_same_decision_in_any_order() {
+    let f = pair_proposing(Split::None, (5, 6), true);
+    let d = diff(&f);
+    assert!(
+        d.comparison.divergence.is_none(),
+        "{:?}",
+        d.comparison.divergence
+    );
+    // A failing result is still found where it is, behind the same proposals.
+    let f = pair_proposing(Split::Error, (5, 6), true);
+    let div = diff(&f).comparison.divergence.expect("a divergence");
+    assert_eq!(
+        (div.kind, div.a_step, div.b_step),
+        (Kind::ErrorVsSuccess, f.a.marks.result, f.b.marks.result),
+        "{}",
+        div.summary
+    );
 }
 
 /// The divergence of a split pair: kind and steps on both sides, and the group named.
