@@ -147,11 +147,13 @@ pub fn parse_line<'a>(
                 None,
                 v.get("data").or(v.get("content")).cloned(),
             ));
+            links.push(Link::Chain);
         }
     }
 
     let ts = rfc3339_of(&v, "timestamp");
     let first = out.len();
+    debug_assert_eq!(links.len(), steps.len(), "one link per step");
     let (ids, parents) = link_blocks(uuid.as_deref(), parent.as_deref(), &links);
     for (mut record, (id, step_parent)) in steps.into_iter().zip(ids.into_iter().zip(parents)) {
         if sidechain {
