@@ -125,8 +125,8 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
         let mut roots: FxHashMap<&str, u64> = FxHashMap::default();
         // Calls of the stretch not answered yet: steps hang under a call only while it runs.
         let mut running: FxHashSet<usize> = FxHashSet::default();
-        // End times of the stretch's calls that no result answers.
-        let mut spans: Vec<f64> = Vec::new();
+        // The latest end time of the stretch's calls that no result answers.
+        let mut spans_end: Option<f64> = None;
         let mut calls = 0usize;
         let mut overlap = false;
         let mut linked_to_head = 0usize;
@@ -141,11 +141,7 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
                 match branch_of.get(&q) {
                     // Under a call of the stretch: while any call runs, or for steps that
                     // are not a new turn (a hook's progress logged just after a result).
-                    Some(&Branch::Call(c))
-                        if running.contains(&c)
-                            || !running.is_empty()
-                            || s.kind == StepKind::Other =>
-                    {
+                    Some(&Branch::Call(c)) if !running.is_empty() || s.kind == StepKind::Other => {
                         branch = Some(Branch::Call(c));
                         break;
                     }
@@ -176,15 +172,14 @@ pub(crate) fn groups(an: &Analysis) -> Vec<Group> {
                             overlap |= !running.is_empty();
                             // Self-contained calls overlap when one starts before another
                             // ended.
-                            let starts = s.ts.map(|t| t as f64);
-                            overlap |= spans.iter().any(|&e| starts.is_some_and(|t| t < e));
+                            overlap |= s.ts.zip(spans_end).is_some_and(|(t, e)| (t as f64) < e);
                             calls += 1;
                             branch = Some(Branch::Call(at));
                         }
                         if answered[at] {
                             running.insert(at);
                         } else if let Some(e) = end_of(at) {
-                            spans.push(e);
+                            spans_end = Some(spans_end.map_or(e, |x| x.max(e)));
                         }
                         true
                     }
@@ -593,6 +588,38 @@ mod tests {
         let cmp = compare(&a, &b);
         assert!(cmp.divergence.is_none(), "{:?}", cmp.divergence);
         assert_eq!(cmp.groups.len(), 1);
+    }
+
+    #[test]
+    fn calls_without_result_steps_are_parallel_when_their_spans_overlap() {
+        // OpenTelemetry tool spans hold their own result: timing tells what ran at once.
+        // Start times of `lookup` and `get_price`; steps in start-time order.
+        let spans = |starts: [i64; 2]| {
+            let mut steps = run(&[
+                ("s", "", "run_start", "run", ""),
+                ("h", "s", "llm_call", "chat", ""),
+                ("a1", "s", "tool_call", "lookup", ""),
+                ("b1", "s", "tool_call", "get_price", ""),
+            ]);
+            for (k, &t) in starts.iter().enumerate() {
+                steps[2 + k].ts = Some(t);
+                steps[2 + k].duration_ms = Some(100.0);
+            }
+            steps[2..].sort_by_key(|s| s.ts);
+            for (pos, s) in steps.iter_mut().enumerate() {
+                s.step = pos as u32;
+            }
+            steps
+        };
+        let (a, b) = (spans([1000, 1050]), spans([1050, 1000]));
+        let cmp = compare(&a, &b);
+        assert_eq!(cmp.groups.len(), 1);
+        assert!(cmp.divergence.is_none(), "{:?}", cmp.divergence);
+        // One after the other: compared step by step, so the order is behaviour.
+        let (a, b) = (spans([1000, 1200]), spans([1200, 1000]));
+        let cmp = compare(&a, &b);
+        assert!(cmp.groups.is_empty());
+        assert!(cmp.divergence.is_some());
     }
 
     #[test]
