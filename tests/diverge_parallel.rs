@@ -546,3 +546,31 @@ fn a_real_claude_code_session_against_a_copy_where_one_parallel_call_fails_diver
     );
     assert!(d.group.is_some(), "{}", d.summary);
 }
+
+#[test]
+fn binary_text_marks_the_rows_of_parallel_groups() {
+    let f = pair(Split::Error, (3, 4));
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["diff", "run-a", "--against", "run-b"])
+        .arg(f.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let call = f.a.marks.result.unwrap();
+    // The divergence row is a group row: `>` then the group mark.
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&format!(">│{call:>4} ")))
+        .unwrap_or_else(|| panic!("no marked divergence row for #{call}"));
+    assert!(row.contains('≠'), "{row}");
+    assert!(
+        text.contains("│ parallel group"),
+        "the legend explains the mark"
+    );
+    // Rows outside groups keep their blank mark (the run's start).
+    assert!(
+        text.lines().any(|l| l.starts_with("     0 ")),
+        "{text:.600}"
+    );
+}
