@@ -8,6 +8,9 @@
 //! - `align/10k`: the alignment alone, on the signatures of such a pair.
 //! - `align/unrelated-10k`: the alignment of two runs that share nothing past their start
 //!   (no common prefix, suffix or anchor: the banded dynamic programme does all the work).
+//! - `compare/parallel-10k`: the whole engine on two runs where each model call proposes
+//!   two to four tool calls at once, logged (calls and results) in another order in each
+//!   run, with one result failing in A at 60%: groups are found and compared as groups.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use retrace::diverge::align::{align, Sig};
@@ -127,6 +130,78 @@ fn long_run(seed: u64, diverge_at: Option<f64>, retry_every: Option<usize>) -> V
     steps
 }
 
+/// A long run of parallel groups: per item a model call, two to four tool calls hanging
+/// under it (`parent`) and their results under the calls, in an order drawn from `seed`.
+/// With `fail_at` (a fraction), the first result of the group there fails.
+fn parallel_run(seed: u64, fail_at: Option<f64>) -> (Vec<Step>, Option<usize>) {
+    let mut n = Noise(seed | 1);
+    let mut steps = Vec::with_capacity(STEPS + 64);
+    let mut failed = None;
+    push(
+        &mut steps,
+        &mut n,
+        json!({"kind": "run_start", "input": {"batch": "nightly", "source": "crm"}}),
+    );
+    let mut item = 0usize;
+    while steps.len() < STEPS - 12 {
+        let head = steps.len();
+        let v = json!({"kind": "llm_call", "name": "plan",
+            "output": {"text": format!("Checking item {item} in parallel.")}, "status": "ok"});
+        push(&mut steps, &mut n, v);
+        let head_id = steps[head].id.clone();
+        let size = 2 + item % 3;
+        let mut order: Vec<usize> = (0..size).collect();
+        shuffle(&mut order, &mut n);
+        let mut call_ids = vec![String::new(); size];
+        for &m in &order {
+            let tool = ["lookup", "get_price", "lookup", "check_stock"][m];
+            let v = json!({"kind": "tool_call", "name": tool,
+                "input": {"key": format!("item-{item}-{m}"), "request_id": n.uuid()}});
+            push(&mut steps, &mut n, v);
+            let last = steps.len() - 1;
+            steps[last].parent = Some(head_id.clone());
+            call_ids[m] = steps[last].id.clone();
+        }
+        let failing = fail_at.is_some_and(|f| failed.is_none() && head as f64 > f * STEPS as f64);
+        shuffle(&mut order, &mut n);
+        for &m in &order {
+            let tool = ["lookup", "get_price", "lookup", "check_stock"][m];
+            let v = if failing && m == 0 {
+                failed = Some(steps.len());
+                json!({"kind": "tool_result", "name": tool, "status": "error",
+                    "error": {"code": "timeout"}})
+            } else {
+                json!({"kind": "tool_result", "name": tool, "status": "ok",
+                    "output": {"key": format!("item-{item}-{m}"), "value": item * 17 + m, "trace": n.uuid()}})
+            };
+            push(&mut steps, &mut n, v);
+            let last = steps.len() - 1;
+            steps[last].parent = Some(call_ids[m].clone());
+        }
+        item += 1;
+    }
+    while steps.len() < STEPS - 1 {
+        push(
+            &mut steps,
+            &mut n,
+            json!({"kind": "decision", "name": "route", "chosen": "keep"}),
+        );
+    }
+    push(
+        &mut steps,
+        &mut n,
+        json!({"kind": "run_end", "outcome": "success"}),
+    );
+    (steps, failed)
+}
+
+fn shuffle<T>(v: &mut [T], n: &mut Noise) {
+    for i in (1..v.len()).rev() {
+        let j = (n.next() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+}
+
 fn push(steps: &mut Vec<Step>, n: &mut Noise, v: Value) {
     let pos = steps.len();
     steps.push(step(pos, v, n));
@@ -186,6 +261,17 @@ fn bench(c: &mut Criterion) {
     let sa: Vec<Sig> = a.iter().map(sig).collect();
     let sb: Vec<Sig> = b.iter().map(sig).collect();
     c.bench_function("align/10k", |bch| bch.iter(|| align(&sa, &sb)));
+
+    let (pa, failed) = parallel_run(13, Some(0.6));
+    let (pb, _) = parallel_run(17, None);
+    assert_eq!((pa.len(), pb.len()), (STEPS, STEPS));
+    // Sanity: the reorderings are no divergence; the failing result is.
+    assert!(compare(&pb, &parallel_run(19, None).0).divergence.is_none());
+    let cmp = compare(&pa, &pb);
+    let d = cmp.divergence.as_ref().expect("a divergence");
+    assert_eq!(d.a_step, failed.map(|f| f as u32), "{d:?}");
+    assert!(d.group.is_some());
+    c.bench_function("compare/parallel-10k", |bch| bch.iter(|| compare(&pa, &pb)));
 
     let ua = unrelated(3, 4, 40);
     let ub = unrelated(5, 4, 50);

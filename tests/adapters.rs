@@ -180,7 +180,10 @@ fn claude_code_sessions_map_blocks_to_steps() {
     );
     assert_eq!(steps[3]["status"], "error");
     assert_eq!(steps[3]["error"]["message"], "error: 2 tests failed");
-    assert_eq!(steps[2]["id"], "a1#1");
+    assert_eq!(
+        steps[2]["id"], "toolu_1",
+        "a tool call is known by its tool_use id"
+    );
 }
 
 #[test]
@@ -289,4 +292,178 @@ fn the_format_can_be_forced() {
     assert_eq!(problems.len(), 10, "every line lacks run_id");
     assert!(problems[0]["reason"].as_str().unwrap().contains("run_id"));
     assert!(!out.status.success(), "nothing could be read");
+}
+
+// ---------------------------------------------------------------------------------------
+// Parallel tool calls: in every format, the calls one model call proposed are siblings in
+// the tree and each result hangs under its own call, whatever order they were logged in.
+
+/// Writes `lines` as `name` in a new temporary folder.
+fn temp_file(name: &str, lines: &[Value]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(dir.path().join(name), text).unwrap();
+    dir
+}
+
+/// (kind, id, parent) of each step.
+fn links(steps: &[Value]) -> Vec<(String, String, String)> {
+    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+    steps
+        .iter()
+        .map(|st| (s(&st["kind"]), s(&st["id"]), s(&st["parent"])))
+        .collect()
+}
+
+#[test]
+fn native_parallel_calls_are_siblings_under_their_model_call() {
+    use serde_json::json;
+    let step = |n: u32, kind: &str, id: &str, parent: Option<&str>| json!({"run_id": "par", "step": n, "kind": kind, "id": id, "parent": parent, "name": "t"});
+    let dir = temp_file(
+        "run.jsonl",
+        &[
+            step(0, "run_start", "s", None),
+            step(1, "llm_call", "m", Some("s")),
+            step(2, "tool_call", "c1", Some("m")),
+            step(3, "tool_call", "c2", Some("m")),
+            step(4, "tool_result", "r2", Some("c2")),
+            step(5, "tool_result", "r1", Some("c1")),
+        ],
+    );
+    let steps = steps_of("par", dir.path());
+    assert_eq!(
+        links(&steps)[2..],
+        owned(&[
+            ("tool_call", "c1", "m"),
+            ("tool_call", "c2", "m"),
+            ("tool_result", "r2", "c2"),
+            ("tool_result", "r1", "c1"),
+        ])
+    );
+}
+
+#[test]
+fn otel_parallel_tool_spans_are_siblings_under_their_parent_span() {
+    use serde_json::json;
+    let span = |id: &str, parent: &str, name: &str, op: &str, start: u64| {
+        json!({"traceId": "5bf92f3577b34da6a3ce929d0e0e4736", "spanId": id, "parentSpanId": parent,
+               "name": name, "startTimeUnixNano": start.to_string(), "endTimeUnixNano": (start + 500).to_string(),
+               "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": op}},
+                              {"key": "gen_ai.tool.name", "value": {"stringValue": name}}]})
+    };
+    let line = json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [
+        span("aaaaaaaaaaaaaaaa", "", "agent", "invoke_agent", 1_000),
+        span("bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "chat", "chat", 1_100),
+        span("dddddddddddddddd", "bbbbbbbbbbbbbbbb", "get_price", "execute_tool", 1_300),
+        span("cccccccccccccccc", "bbbbbbbbbbbbbbbb", "lookup", "execute_tool", 1_200),
+    ]}]}]});
+    let dir = temp_file("traces.jsonl", &[line]);
+    let steps = steps_of("5bf92f35", dir.path());
+    let mut tools: Vec<_> = links(&steps)
+        .into_iter()
+        .filter(|l| l.0 == "tool_call")
+        .collect();
+    tools.sort();
+    assert_eq!(
+        tools,
+        owned(&[
+            ("tool_call", "cccccccccccccccc", "bbbbbbbbbbbbbbbb"),
+            ("tool_call", "dddddddddddddddd", "bbbbbbbbbbbbbbbb"),
+        ])
+    );
+}
+
+#[test]
+fn claude_code_tool_uses_of_one_message_are_siblings_and_results_find_their_call_by_id() {
+    use serde_json::json;
+    let line = |uuid: &str, parent: &str, kind: &str, content: Value| {
+        let parent = (!parent.is_empty()).then_some(parent);
+        json!({"type": kind, "uuid": uuid, "parentUuid": parent, "sessionId": "cc-par",
+               "timestamp": "2026-02-10T22:59:26.000Z", "message": {"role": kind, "content": content}})
+    };
+    let dir = temp_file(
+        "session.jsonl",
+        &[
+            line("u1", "", "user", json!("find the config")),
+            line(
+                "a1",
+                "u1",
+                "assistant",
+                json!([
+                    {"type": "text", "text": "Looking in two places."},
+                    {"type": "tool_use", "id": "toolu_a", "name": "Glob", "input": {"pattern": "*.toml"}},
+                    {"type": "tool_use", "id": "toolu_b", "name": "Grep", "input": {"pattern": "port"}},
+                ]),
+            ),
+            line(
+                "u2",
+                "a1",
+                "user",
+                json!([
+                    {"type": "tool_result", "tool_use_id": "toolu_b", "content": "config.toml:3"},
+                    {"type": "tool_result", "tool_use_id": "toolu_a", "content": "config.toml"},
+                ]),
+            ),
+        ],
+    );
+    let steps = steps_of("cc-par", dir.path());
+    assert_eq!(
+        links(&steps),
+        owned(&[
+            ("message", "u1", "-"),
+            ("llm_call", "a1", "u1"),
+            ("tool_call", "toolu_a", "a1"),
+            ("tool_call", "toolu_b", "a1"),
+            ("tool_result", "u2", "toolu_b"),
+            ("tool_result", "u2#1", "toolu_a"),
+        ])
+    );
+}
+
+#[test]
+fn codex_parallel_function_calls_are_siblings_and_outputs_hang_under_their_call_id() {
+    use serde_json::json;
+    let item = |t: &str, payload: Value| json!({"timestamp": format!("2026-02-23T10:00:0{t}.000Z"), "type": "response_item", "payload": payload});
+    let dir = temp_file(
+        "rollout-2026-02-23T10-00-00-0199aaaa-bbbb-7ccc-8ddd-eeeeffff0001.jsonl",
+        &[
+            json!({"timestamp": "2026-02-23T10:00:00.000Z", "type": "session_meta", "payload": {"id": "0199aaaa-bbbb-7ccc-8ddd-eeeeffff0001", "originator": "codex_cli_rs"}}),
+            item(
+                "1",
+                json!({"type": "reasoning", "summary": [{"type": "summary_text", "text": "read both"}]}),
+            ),
+            item(
+                "2",
+                json!({"type": "function_call", "name": "shell", "call_id": "call_a", "arguments": "{\"command\":[\"cat\",\"a\"]}"}),
+            ),
+            item(
+                "3",
+                json!({"type": "function_call", "name": "shell", "call_id": "call_b", "arguments": "{\"command\":[\"cat\",\"b\"]}"}),
+            ),
+            item(
+                "4",
+                json!({"type": "function_call_output", "call_id": "call_b", "output": "b"}),
+            ),
+            item(
+                "5",
+                json!({"type": "function_call_output", "call_id": "call_a", "output": "a"}),
+            ),
+        ],
+    );
+    let steps = steps_of("0199aaaa", dir.path());
+    let l = links(&steps);
+    let calls: Vec<_> = l.iter().filter(|x| x.0 == "tool_call").collect();
+    assert_eq!(calls.len(), 2);
+    // Siblings: both calls hang under the same parent.
+    assert_eq!(calls[0].2, calls[1].2);
+    assert_eq!(
+        (calls[0].1.as_str(), calls[1].1.as_str()),
+        ("call_a", "call_b")
+    );
+    let outputs: Vec<&str> = l
+        .iter()
+        .filter(|x| x.0 == "tool_result")
+        .map(|x| x.2.as_str())
+        .collect();
+    assert_eq!(outputs, ["call_b", "call_a"]);
 }

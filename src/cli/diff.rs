@@ -142,8 +142,11 @@ pub fn print(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
         };
         let (an, al) = side(row.a, &diff.a_steps);
         let (bn, bl) = side(row.b, &diff.b_steps);
+        // Members of a parallel group are marked: they are matched by what they are, not
+        // by the order they were logged in.
+        let grouped = if row.group.is_some() { '│' } else { ' ' };
         let line = format!(
-            "{mark} {an} {} {rel}  {bn} {}",
+            "{mark}{grouped}{an} {} {rel}  {bn} {}",
             cell(&al, LABEL),
             cell(&bl, LABEL)
         );
@@ -152,7 +155,12 @@ pub fn print(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "= same  ≠ differs  ≈ input differs  + only in A  - only in B  > divergence  ~ cascade"
+        "= same  ≠ differs  ≈ input differs  + only in A  - only in B  > divergence  ~ cascade{}",
+        if cmp.groups.is_empty() {
+            ""
+        } else {
+            "  │ parallel group (matched by what the steps are, not their order)"
+        }
     )
 }
 
@@ -183,7 +191,9 @@ fn totals_text(a: &RunRef, b: &RunRef) -> String {
 
 /// The JSON document of a diff: `a_run`, `b_run`, `totals` (`{a, b}`, each
 /// `{duration_ms, tokens}`), `picked_because` (when picked), `input_mode`, `divergence`,
-/// `alignment` and `rows`.
+/// `alignment`, `rows` and `groups` (parallel groups: the rows each occupies,
+/// `[start, end)`, and its steps on each side; a row's and the divergence's `group`
+/// index this list).
 pub fn to_json(diff: &Diff) -> Value {
     let cmp = &diff.comparison;
     let alignment: Vec<Value> = cmp
@@ -202,6 +212,7 @@ pub fn to_json(diff: &Diff) -> Value {
                 "kind": r.kind,
                 "input": r.input,
                 "cascade": cmp.is_cascade(n),
+                "group": r.group,
             })
         })
         .collect();
@@ -212,8 +223,23 @@ pub fn to_json(diff: &Diff) -> Value {
             "kind": d.kind,
             "summary": d.summary,
             "context": d.context,
+            "group": d.group,
         })
     });
+    let step_of = |steps: &[crate::model::Step], i: usize| steps[i].step;
+    let groups: Vec<Value> = cmp
+        .groups
+        .iter()
+        .map(|g| {
+            json!({
+                "rows": [g.rows.start, g.rows.end],
+                "a_head": g.a_head.map(|i| step_of(&diff.a_steps, i)),
+                "b_head": g.b_head.map(|j| step_of(&diff.b_steps, j)),
+                "a_steps": g.a_members.iter().map(|&i| step_of(&diff.a_steps, i)).collect::<Vec<_>>(),
+                "b_steps": g.b_members.iter().map(|&j| step_of(&diff.b_steps, j)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let mut doc = json!({
         "a_run": diff.a.id(),
         "b_run": diff.b.id(),
@@ -225,6 +251,7 @@ pub fn to_json(diff: &Diff) -> Value {
         "divergence": divergence,
         "alignment": alignment,
         "rows": rows,
+        "groups": groups,
     });
     if let Some(p) = &diff.pick {
         doc["picked_because"] = json!(p.reason);

@@ -9,6 +9,9 @@
 //! the branch chosen, results by status and data. When the two runs were started by
 //! different inputs, argument values are compared by where they were copied from (the
 //! trigger, an earlier result) rather than as they are, and results by their shape.
+//! Steps that ran at once (the tool calls one model call proposed, their results, steps of
+//! concurrent branches) are compared as a group, whatever order they were logged in
+//! ([`Comparison::groups`]).
 //!
 //! ```no_run
 //! use retrace::index::{History, LoadOptions};
@@ -23,6 +26,7 @@
 
 pub mod align;
 mod explain;
+mod group;
 mod label;
 mod normalize;
 mod pick;
@@ -30,6 +34,7 @@ mod signature;
 pub mod words;
 
 pub use explain::Kind;
+pub use group::GroupRows;
 pub use label::step_label;
 pub use pick::{pick, Pick, TASK_LABELS};
 pub use signature::InputMode;
@@ -51,6 +56,9 @@ pub struct Row {
     /// The row is input given to the agent (its trigger, a user's or the system's
     /// message), not something it did: it can differ but is never the divergence.
     pub input: bool,
+    /// The parallel group the row's steps belong to: an index into
+    /// [`Comparison::groups`].
+    pub group: Option<usize>,
 }
 
 impl Row {
@@ -73,6 +81,9 @@ pub struct Divergence {
     pub summary: String,
     /// The closest earlier input that differed (what the user said, for instance).
     pub context: Option<String>,
+    /// The parallel group the divergent row belongs to (index into
+    /// [`Comparison::groups`]).
+    pub group: Option<usize>,
 }
 
 /// Two runs aligned row by row, and where they diverge.
@@ -81,6 +92,9 @@ pub struct Comparison {
     pub mode: InputMode,
     pub rows: Vec<Row>,
     pub divergence: Option<Divergence>,
+    /// Parallel groups compared as groups (empty when neither run did things at once):
+    /// which rows each occupies and which steps of each side it holds.
+    pub groups: Vec<GroupRows>,
 }
 
 impl Comparison {
@@ -104,11 +118,21 @@ impl Comparison {
 pub fn compare(a: &[Step], b: &[Step]) -> Comparison {
     let mode = signature::input_mode(a, b);
     let (aa, bb) = analyse_both(a, b, mode);
-    let pairs = align::align(&aa.sigs, &bb.sigs);
+    // Runs that did things at once are compared group by group; others step by step.
+    let (ga, gb) = (group::groups(&aa), group::groups(&bb));
+    let (pairs, groups) = if ga.iter().chain(&gb).any(|g| g.parallel) {
+        group::align_grouped(&aa, &bb, ga, gb)
+    } else {
+        let pairs = align::align(&aa.sigs, &bb.sigs);
+        (
+            pairs.into_iter().map(|(i, j)| (i, j, None)).collect(),
+            Vec::new(),
+        )
+    };
     let pair = explain::Pair { a: &aa, b: &bb };
     let rows: Vec<Row> = pairs
         .into_iter()
-        .map(|(i, j)| {
+        .map(|(i, j, group)| {
             let input = i.is_some_and(|i| signature::is_input_step(&a[i]))
                 || j.is_some_and(|j| signature::is_input_step(&b[j]));
             let kind = match (i, j) {
@@ -122,17 +146,19 @@ pub fn compare(a: &[Step], b: &[Step]) -> Comparison {
                 b: j,
                 kind,
                 input,
+                group,
             }
         })
         .collect();
     let divergence = rows
         .iter()
         .position(|r| r.kind.is_some() && !r.input)
-        .map(|at| divergence_at(&pair, &rows, at));
+        .map(|at| divergence_at(&pair, &rows, &groups, at));
     Comparison {
         mode,
         rows,
         divergence,
+        groups,
     }
 }
 
@@ -161,10 +187,18 @@ fn analyse_both<'s>(
     })
 }
 
-fn divergence_at(pair: &explain::Pair, rows: &[Row], at: usize) -> Divergence {
+fn divergence_at(
+    pair: &explain::Pair,
+    rows: &[Row],
+    groups: &[GroupRows],
+    at: usize,
+) -> Divergence {
     let r = rows[at];
-    let (kind, summary) = row_explanation(pair, &r)
+    let (kind, mut summary) = row_explanation(pair, &r)
         .unwrap_or_else(|| (r.kind.unwrap_or(Kind::DifferentDecision), String::new()));
+    if let Some(g) = r.group.and_then(|g| groups.get(g)) {
+        summary.push_str(&group_note(pair, g));
+    }
     let context = rows[..at]
         .iter()
         .rev()
@@ -184,7 +218,30 @@ fn divergence_at(pair: &explain::Pair, rows: &[Row], at: usize) -> Divergence {
         kind,
         summary,
         context,
+        group: r.group,
     }
+}
+
+/// Names the group a divergent row belongs to on both sides: the steps that ran together
+/// there, by number.
+fn group_note(pair: &explain::Pair, g: &GroupRows) -> String {
+    let side = |members: &[usize], head: Option<usize>, steps: &[Step]| match (
+        members.first(),
+        members.last(),
+    ) {
+        (Some(&f), Some(&l)) => {
+            let by = head.map_or(String::new(), |h| {
+                format!(" proposed by #{}", steps[h].step)
+            });
+            format!("#{}–#{}{by}", steps[f].step, steps[l].step)
+        }
+        _ => "none".to_string(),
+    };
+    format!(
+        " (parallel group: A {}, B {})",
+        side(&g.a_members, g.a_head, pair.a.steps),
+        side(&g.b_members, g.b_head, pair.b.steps)
+    )
 }
 
 fn row_explanation(pair: &explain::Pair, r: &Row) -> Option<(Kind, String)> {
@@ -208,14 +265,20 @@ fn row_explanation(pair: &explain::Pair, r: &Row) -> Option<(Kind, String)> {
     }
 }
 
-/// The one-line explanation of any row of a comparison of `a` and `b` (for a detail view);
-/// `None` for rows that did the same thing. Re-reads both runs: costs about as much as
+/// The one-line explanation of any row of a comparison of `a` and `b` (for a detail view),
+/// naming its parallel group on both sides when it has one; `None` for rows that did the
+/// same thing. Re-reads both runs: costs about as much as
 /// [`compare`].
 pub fn explain_row(a: &[Step], b: &[Step], cmp: &Comparison, row: usize) -> Option<(Kind, String)> {
     let r = cmp.rows.get(row)?;
     r.kind?;
     let (aa, bb) = analyse_both(a, b, cmp.mode);
-    row_explanation(&explain::Pair { a: &aa, b: &bb }, r)
+    let pair = explain::Pair { a: &aa, b: &bb };
+    let (kind, mut text) = row_explanation(&pair, r)?;
+    if let Some(g) = r.group.and_then(|g| cmp.groups.get(g)) {
+        text.push_str(&group_note(&pair, g));
+    }
+    Some((kind, text))
 }
 
 /// Why a diff could not be made.

@@ -253,11 +253,16 @@ impl<'s> Analysis<'s> {
         let mut messages_seen: FxHashMap<&str, u64> = FxHashMap::default();
         for (pos, step) in steps.iter().enumerate() {
             let pos32 = pos as u32;
-            let proposals = if step.kind == StepKind::LlmCall {
+            let mut proposals = if step.kind == StepKind::LlmCall {
                 proposals_of(step)
             } else {
                 Vec::new()
             };
+            if proposals.len() > 1 {
+                // Calls proposed together are compared in any order: tool, then arguments.
+                proposals
+                    .sort_by_cached_key(|p| (p.name.to_string(), this.arg_hash(&p.args, pos32).1));
+            }
             if step.kind == StepKind::ToolResult {
                 this.call_of[pos] = pair_result(step, steps, &calls_by_id, &mut pending);
             }

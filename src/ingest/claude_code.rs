@@ -61,14 +61,26 @@ pub fn parse_line<'a>(
         ..StepRecord::default()
     };
     let mut steps: Vec<StepRecord> = Vec::new();
+    // Per step, how it links to the others (see `Link`).
+    let mut links: Vec<Link> = Vec::new();
     match (line_type, message.and_then(|m| m.get("content"))) {
         ("user" | "assistant", Some(content)) => {
             let blocks: Vec<Value> = match content {
                 Value::Array(blocks) => blocks.clone(),
                 other => vec![json!({"type": "text", "text": other})],
             };
+            let several = blocks.len() > 1;
             for block in &blocks {
                 let block_type = str_of(block, "type").unwrap_or("unknown");
+                links.push(match block_type {
+                    "tool_use" => Link::Call(str_of(block, "id").map(str::to_owned)),
+                    // Results given together each hang under their own call, by its id.
+                    "tool_result" if several => {
+                        Link::Answers(str_of(block, "tool_use_id").map(str::to_owned))
+                    }
+                    "thinking" | "text" if line_type == "assistant" => Link::ModelCall,
+                    _ => Link::Chain,
+                });
                 steps.push(match (line_type, block_type) {
                     (_, "tool_use") => step(
                         "tool_call",
@@ -144,27 +156,15 @@ pub fn parse_line<'a>(
                 None,
                 v.get("data").or(v.get("content")).cloned(),
             ));
+            links.push(Link::Chain);
         }
     }
 
     let ts = rfc3339_of(&v, "timestamp");
     let first = out.len();
-    let count = steps.len();
-    for (k, mut record) in steps.into_iter().enumerate() {
-        let id = match (&uuid, count) {
-            (Some(u), 1) => Some(u.clone()),
-            (Some(u), _) => Some(if k == 0 {
-                u.clone()
-            } else {
-                format!("{u}#{k}")
-            }),
-            (None, _) => None,
-        };
-        let step_parent = match (k, &uuid) {
-            (0, _) | (_, None) => parent.clone(),
-            (1, Some(u)) => Some(u.clone()),
-            (_, Some(u)) => Some(format!("{u}#{}", k - 1)),
-        };
+    debug_assert_eq!(links.len(), steps.len(), "one link per step");
+    let (ids, parents) = link_blocks(uuid.as_deref(), parent.as_deref(), &links);
+    for (mut record, (id, step_parent)) in steps.into_iter().zip(ids.into_iter().zip(parents)) {
         if sidechain {
             record.name = record
                 .name
@@ -243,4 +243,51 @@ fn usage_tokens(usage: &Value) -> Option<Tokens> {
         input: inputs.iter().flatten().sum(),
         output: output.unwrap_or(0),
     })
+}
+
+/// How one block of a line links to the others.
+enum Link {
+    /// A model's text or thinking: the model call the line's tool calls hang under.
+    ModelCall,
+    /// A `tool_use`, with its id.
+    Call(Option<String>),
+    /// A `tool_result` given together with others, with the id of the call it answers.
+    Answers(Option<String>),
+    /// Anything else: follows the block before it.
+    Chain,
+}
+
+/// Ids and parents of a line's steps. The first keeps the line's `uuid` (other lines point
+/// at it) and its `parentUuid`. Several tool calls of one message are siblings under the
+/// model call before them in the line (else under the line's parent), each known by its
+/// `tool_use` id; results given together hang under their calls by that id; other blocks
+/// follow the one before.
+fn link_blocks(
+    uuid: Option<&str>,
+    parent: Option<&str>,
+    links: &[Link],
+) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    let mut ids: Vec<Option<String>> = Vec::with_capacity(links.len());
+    let mut parents = Vec::with_capacity(links.len());
+    let mut model_call: Option<String> = None;
+    for (k, link) in links.iter().enumerate() {
+        let id = match (uuid, k, link) {
+            (None, _, _) => None,
+            (Some(u), 0, _) => Some(u.to_string()),
+            (Some(_), _, Link::Call(Some(block_id))) => Some(block_id.clone()),
+            (Some(u), _, _) => Some(format!("{u}#{k}")),
+        };
+        let step_parent = match (k, link) {
+            (_, Link::Call(_)) if k > 0 => model_call.clone().or(parent.map(str::to_owned)),
+            (_, Link::Answers(Some(call))) => Some(call.clone()),
+            (0, _) => parent.map(str::to_owned),
+            _ => ids[k - 1].clone().or(parent.map(str::to_owned)),
+        };
+        if matches!(link, Link::ModelCall) {
+            model_call = id.clone();
+        }
+        ids.push(id);
+        parents.push(step_parent);
+    }
+    (ids, parents)
 }
