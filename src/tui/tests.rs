@@ -990,3 +990,20 @@ fn the_tree_pane_draws_what_show_tree_prints() {
         assert!(drawn, "the pane lacks {line:?}:\n{s}");
     }
 }
+
+#[test]
+fn panes_remember_their_viewport_and_page_by_it() {
+    let mut app = demo(160, 48);
+    act(&mut app, &[Action::FocusTimeline]);
+    let tall = app.timeline.cursor.rows;
+    assert!(tall > 2, "laid out: {tall}");
+    app.resize(Rect::new(0, 0, 160, 30));
+    let short = app.timeline.cursor.rows;
+    assert!(short < tall, "{short} < {tall}");
+    act(&mut app, &[Action::Top, Action::PageDown]);
+    assert_eq!(app.timeline.cursor.selected, short - 1);
+    // A new run starts at the top of the same viewport.
+    act(&mut app, &[Action::FocusRuns, Action::MoveDown]);
+    assert_eq!(app.timeline.cursor.rows, short);
+    assert_eq!(app.timeline.cursor.selected, 0);
+}

@@ -24,10 +24,10 @@ use super::keymap::{self, Context, DEFAULT_KEYMAP};
 use super::layout::{areas, inner, Areas, Pane};
 use super::overlays::{self, Effect, Overlay};
 use super::panes::detail::DetailState;
-use super::panes::diff::{self as diff_pane, DiffState};
+use super::panes::diff::DiffState;
 use super::panes::help;
 use super::panes::run_list::RunListState;
-use super::panes::search::{self as search_pane, SearchState};
+use super::panes::search::SearchState;
 use super::panes::timeline::TimelineState;
 use super::panes::tree::TreeState;
 use super::text::Piece;
@@ -503,14 +503,13 @@ impl App {
     /// An action while an overlay is open: its own update, then what it asks of the app.
     fn update_overlay(&mut self, action: Action) {
         let help_max = self.help_max();
-        let size = self.size;
         let Some(top) = self.overlays.last_mut() else {
             return;
         };
         let effect = match top {
             Overlay::Help(scroll) => overlays::help::update(scroll, action, help_max),
-            Overlay::Search(s) => overlays::search::update(s, action, search_pane::list_rows(size)),
-            Overlay::Diff(d) => overlays::diff::update(d, action, diff_pane::list_rows(size)),
+            Overlay::Search(s) => overlays::search::update(s, action),
+            Overlay::Diff(d) => overlays::diff::update(d, action),
         };
         match effect {
             Effect::None => {}
