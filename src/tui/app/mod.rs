@@ -141,6 +141,9 @@ pub struct App {
     pub exit: Option<Exit>,
     /// What was asked of the workers, and which answers are current.
     pub jobs: Jobs,
+    /// A key or mouse event changed something not yet drawn (answered without waiting
+    /// for the next frame's turn).
+    input_waiting: bool,
     /// Batches and watch events waiting for the history's write lock (a worker was
     /// reading).
     pending: VecDeque<Pending>,
@@ -178,6 +181,7 @@ impl App {
             message: None,
             exit: None,
             jobs: Jobs::default(),
+            input_waiting: false,
             pending: VecDeque::new(),
             dirty: true,
         }
@@ -215,7 +219,13 @@ impl App {
 
     /// True once since the last draw if anything visible changed.
     pub fn take_dirty(&mut self) -> bool {
+        self.input_waiting = false;
         std::mem::replace(&mut self.dirty, false)
+    }
+
+    /// A key or the mouse changed what is shown: draw now.
+    pub fn input_waiting(&self) -> bool {
+        self.input_waiting && self.dirty
     }
 
     pub fn is_dirty(&self) -> bool {
@@ -299,8 +309,14 @@ impl App {
     /// Everything but user intents.
     pub fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Input(Event::Key(key)) => self.key(key),
-            Msg::Input(Event::Mouse(m)) => self.mouse_event(m),
+            Msg::Input(Event::Key(key)) => {
+                self.key(key);
+                self.input_waiting = true;
+            }
+            Msg::Input(Event::Mouse(m)) => {
+                self.mouse_event(m);
+                self.input_waiting = true;
+            }
             Msg::Input(Event::Resize(w, h)) => self.resize(Rect::new(0, 0, w, h)),
             Msg::Input(_) => {}
             Msg::InputClosed => self.exit = Some(Exit::Quit),
