@@ -145,7 +145,8 @@ pub fn turn(
         Err(RecvTimeoutError::Disconnected) => return Ok(false),
     }
     let budget = Instant::now() + FRAME;
-    while app.exit.is_none() && Instant::now() < budget {
+    // A key waiting to be drawn ends the drain: news can wait for the next turn.
+    while app.exit.is_none() && !app.input_waiting() && Instant::now() < budget {
         match rx.try_recv() {
             Ok(msg) => app.handle(msg),
             Err(_) => break,
@@ -180,8 +181,11 @@ pub fn turn(
 }
 
 /// Applies what the drained messages brought and hands queued work to the workers.
+/// While a key waits to be drawn, the history is not grown (it is, on the next turn).
 fn settle(app: &mut App, workers: &Workers) {
-    app.after_drain();
+    if !app.input_waiting() {
+        app.after_drain();
+    }
     for request in app.take_requests() {
         workers.submit(request);
     }
