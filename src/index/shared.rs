@@ -4,11 +4,14 @@
 //! under a short read (a [`super::StepPlan`], a few figures) and do IO and long work
 //! outside it.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
+use super::watch::{watch_files, WatchOptions, Watcher};
 use super::History;
+use crate::model::Step;
 
 /// The history, shared between the UI thread (its only writer) and the workers.
 #[derive(Debug, Default)]
@@ -39,6 +42,35 @@ impl SharedHistory {
             spins += 1;
         }
         self.read()
+    }
+
+    /// Starts watching `roots` from where the history's files were read: the file list is
+    /// copied under a short hold; files are opened and watches registered outside it.
+    pub fn watch(&self, roots: Vec<PathBuf>, options: WatchOptions) -> Watcher {
+        let files = self.read_politely().files().to_vec();
+        watch_files(roots, &files, options)
+    }
+
+    /// Reads step `step` of run `run` in full (located under a short hold, read outside
+    /// it), with the run's start time.
+    pub fn load_step(&self, run: usize, step: usize) -> Result<(Step, Option<i64>), String> {
+        let (plan, started) = {
+            let h = self.read_politely();
+            if run >= h.run_count() {
+                return Err("the run is gone".into());
+            }
+            let r = h.run(run);
+            if step >= r.step_count() {
+                return Err("the step is gone".into());
+            }
+            (r.plan(step..step + 1), r.started_at())
+        };
+        let step = plan
+            .read(true)
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or("the step could not be read")?;
+        Ok((step, started))
     }
 
     /// For the UI thread: the history to change, or `None` (and a note to the workers to

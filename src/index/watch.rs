@@ -89,6 +89,16 @@ impl History {
 /// Starts watching `roots` (the paths the history was loaded from), continuing each of
 /// the history's files from where its load stopped.
 pub fn watch(roots: Vec<PathBuf>, history: &History, options: WatchOptions) -> Watcher {
+    watch_files(roots, history.files(), options)
+}
+
+/// [`watch`] given the history's files (taken from a shared history under a short
+/// hold, so that opening files and registering watches happen outside it).
+pub fn watch_files(
+    roots: Vec<PathBuf>,
+    files: &[super::FileInfo],
+    options: WatchOptions,
+) -> Watcher {
     let (tx, events) = channel();
     let (wake_tx, wake_rx) = channel::<()>();
     let mut polling = options.poll;
@@ -100,8 +110,7 @@ pub fn watch(roots: Vec<PathBuf>, history: &History, options: WatchOptions) -> W
             Err(_) => polling = true,
         }
     }
-    let tracked: Vec<Tracked> = history
-        .files()
+    let tracked: Vec<Tracked> = files
         .iter()
         .enumerate()
         .map(|(i, f)| Tracked::resume(i as u32, &f.path, f.format, f.consumed))

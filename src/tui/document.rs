@@ -292,21 +292,8 @@ impl DetailLoader {
             Some(c) => c,
             None => {
                 self.last = None;
-                let h = shared.read_politely();
-                if run >= h.run_count() {
-                    return Err("the run is gone".into());
-                }
-                let r = h.run(run);
-                let i = step as usize;
-                if i >= r.step_count() {
-                    return Err("the step is gone".into());
-                }
-                let t0 = r.started_at();
-                let plan = r.plan(i..i + 1);
-                // Read (perhaps a 50 MB record) after letting go of the history.
-                drop(h);
-                let mut steps = plan.read(true).map_err(|e| e.to_string())?;
-                let s = Arc::new(steps.pop().ok_or("the step could not be read")?);
+                let (s, t0) = shared.load_step(run, step as usize)?;
+                let s = Arc::new(s);
                 self.last = Some(((run, step), Arc::clone(&s), t0));
                 (s, t0)
             }

@@ -12,7 +12,7 @@ use super::document::DetailDoc;
 use super::search::SearchDoc;
 use std::path::PathBuf;
 
-use crate::index::watch::{watch, WatchEvent, WatchOptions};
+use crate::index::watch::{WatchEvent, WatchOptions};
 use crate::index::SharedHistory;
 use crate::index::{LoadEvent, Loader};
 use crate::tree::RunStructure;
@@ -105,7 +105,7 @@ pub fn spawn_watcher(
     std::thread::Builder::new()
         .name("retrace-watch".into())
         .spawn(move || {
-            let watcher = watch(paths, &shared.read_politely(), options);
+            let watcher = shared.watch(paths, options);
             if tx.send(Msg::Watching(watcher.polling)).is_err() {
                 return;
             }

@@ -33,7 +33,7 @@ pub mod workers;
 mod tests;
 
 use std::path::PathBuf;
-use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -101,67 +101,94 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     };
     let panic_for_tests = std::env::var_os("RETRACE_TEST_PANIC").is_some();
 
-    let mut last_draw = Instant::now() - FRAME;
-    draw(&mut guard, &mut app)?;
-    loop {
-        let first = if app.has_deferred_work() {
-            rx.recv_timeout(Duration::from_millis(4))
-        } else {
-            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-        };
-        match first {
-            Ok(msg) => app.handle(msg),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+    let mut draw_frame = |app: &mut App| -> std::io::Result<()> {
+        guard.set_mouse(app.mouse)?;
+        draw(&mut guard, app)?;
+        if panic_for_tests {
+            panic!("RETRACE_TEST_PANIC: a panic on the UI thread");
         }
-        // Drain what is queued, within one frame's time.
-        let budget = Instant::now() + FRAME;
-        while app.exit.is_none() && Instant::now() < budget {
-            match rx.try_recv() {
-                Ok(msg) => app.handle(msg),
-                Err(_) => break,
-            }
-        }
-        settle(&mut app, &workers, &mut guard)?;
-        if app.exit.is_some() {
-            break;
-        }
+        Ok(())
+    };
+    let mut last_draw = Instant::now();
+    draw_frame(&mut app)?;
+    while turn(&mut app, &rx, &workers, &mut last_draw, &mut draw_frame)? {
         if app.wants_watcher() {
             // The load is folded in: follow the files from where it stopped.
             let shared = Arc::clone(&app.shared);
             event::spawn_watcher(paths.clone(), shared, watch_options.clone(), tx.clone())?;
-        }
-        if app.is_dirty() {
-            // At most one frame per FRAME: keep collecting until it is due.
-            let due = last_draw + FRAME;
-            while let Some(left) = due.checked_duration_since(Instant::now()) {
-                match rx.recv_timeout(left) {
-                    Ok(msg) => app.handle(msg),
-                    Err(_) => break,
-                }
-            }
-            settle(&mut app, &workers, &mut guard)?;
-            if app.exit.is_some() {
-                break;
-            }
-            draw(&mut guard, &mut app)?;
-            last_draw = Instant::now();
-            if panic_for_tests {
-                panic!("RETRACE_TEST_PANIC: a panic on the UI thread");
-            }
         }
     }
     drop(guard);
     Ok(app.exit.unwrap_or(Exit::Quit))
 }
 
+/// One turn of the browser's loop: waits for a message, drains what is queued (within
+/// one frame's time), hands queued work to the workers, and draws one frame if anything
+/// changed: at most one per [`FRAME`] while only the load or the workers report, at once
+/// when a key or the mouse asked for something. Returns false when the app stops.
+/// (The benchmark `benches/browse_1g.rs` drives this same function.)
+pub fn turn(
+    app: &mut App,
+    rx: &Receiver<Msg>,
+    workers: &Workers,
+    last_draw: &mut Instant,
+    draw: &mut dyn FnMut(&mut App) -> std::io::Result<()>,
+) -> std::io::Result<bool> {
+    let first = if app.has_deferred_work() {
+        rx.recv_timeout(Duration::from_millis(4))
+    } else {
+        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+    };
+    match first {
+        Ok(msg) => app.handle(msg),
+        Err(RecvTimeoutError::Timeout) => {}
+        Err(RecvTimeoutError::Disconnected) => return Ok(false),
+    }
+    let budget = Instant::now() + FRAME;
+    // A key waiting to be drawn ends the drain: news can wait for the next turn.
+    while app.exit.is_none() && !app.input_waiting() && Instant::now() < budget {
+        match rx.try_recv() {
+            Ok(msg) => app.handle(msg),
+            Err(_) => break,
+        }
+    }
+    settle(app, workers);
+    if app.exit.is_some() {
+        return Ok(false);
+    }
+    if app.is_dirty() {
+        if !app.input_waiting() {
+            // Only news: keep collecting until the next frame is due.
+            let due = *last_draw + FRAME;
+            while let Some(left) = due.checked_duration_since(Instant::now()) {
+                match rx.recv_timeout(left) {
+                    Ok(msg) => app.handle(msg),
+                    Err(_) => break,
+                }
+                if app.input_waiting() {
+                    break;
+                }
+            }
+            settle(app, workers);
+            if app.exit.is_some() {
+                return Ok(false);
+            }
+        }
+        draw(app)?;
+        *last_draw = Instant::now();
+    }
+    Ok(true)
+}
+
 /// Applies what the drained messages brought and hands queued work to the workers.
-fn settle(app: &mut App, workers: &Workers, guard: &mut TerminalGuard) -> std::io::Result<()> {
-    app.after_drain();
+/// While a key waits to be drawn, the history is not grown (it is, on the next turn).
+fn settle(app: &mut App, workers: &Workers) {
+    if !app.input_waiting() {
+        app.after_drain();
+    }
     for request in app.take_requests() {
         workers.submit(request);
     }
-    guard.set_mouse(app.mouse)
 }
 
 fn draw(guard: &mut TerminalGuard, app: &mut App) -> std::io::Result<()> {

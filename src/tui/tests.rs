@@ -990,3 +990,44 @@ fn the_tree_pane_draws_what_show_tree_prints() {
         assert!(drawn, "the pane lacks {line:?}:\n{s}");
     }
 }
+
+#[test]
+fn panes_remember_their_viewport_and_page_by_it() {
+    let mut app = demo(160, 48);
+    act(&mut app, &[Action::FocusTimeline]);
+    let tall = app.timeline.cursor.rows;
+    assert!(tall > 2, "laid out: {tall}");
+    app.resize(Rect::new(0, 0, 160, 30));
+    let short = app.timeline.cursor.rows;
+    assert!(short < tall, "{short} < {tall}");
+    act(&mut app, &[Action::Top, Action::PageDown]);
+    assert_eq!(app.timeline.cursor.selected, short - 1);
+    // A new run starts at the top of the same viewport.
+    act(&mut app, &[Action::FocusRuns, Action::MoveDown]);
+    assert_eq!(app.timeline.cursor.rows, short);
+    assert_eq!(app.timeline.cursor.selected, 0);
+}
+
+#[test]
+fn loading_more_is_shown_while_it_lasts_not_kept_in_the_message() {
+    let words = "lorem ipsum dolor sit amet consectetur ".repeat(8000);
+    let lines = vec![
+        r#"{"run_id":"r-big","step":0,"ts":"2026-11-20T10:00:00Z","kind":"run_start","agent":"reader"}"#.to_string(),
+        format!(r#"{{"run_id":"r-big","step":1,"parent":0,"ts":"2026-11-20T10:00:02Z","kind":"tool_result","name":"fetch_page","output":{{"body":"{words}"}}}}"#),
+    ];
+    let (_dir, path) = write_fixture("big.jsonl", &lines);
+    let mut app = load(&[path], "big.jsonl", 160, 48);
+    open(&mut app, "r-big", 1, Pane::Detail);
+    assert!(app.detail.doc.as_ref().is_some_and(|d| d.cut > 0));
+    app.update(Action::LoadMore);
+    assert!(app.detail.loading_more);
+    assert!(screen(&app).contains("loading more…"));
+    // Another key clears the message, not the fact that more is on its way.
+    app.update(Action::MoveDown);
+    assert!(app.message.is_none());
+    assert!(screen(&app).contains("loading more…"));
+    app.run_jobs_now();
+    assert!(!app.detail.loading_more);
+    assert!(!screen(&app).contains("loading more…"));
+    assert!(app.detail.doc.as_ref().is_some_and(|d| d.cut == 0));
+}

@@ -8,7 +8,6 @@ use super::App;
 use crate::tui::event::JobOutput;
 use crate::tui::layout::{inner, Pane};
 use crate::tui::panes::timeline;
-use crate::tui::panes::ListCursor;
 
 impl App {
     /// The history grew: re-sort the runs, select the first run if none is, and refresh
@@ -71,7 +70,7 @@ impl App {
                     Ok(doc) => {
                         let len = doc.rows.len();
                         let at = doc.divergence.as_ref().map_or(0, |(row, _, _)| *row);
-                        d.cursor = Default::default();
+                        d.cursor.home();
                         d.cursor.set(at, len);
                         d.doc = Some(doc);
                     }
@@ -84,7 +83,7 @@ impl App {
                 };
                 match result {
                     Ok(doc) => {
-                        s.cursor = ListCursor::default();
+                        s.cursor.home();
                         s.doc = Some(doc);
                     }
                     Err(e) => s.error = Some(e),

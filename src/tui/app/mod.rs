@@ -24,10 +24,10 @@ use super::keymap::{self, Context, DEFAULT_KEYMAP};
 use super::layout::{areas, inner, Areas, Pane};
 use super::overlays::{self, Effect, Overlay};
 use super::panes::detail::DetailState;
-use super::panes::diff::{self as diff_pane, DiffState};
+use super::panes::diff::DiffState;
 use super::panes::help;
 use super::panes::run_list::RunListState;
-use super::panes::search::{self as search_pane, SearchState};
+use super::panes::search::SearchState;
 use super::panes::timeline::TimelineState;
 use super::panes::tree::TreeState;
 use super::text::Piece;
@@ -141,6 +141,9 @@ pub struct App {
     pub exit: Option<Exit>,
     /// What was asked of the workers, and which answers are current.
     pub jobs: Jobs,
+    /// A key or mouse event changed something not yet drawn (answered without waiting
+    /// for the next frame's turn).
+    input_waiting: bool,
     /// Batches and watch events waiting for the history's write lock (a worker was
     /// reading).
     pending: VecDeque<Pending>,
@@ -178,6 +181,7 @@ impl App {
             message: None,
             exit: None,
             jobs: Jobs::default(),
+            input_waiting: false,
             pending: VecDeque::new(),
             dirty: true,
         }
@@ -215,7 +219,13 @@ impl App {
 
     /// True once since the last draw if anything visible changed.
     pub fn take_dirty(&mut self) -> bool {
+        self.input_waiting = false;
         std::mem::replace(&mut self.dirty, false)
+    }
+
+    /// A key or the mouse changed what is shown: draw now.
+    pub fn input_waiting(&self) -> bool {
+        self.input_waiting && self.dirty
     }
 
     pub fn is_dirty(&self) -> bool {
@@ -299,8 +309,14 @@ impl App {
     /// Everything but user intents.
     pub fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Input(Event::Key(key)) => self.key(key),
-            Msg::Input(Event::Mouse(m)) => self.mouse_event(m),
+            Msg::Input(Event::Key(key)) => {
+                self.key(key);
+                self.input_waiting = true;
+            }
+            Msg::Input(Event::Mouse(m)) => {
+                self.mouse_event(m);
+                self.input_waiting = true;
+            }
             Msg::Input(Event::Resize(w, h)) => self.resize(Rect::new(0, 0, w, h)),
             Msg::Input(_) => {}
             Msg::InputClosed => self.exit = Some(Exit::Quit),
@@ -496,14 +512,13 @@ impl App {
     /// An action while an overlay is open: its own update, then what it asks of the app.
     fn update_overlay(&mut self, action: Action) {
         let help_max = self.help_max();
-        let size = self.size;
         let Some(top) = self.overlays.last_mut() else {
             return;
         };
         let effect = match top {
             Overlay::Help(scroll) => overlays::help::update(scroll, action, help_max),
-            Overlay::Search(s) => overlays::search::update(s, action, search_pane::list_rows(size)),
-            Overlay::Diff(d) => overlays::diff::update(d, action, diff_pane::list_rows(size)),
+            Overlay::Search(s) => overlays::search::update(s, action),
+            Overlay::Diff(d) => overlays::diff::update(d, action),
         };
         match effect {
             Effect::None => {}

@@ -12,7 +12,6 @@ use crate::tui::panes::run_list;
 use crate::tui::panes::search::{self as search_pane, SearchState};
 use crate::tui::panes::timeline::{self, TimelineState};
 use crate::tui::panes::tree;
-use crate::tui::panes::ListCursor;
 use crate::tui::search::HitRow;
 
 impl App {
@@ -23,25 +22,45 @@ impl App {
         self.focus = pane;
     }
 
-    /// Rows of `pane`'s list when it is shown (in the compact layout: when focused).
-    pub(super) fn rows(&self, pane: Pane) -> usize {
-        let a = self.areas();
-        let a = match a.of(pane) {
-            Some(_) => a,
-            None => areas(self.size, pane),
-        };
-        let Some(r) = a.of(pane) else { return 1 };
-        match pane {
-            Pane::Runs => run_list::body_rows(r, a.mode),
-            Pane::Timeline => timeline::body_rows(r, a.mode),
-            Pane::Tree => tree::body_rows(r, a.mode),
-            Pane::Detail => detail::body_size(r, a.mode).0,
+    /// Tells every pane and overlay its viewport on this screen (a pane hidden in the
+    /// compact layout gets the size it has when focused), and wraps the detail to its
+    /// width. The one place the app asks the layout about pane sizes.
+    pub(super) fn layout(&mut self) {
+        let size = self.size;
+        let shown = self.areas();
+        for pane in [Pane::Runs, Pane::Timeline, Pane::Tree, Pane::Detail] {
+            let a = match shown.of(pane) {
+                Some(_) => shown,
+                None => areas(size, pane),
+            };
+            let Some(r) = a.of(pane) else { continue };
+            match pane {
+                Pane::Runs => self.runs.cursor.rows = run_list::body_rows(r, a.mode).max(1),
+                Pane::Timeline => self.timeline.cursor.rows = timeline::body_rows(r, a.mode).max(1),
+                Pane::Tree => self.tree.cursor.rows = tree::body_rows(r, a.mode).max(1),
+                Pane::Detail => {
+                    let (rows, width) = detail::body_size(r, a.mode);
+                    self.detail.view_rows = rows.max(1);
+                    self.detail.rewrap(width, false);
+                }
+            }
         }
-        .max(1)
+        if let Some(s) = self.search_mut() {
+            s.cursor.rows = search_pane::list_rows(size).max(1);
+        }
+        if let Some(d) = self.diff_mut() {
+            d.cursor.rows = diff_pane::list_rows(size).max(1);
+        }
     }
 
+    /// One page of the focused pane.
     pub(super) fn page(&self) -> isize {
-        (self.rows(self.focus).saturating_sub(1)).max(1) as isize
+        match self.focus {
+            Pane::Runs => self.runs.cursor.page(),
+            Pane::Timeline => self.timeline.cursor.page(),
+            Pane::Tree => self.tree.cursor.page(),
+            Pane::Detail => (self.detail.view_rows.max(1) as isize - 1).max(1),
+        }
     }
 
     /// The run list's filter or order changed: rebuild it, keeping the selection when it
@@ -145,6 +164,7 @@ impl App {
         self.overlays.push(Overlay::Diff(DiffState::new(a, b)));
         self.jobs.diff(a, b);
         self.dirty = true;
+        self.fit_views();
     }
 
     /// `D`: remember run `a` and let the user select the run to compare it with.
@@ -221,7 +241,7 @@ impl App {
                 }
             }
             Pane::Detail => {
-                let rows = self.rows(Pane::Detail);
+                let rows = self.detail.view_rows.max(1);
                 self.detail.scroll_by(delta, rows);
                 if self.detail.wants_more(rows) {
                     self.load_more();
@@ -247,8 +267,9 @@ impl App {
         self.timeline = TimelineState {
             run: Some(run),
             len,
-            cursor: ListCursor::default(),
+            cursor: self.timeline.cursor,
         };
+        self.timeline.cursor.home();
         self.tree.reset("reading the run…");
         self.jobs.structure(run);
         self.detail.clear();
@@ -359,34 +380,19 @@ impl App {
     /// Scrolls every list so that its selection is in view, and wraps the detail to its
     /// width.
     pub(super) fn fit_views(&mut self) {
-        let size = self.size;
+        self.layout();
         if let Some(s) = self.search_mut() {
             let len = s.len();
-            s.cursor
-                .scroll_into_view(search_pane::list_rows(size).max(1), len);
+            s.cursor.keep_in_view(len);
         }
         if let Some(d) = self.diff_mut() {
             let len = d.len();
-            d.cursor
-                .scroll_into_view(diff_pane::list_rows(size).max(1), len);
+            d.cursor.keep_in_view(len);
         }
-        let rows = self.rows(Pane::Runs);
-        self.runs.cursor.scroll_into_view(rows, self.runs.len());
-        let rows = self.rows(Pane::Timeline);
-        self.timeline
-            .cursor
-            .scroll_into_view(rows, self.timeline.len);
-        let rows = self.rows(Pane::Tree);
+        let len = self.runs.len();
+        self.runs.cursor.keep_in_view(len);
+        self.timeline.cursor.keep_in_view(self.timeline.len);
         let len = self.tree.len();
-        self.tree.cursor.scroll_into_view(rows, len);
-        let a = self.areas();
-        let a = if a.detail.is_some() {
-            a
-        } else {
-            areas(self.size, Pane::Detail)
-        };
-        if let Some(r) = a.detail {
-            self.detail.rewrap(detail::body_size(r, a.mode).1, false);
-        }
+        self.tree.cursor.keep_in_view(len);
     }
 }

@@ -5,10 +5,10 @@ use super::{move_list, Effect};
 use crate::tui::action::Action;
 use crate::tui::panes::diff::DiffState;
 
-/// An action while the diff view is open; `rows`: the aligned rows shown.
-pub fn update(d: &mut DiffState, action: Action, rows: usize) -> Effect {
+/// An action while the diff view is open.
+pub fn update(d: &mut DiffState, action: Action) -> Effect {
     let len = d.len();
-    if move_list(&mut d.cursor, action, len, rows).is_some() {
+    if move_list(&mut d.cursor, action, len).is_some() {
         return Effect::None;
     }
     match action {

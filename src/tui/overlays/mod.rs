@@ -64,13 +64,8 @@ pub enum Effect {
 }
 
 /// Moves a list cursor for the list-moving actions; `None` for any other action.
-pub fn move_list(
-    cursor: &mut super::panes::ListCursor,
-    action: Action,
-    len: usize,
-    rows: usize,
-) -> Option<()> {
-    let page = (rows.max(1) as isize - 1).max(1);
+pub fn move_list(cursor: &mut super::panes::ListCursor, action: Action, len: usize) -> Option<()> {
+    let page = cursor.page();
     let delta = match action {
         Action::MoveDown => 1,
         Action::MoveUp => -1,

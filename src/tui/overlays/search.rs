@@ -6,7 +6,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::{move_list, Effect};
 use crate::tui::action::Action;
 use crate::tui::panes::search::SearchState;
-use crate::tui::panes::ListCursor;
 
 /// Typing in the prompt: characters and Backspace edit the query; `false` for keys that
 /// are not text (they go through the keymap).
@@ -32,16 +31,16 @@ pub fn prepare(s: &mut SearchState) -> bool {
     s.error = None;
     if s.query.trim().is_empty() {
         s.doc = None;
-        s.cursor = ListCursor::default();
+        s.cursor.home();
         return false;
     }
     true
 }
 
-/// An action while the prompt is open; `rows`: the results shown.
-pub fn update(s: &mut SearchState, action: Action, rows: usize) -> Effect {
+/// An action while the prompt is open.
+pub fn update(s: &mut SearchState, action: Action) -> Effect {
     let len = s.len();
-    if move_list(&mut s.cursor, action, len, rows).is_some() {
+    if move_list(&mut s.cursor, action, len).is_some() {
         return Effect::None;
     }
     match action {

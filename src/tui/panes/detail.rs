@@ -30,6 +30,8 @@ pub struct DetailState {
     rows: Vec<Vec<Piece>>,
     width: usize,
     pub scroll: usize,
+    /// The body's height as last laid out.
+    pub view_rows: usize,
 }
 
 impl DetailState {

@@ -23,14 +23,35 @@ use super::text::Piece;
 use super::theme::{Role, Theme};
 use crate::model::StepKind;
 
-/// A selection in a virtual list: only `offset..offset + height` rows are ever drawn.
+/// A selection in a virtual list and its viewport: only `offset..offset + rows` rows
+/// are ever drawn. `rows` is the pane's height as last laid out (the pane remembers it,
+/// so moving by a page needs no layout).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ListCursor {
     pub selected: usize,
     pub offset: usize,
+    pub rows: usize,
 }
 
 impl ListCursor {
+    /// Back to the first row (a new list in the same viewport).
+    pub fn home(&mut self) {
+        *self = ListCursor {
+            rows: self.rows,
+            ..ListCursor::default()
+        };
+    }
+
+    /// The rows one page moves by.
+    pub fn page(&self) -> isize {
+        (self.rows.max(1) as isize - 1).max(1)
+    }
+
+    /// Scrolls the selection into the viewport.
+    pub fn keep_in_view(&mut self, len: usize) {
+        self.scroll_into_view(self.rows.max(1), len);
+    }
+
     /// Moves by `delta` rows within `len`; true when the selection changed.
     pub fn move_by(&mut self, delta: isize, len: usize) -> bool {
         if len == 0 {

@@ -40,10 +40,12 @@ pub struct TreeState {
 impl TreeState {
     /// Forgets the tree (another run was selected).
     pub fn reset(&mut self, note: &str) {
+        let rows = self.cursor.rows;
         *self = TreeState {
             note: Some(note.to_string()),
             ..TreeState::default()
         };
+        self.cursor.rows = rows;
     }
 
     /// Shows a (new or more complete) tree, keeping folds of the same run.
