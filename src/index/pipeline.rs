@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 
 use memchr::memrchr;
 
-use super::parse::{parse_chunk, Chunk, Parsed};
+use super::parse::{parse_chunk, Chunk, Parsed, Stop};
+use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
 use crate::model::Format;
-use crate::source::{self, Compression};
+use crate::source;
 use crate::Error;
 
 /// A file to read, and how.
@@ -151,7 +152,9 @@ fn run(
 
 /// Cuts every file into chunks that end on a line boundary. A last line without its
 /// newline is not yet a line and is left out (compressed files too, so that a file and
-/// its compressed copy load the same).
+/// its compressed copy load the same). A file that cannot be opened, or whose reading
+/// or decoding fails part way, is a problem: the lines before the failure are kept and
+/// the load goes on with the next file.
 fn read_files(
     sources: &[Source],
     chunk_size: usize,
@@ -160,12 +163,14 @@ fn read_files(
     bytes_read: &AtomicU64,
 ) -> Result<(), Error> {
     let mut seq = 0;
+    let send = |chunk: Chunk| {
+        out.send(chunk)
+            .map_err(|_| Error::Internal("parser threads stopped".into()))
+    };
     for (file, src) in sources.iter().enumerate() {
         let path = &src.path;
-        let compressed = Compression::of(path) != Compression::None;
-        let mut reader = source::open(path)?;
-        let whole = framing(src.format) == Framing::Document;
-        let chunk_of = |seq: u64, base: u64, buf: Vec<u8>, len: usize| Chunk {
+        let compressed = source::is_compressed(path);
+        let chunk_of = |seq: u64, base: u64, buf: Vec<u8>, len: usize, stopped| Chunk {
             seq,
             file: file as u32,
             format: src.format,
@@ -173,7 +178,21 @@ fn read_files(
             base,
             buf,
             len,
+            stopped,
         };
+        let mut reader = match source::open(path) {
+            Ok(reader) => reader,
+            Err(e) => {
+                let reason = match e {
+                    Error::Io { source, .. } => format!("cannot open: {source}"),
+                    other => other.to_string(),
+                };
+                send(chunk_of(seq, 0, Vec::new(), 0, Some(Stop::Unopened(reason))))?;
+                seq += 1;
+                continue;
+            }
+        };
+        let whole = framing(src.format) == Framing::Document;
         let mut carry: Vec<u8> = Vec::new();
         let mut base = 0u64;
         let mut eof = false;
@@ -187,6 +206,7 @@ fn read_files(
             buf[..carry.len()].copy_from_slice(&carry);
             let mut filled = carry.len();
             carry.clear();
+            let mut stopped = None;
             while filled < buf.len() {
                 match reader.read(&mut buf[filled..]) {
                     Ok(0) => {
@@ -200,11 +220,26 @@ fn read_files(
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::io(path, e)),
+                    Err(e) => {
+                        let at = base + filled as u64;
+                        stopped = Some(Stop::Damaged(source::stopped_reason(at, compressed, &e)));
+                        eof = true;
+                        break;
+                    }
                 }
+            }
+            if base + filled as u64 > MAX_FILE_OFFSET && stopped.is_none() {
+                // Steps past this could not say where their bytes are.
+                filled = (MAX_FILE_OFFSET - base) as usize;
+                eof = true;
+                stopped = Some(Stop::Damaged(format!(
+                    "content past byte {MAX_FILE_OFFSET} is not read (the most one file can hold)"
+                )));
             }
             let last_newline = memrchr(b'\n', &buf[..filled]);
             let len = match last_newline {
+                // A damaged document is not read at all: its end is missing.
+                _ if whole && stopped.is_some() => 0,
                 // A document is one record: read it whole, newline or not.
                 _ if whole && eof => filled,
                 _ if whole => {
@@ -222,9 +257,8 @@ fn read_files(
                     continue;
                 }
             };
-            if len > 0 {
-                out.send(chunk_of(seq, base, buf, len))
-                    .map_err(|_| Error::Internal("parser threads stopped".into()))?;
+            if len > 0 || stopped.is_some() {
+                send(chunk_of(seq, base, buf, len, stopped))?;
                 seq += 1;
             }
             base += len as u64;

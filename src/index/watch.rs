@@ -537,6 +537,7 @@ fn batch_of(t: &Tracked, base: u64, buf: Vec<u8>, len: usize) -> Batch {
         base,
         buf,
         len,
+        stopped: None,
     };
     Batch(parse_chunk(chunk).0)
 }
