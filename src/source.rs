@@ -99,13 +99,13 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, Error> {
             walk(entries, &mut found);
             continue;
         }
-        if !meta.is_file() && !is_stream(path) {
+        if !meta.is_file() && !tried(path) {
             if let Err(reason) = spool(path) {
                 found.problems.push(file_problem(path, reason));
             }
-            if !is_stream(path) {
-                continue;
-            }
+        }
+        if !meta.is_file() && !is_stream(path) {
+            continue;
         }
         found.files.push(Found {
             path: path.clone(),
@@ -195,13 +195,21 @@ fn special_kind(meta: &std::fs::Metadata) -> &'static str {
 }
 
 /// Streams read so far, by the path they were named by: their spooled content.
-fn streams() -> &'static Mutex<HashMap<PathBuf, Arc<Mutex<File>>>> {
-    static STREAMS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<File>>>>> = OnceLock::new();
+/// `None`: reading it was tried and failed (it is not tried again: opening a pipe
+/// blocks until it has a writer).
+type Spools = HashMap<PathBuf, Option<Arc<Mutex<File>>>>;
+
+fn streams() -> &'static Mutex<Spools> {
+    static STREAMS: OnceLock<Mutex<Spools>> = OnceLock::new();
     STREAMS.get_or_init(Default::default)
 }
 
 fn spooled(path: &Path) -> Option<Arc<Mutex<File>>> {
-    streams().lock().ok()?.get(path).cloned()
+    streams().lock().ok()?.get(path).cloned().flatten()
+}
+
+fn tried(path: &Path) -> bool {
+    streams().lock().is_ok_and(|s| s.contains_key(path))
 }
 
 /// True for a pipe or device named on the command line and read once into a spool: its
@@ -216,6 +224,9 @@ pub fn is_stream(path: &Path) -> bool {
 fn spool(path: &Path) -> Result<(), String> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    if let Ok(mut map) = streams().lock() {
+        map.insert(path.to_path_buf(), None);
+    }
     let input = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let name = format!(
         "retrace-stream-{}-{}",
@@ -242,7 +253,7 @@ fn spool(path: &Path) -> Result<(), String> {
     };
     let copied = copy_until_error(&mut reader, &mut spool);
     if let Ok(mut map) = streams().lock() {
-        map.insert(path.to_path_buf(), Arc::new(Mutex::new(spool)));
+        map.insert(path.to_path_buf(), Some(Arc::new(Mutex::new(spool))));
     }
     match copied {
         (_, None) => Ok(()),
@@ -251,7 +262,7 @@ fn spool(path: &Path) -> Result<(), String> {
 }
 
 /// Copies until the end or the first error; returns the bytes copied and the error.
-fn copy_until_error(from: &mut impl Read, to: &mut impl io::Write) -> (u64, Option<io::Error>) {
+pub fn copy_until_error(from: &mut impl Read, to: &mut impl io::Write) -> (u64, Option<io::Error>) {
     let mut buf = vec![0; 1 << 16];
     let mut total = 0;
     loop {
