@@ -39,6 +39,8 @@ pub(super) enum Stop {
     Unopened(String),
     /// Reading or decoding failed after this chunk (a problem at the next line).
     Damaged(String),
+    /// The chunk's last line stands for a line too long to keep (a problem at it).
+    TooLong(String),
 }
 
 #[derive(Default)]
@@ -221,6 +223,7 @@ impl Parsed {
     fn note_stop(&mut self, stopped: Option<Stop>) {
         match stopped {
             Some(Stop::Unopened(reason)) => self.problems.push((0, reason)),
+            Some(Stop::TooLong(reason)) => self.problems.push((self.lines, reason)),
             Some(Stop::Damaged(reason)) => {
                 // A damaged compressed stream often decodes into garbage just before the
                 // decoder notices: bad lines right before the stop are that garbage, and

@@ -155,6 +155,20 @@ fn run(
 /// its compressed copy load the same). A file that cannot be opened, or whose reading
 /// or decoding fails part way, is a problem: the lines before the failure are kept and
 /// the load goes on with the next file.
+/// Longest line kept (the buffer holding it grows to twice this): longer ones are
+/// skipped, each a problem.
+const MAX_LINE: usize = 128 << 20;
+
+fn too_long(len: u64, stopped: Option<Stop>) -> Stop {
+    let reason = format!("line of {len} bytes skipped: longer than {MAX_LINE} bytes");
+    match stopped {
+        Some(Stop::Damaged(cause) | Stop::Unopened(cause) | Stop::TooLong(cause)) => {
+            Stop::Damaged(format!("{reason}; {cause}"))
+        }
+        None => Stop::TooLong(reason),
+    }
+}
+
 fn read_files(
     sources: &[Source],
     chunk_size: usize,
@@ -196,6 +210,8 @@ fn read_files(
         let mut carry: Vec<u8> = Vec::new();
         let mut base = 0u64;
         let mut eof = false;
+        // Inside a line too long to keep: where it started.
+        let mut skipping: Option<u64> = None;
         while !eof {
             let want = chunk_size.max(carry.len() * 2);
             let mut buf = recycle.try_recv().unwrap_or_default();
@@ -236,6 +252,36 @@ fn read_files(
                     "content past byte {MAX_FILE_OFFSET} is not read (the most one file can hold)"
                 )));
             }
+            if let Some(from) = skipping {
+                // Drop the long line's bytes up to its newline; a lone newline stands
+                // for it, so later lines keep their numbers.
+                let Some(p) = memchr::memchr(b'\n', &buf[..filled]) else {
+                    base += filled as u64;
+                    if eof {
+                        let reason = too_long(base - from, stopped);
+                        send(chunk_of(seq, base, Vec::new(), 0, Some(reason)))?;
+                        seq += 1;
+                    }
+                    continue;
+                };
+                let end = base + p as u64;
+                let reason = too_long(end - from, None);
+                send(chunk_of(seq, end, vec![b'\n'], 1, Some(reason)))?;
+                seq += 1;
+                carry.extend_from_slice(&buf[p + 1..filled]);
+                base = end + 1;
+                skipping = None;
+                if eof {
+                    // The file ends (or is damaged) right after the long line.
+                    let keep = memrchr(b'\n', &carry).map_or(0, |p| p + 1);
+                    let rest = std::mem::take(&mut carry);
+                    if keep > 0 || stopped.is_some() {
+                        send(chunk_of(seq, base, rest, keep, stopped))?;
+                        seq += 1;
+                    }
+                }
+                continue;
+            }
             let last_newline = memrchr(b'\n', &buf[..filled]);
             let len = match last_newline {
                 // A damaged document is not read at all: its end is missing.
@@ -251,6 +297,13 @@ fn read_files(
                     p + 1
                 }
                 None if eof => 0,
+                None if filled >= MAX_LINE && !whole => {
+                    // Keeping it whole could exhaust memory: skip to its end.
+                    skipping = Some(base);
+                    base += filled as u64;
+                    carry = Vec::new();
+                    continue;
+                }
                 None => {
                     // One line longer than the buffer: keep all of it, read on.
                     carry.extend_from_slice(&buf[..filled]);
