@@ -287,7 +287,11 @@ pub fn stopped_reason(at: u64, compressed: bool, error: &io::Error) -> String {
     } else {
         "reading stopped at byte"
     };
-    let content = if compressed { " of the decompressed content" } else { "" };
+    let content = if compressed {
+        " of the decompressed content"
+    } else {
+        ""
+    };
     format!("{what} {at}{content}: {error}; the lines before were kept")
 }
 

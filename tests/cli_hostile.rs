@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -129,10 +129,17 @@ fn assert_one_decoding_problem(ls: &Value, file: &str) -> u64 {
     let problems = problems_of(ls, file);
     assert_eq!(problems.len(), 1, "{file}: one problem: {problems:?}");
     let reason = problems[0]["reason"].as_str().unwrap();
-    assert!(reason.contains("decoding stopped at byte"), "{file}: {reason}");
+    assert!(
+        reason.contains("decoding stopped at byte"),
+        "{file}: {reason}"
+    );
     // "incomplete deflate stream: incomplete deflate stream" said the cause twice.
     let cause = reason.split(": ").nth(1).unwrap();
-    assert_eq!(reason.matches(cause).count(), 1, "{file}: cause once: {reason}");
+    assert_eq!(
+        reason.matches(cause).count(),
+        1,
+        "{file}: cause once: {reason}"
+    );
     problems[0]["line"].as_u64().unwrap()
 }
 
@@ -185,7 +192,11 @@ fn damaged_gzip_files_keep_their_good_lines_and_report_one_problem_each() {
     let line = assert_one_decoding_problem(&ls, "truncated.jsonl.gz");
     let kept = steps_of(&ls, "truncated").expect("lines before the damage are kept");
     assert!(kept > 100 && kept < N as u64, "{kept}");
-    assert_eq!(line, kept + 1, "the problem is at the line where decoding stopped");
+    assert_eq!(
+        line,
+        kept + 1,
+        "the problem is at the line where decoding stopped"
+    );
     // The kept steps read back their own bytes from the damaged file.
     let shown = json_of(retrace(&["show", "truncated", "--json"], &[dir.path()]));
     let steps = shown["steps"].as_array().unwrap();
@@ -295,7 +306,10 @@ fn a_pipe_or_stdin_named_on_the_command_line_is_read_as_a_stream() {
     writer.join().unwrap();
     assert_eq!(steps_of(&ls, "piped"), Some(50));
     assert_eq!(ls["problems"], serde_json::json!([]));
-    assert_eq!(ls["runs"][0]["outcome"], "unknown", "a stream is not running");
+    assert_eq!(
+        ls["runs"][0]["outcome"], "unknown",
+        "a stream is not running"
+    );
 
     // /dev/stdin: steps are read back from the stream's private copy.
     let mut show = retrace(&["show", "piped", "--json"], &[Path::new("/dev/stdin")]);
@@ -442,8 +456,7 @@ fn a_hostile_folder_loads_every_good_run_names_every_bad_thing_and_stays_small()
 }
 
 /// Writes `count` one-step runs, one file each, in folders of 1,000.
-fn write_fleet(root: &Path, count: usize) -> Vec<PathBuf> {
-    let mut files = Vec::with_capacity(count);
+fn write_fleet(root: &Path, count: usize) {
     for i in 0..count {
         let folder = root.join(format!("{:03}", i / 1000));
         if i % 1000 == 0 {
@@ -457,15 +470,13 @@ fn write_fleet(root: &Path, count: usize) -> Vec<PathBuf> {
             ),
         )
         .unwrap();
-        files.push(path);
     }
-    files
 }
 
 #[test]
 fn seventy_thousand_files_load_whole_and_every_step_reads_back_its_own_bytes() {
     const FILES: usize = 70_000;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fleet_dir();
     write_fleet(dir.path(), FILES);
     let ls = json_of(retrace(&["ls", "--json"], &[dir.path()]));
     let runs = ls["runs"].as_array().unwrap();
@@ -474,8 +485,19 @@ fn seventy_thousand_files_load_whole_and_every_step_reads_back_its_own_bytes() {
     // Past 65,536 files a 16-bit file number wrapped: these read another file's bytes.
     // (Each `show` loads the whole history again: two are enough.)
     for i in [65_536, FILES - 1] {
-        let shown = json_of(retrace(&["show", &format!("f{i}"), "--json"], &[dir.path()]));
+        let shown = json_of(retrace(
+            &["show", &format!("f{i}"), "--json"],
+            &[dir.path()],
+        ));
         assert_eq!(shown["steps"][0]["id"], format!("file-{i}"), "f{i}");
         assert_eq!(shown["steps"][0]["name"], format!("n{i}"));
     }
+}
+
+/// A temporary folder for tens of thousands of small files: in memory (`/dev/shm`) when
+/// there is one, so that creating them takes seconds even on a busy disk.
+fn fleet_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap()
 }

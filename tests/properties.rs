@@ -37,9 +37,14 @@ const SEEDS: [(Format, &str); 5] = [
     ),
     (
         Format::Codex,
-        include_str!("fixtures/codex/rollout-2026-02-23T10-00-00-0199aaaa-bbbb-7ccc-8ddd-eeeeffff0000.jsonl"),
+        include_str!(
+            "fixtures/codex/rollout-2026-02-23T10-00-00-0199aaaa-bbbb-7ccc-8ddd-eeeeffff0000.jsonl"
+        ),
     ),
-    (Format::TauBench, include_str!("fixtures/tau_bench/mini.json")),
+    (
+        Format::TauBench,
+        include_str!("fixtures/tau_bench/mini.json"),
+    ),
 ];
 
 /// The records of a seed: its lines, or the whole document.

@@ -163,9 +163,7 @@ fn a_disk_full_writer_leaving_a_truncated_line_is_one_bad_line_and_watching_goes
     append(&log, step_line("d", 2).as_bytes());
     append(&log, step_line("d", 3).as_bytes());
     watching.wait_for("the line after", |e| is_step(e, "d-3"));
-    let bad = watching.wait_for("the truncated line", |e| {
-        is_problem(e, "agent.jsonl", "")
-    });
+    let bad = watching.wait_for("the truncated line", |e| is_problem(e, "agent.jsonl", ""));
     assert_eq!(bad["line"], 2);
     let steps = watching
         .events
@@ -277,7 +275,7 @@ fn permissions_revoked_mid_watch_are_reported_and_reading_resumes_when_restored(
 #[test]
 fn watching_five_thousand_files_under_a_256_descriptor_limit_loses_nothing() {
     const FILES: usize = 5000;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fleet_dir();
     let files: Vec<_> = (0..FILES)
         .map(|i| {
             let folder = dir.path().join(format!("{:02}", i / 500));
@@ -331,11 +329,22 @@ fn watching_five_thousand_files_under_a_256_descriptor_limit_loses_nothing() {
         .iter()
         .filter(|e| e["event"] == "problem")
         .collect();
-    assert!(problems.is_empty(), "nothing lost or unopened: {problems:?}");
+    assert!(
+        problems.is_empty(),
+        "nothing lost or unopened: {problems:?}"
+    );
     let steps = watching
         .events
         .iter()
         .filter(|e| e["event"] == "step")
         .count();
     assert_eq!(steps, FILES + want.len(), "each step once");
+}
+
+/// A temporary folder for tens of thousands of small files: in memory (`/dev/shm`) when
+/// there is one, so that creating them takes seconds even on a busy disk.
+fn fleet_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap()
 }

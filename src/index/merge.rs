@@ -6,9 +6,7 @@ use std::time::SystemTime;
 
 use super::parse::{LocalRun, Parsed};
 use super::pipeline::{Batch, LoadEvent, Loader, Source};
-use super::{
-    FileInfo, History, LoadOptions, RunEntry, StepSummary, MAX_FILES, NO_STRING, NO_TS,
-};
+use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, MAX_FILES, NO_STRING, NO_TS};
 use crate::ingest::detect::{detect, SNIFF_BYTES};
 use crate::model::{Format, Problem};
 use crate::source;

@@ -201,7 +201,13 @@ fn read_files(
                     Error::Io { source, .. } => format!("cannot open: {source}"),
                     other => other.to_string(),
                 };
-                send(chunk_of(seq, 0, Vec::new(), 0, Some(Stop::Unopened(reason))))?;
+                send(chunk_of(
+                    seq,
+                    0,
+                    Vec::new(),
+                    0,
+                    Some(Stop::Unopened(reason)),
+                ))?;
                 seq += 1;
                 continue;
             }

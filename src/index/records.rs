@@ -257,12 +257,11 @@ struct Window {
 
 impl Window {
     fn open(info: &BatchFile) -> io::Result<Window> {
-        let (reader, seekable): (Box<dyn Read + Send>, _) =
-            if !source::is_compressed(&info.path) {
-                (Box::new(io::empty()), Some(source::open_raw(&info.path)?))
-            } else {
-                (open_stream(info)?, None)
-            };
+        let (reader, seekable): (Box<dyn Read + Send>, _) = if !source::is_compressed(&info.path) {
+            (Box::new(io::empty()), Some(source::open_raw(&info.path)?))
+        } else {
+            (open_stream(info)?, None)
+        };
         Ok(Window {
             reader,
             seekable,

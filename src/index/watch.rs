@@ -613,8 +613,7 @@ impl State {
         let (read, error) = source::copy_until_error(&mut reader, &mut buf);
         let document = framing(t.format) == Framing::Document;
         let compressed = source::is_compressed(&t.path);
-        let stopped =
-            error.map(|e| Stop::Damaged(source::stopped_reason(read, compressed, &e)));
+        let stopped = error.map(|e| Stop::Damaged(source::stopped_reason(read, compressed, &e)));
         let len = match (document, &stopped) {
             (true, Some(_)) => 0,
             (true, None) => buf.len(),
