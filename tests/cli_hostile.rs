@@ -21,6 +21,8 @@ struct Finished {
 
 /// Runs `command` to its end with a deadline (killed and failed past it), measuring
 /// its peak memory. Output goes through files so a large one cannot block the child.
+// The child is reaped by `wait4` (for its peak memory), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn finish(mut command: Command, stdin: Option<Vec<u8>>, deadline: Duration) -> Finished {
     let out_dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (out_dir.path().join("out"), out_dir.path().join("err"));
