@@ -31,11 +31,12 @@ use std::path::{Path, PathBuf};
 /// Errors of the core. Bad lines are not errors: they are [`model::Problem`]s.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{path}: {source}")]
+    /// The cause is said in the message, not chained as a source: a chain-printing
+    /// reporter (`{:#}`) would say it twice.
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("no run matches {0:?}")]
     RunNotFound(String),
@@ -55,10 +56,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Error {
+    pub fn io(path: &Path, cause: std::io::Error) -> Error {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause,
         }
     }
 }

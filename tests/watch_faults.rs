@@ -52,13 +52,18 @@ impl Watching {
     /// Waits until an event matches, or fails after a generous deadline.
     fn wait_for(&mut self, what: &str, found: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
+        if let Some(e) = self.events.iter().find(|e| found(e)) {
+            return e.clone();
+        }
         loop {
-            if let Some(e) = self.events.iter().find(|e| found(e)) {
-                return e.clone();
-            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(v) => self.events.push(v),
+                Ok(v) => {
+                    self.events.push(v.clone());
+                    if found(&v) {
+                        return v;
+                    }
+                }
                 Err(_) => panic!("timed out waiting for {what}; got {:?}", self.events),
             }
         }

@@ -57,7 +57,7 @@ impl History {
                 let head = match options.format {
                     Some(_) if !found.needs_known_format => Vec::new(),
                     _ => source::head(path, SNIFF_BYTES).map_err(|e| match e {
-                        Error::Io { source, .. } => source,
+                        Error::Io { cause, .. } => cause,
                         other => std::io::Error::other(other.to_string()),
                     })?,
                 };

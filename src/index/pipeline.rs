@@ -198,7 +198,7 @@ fn read_files(
             Ok(reader) => reader,
             Err(e) => {
                 let reason = match e {
-                    Error::Io { source, .. } => format!("cannot open: {source}"),
+                    Error::Io { cause, .. } => format!("cannot open: {cause}"),
                     other => other.to_string(),
                 };
                 send(chunk_of(

@@ -336,7 +336,7 @@ impl Window {
 
 fn open_stream(info: &BatchFile) -> io::Result<Box<dyn Read + Send>> {
     source::open(&info.path).map_err(|e| match e {
-        Error::Io { source, .. } => source,
+        Error::Io { cause, .. } => cause,
         other => io::Error::other(other.to_string()),
     })
 }

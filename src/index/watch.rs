@@ -636,7 +636,7 @@ impl State {
                 }
                 Err(e) => {
                     let reason = match e {
-                        crate::Error::Io { source, .. } => source.to_string(),
+                        crate::Error::Io { cause, .. } => cause.to_string(),
                         other => other.to_string(),
                     };
                     problems.insert((
@@ -670,7 +670,7 @@ impl State {
                 Ok(head) => head,
                 Err(e) => {
                     let reason = match e {
-                        crate::Error::Io { source, .. } => source.to_string(),
+                        crate::Error::Io { cause, .. } => cause.to_string(),
                         other => other.to_string(),
                     };
                     problems.insert((f.path, format!("cannot open: {reason}")));
