@@ -142,7 +142,13 @@ pub fn watch(roots: Vec<PathBuf>, history: &History, options: WatchOptions) -> W
         tracked: Vec::new(),
         handles: Handles::new(options.open_files),
         by_path: HashMap::new(),
-        reported: HashSet::new(),
+        // What the load already reported about whole files is not reported again.
+        reported: history
+            .problems()
+            .iter()
+            .filter(|p| p.line == 0)
+            .map(|p| (p.file.clone(), p.reason.clone()))
+            .collect(),
         out: tx,
     };
     for (i, f) in history.files().iter().enumerate() {
