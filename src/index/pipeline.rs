@@ -329,3 +329,62 @@ fn read_files(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(path: PathBuf) -> Source {
+        Source {
+            stem: crate::source::stem(&path).into(),
+            path,
+            format: Format::Native,
+        }
+    }
+
+    #[test]
+    fn a_file_gone_or_unreadable_when_read_is_a_problem_and_the_next_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.jsonl");
+        std::fs::write(&good, "{\"run_id\":\"g\",\"kind\":\"x\",\"step\":0}\n").unwrap();
+        // Gone between the listing and the read; a read that fails (a folder opens, but
+        // reading it fails).
+        let gone = dir.path().join("gone.jsonl");
+        let unreadable = dir.path().join("folder.jsonl");
+        std::fs::create_dir(&unreadable).unwrap();
+        let loader = Loader::start(
+            vec![source(gone), source(unreadable), source(good)],
+            0,
+            1,
+            64,
+        );
+        let mut problems = Vec::new();
+        let mut steps = Vec::new();
+        for event in loader.events() {
+            match event {
+                LoadEvent::Batch(Batch(parsed)) => {
+                    problems.extend(parsed.problems.into_iter().map(|p| (parsed.file, p)));
+                    steps.extend(parsed.steps.iter().map(|_| parsed.file));
+                }
+                LoadEvent::Done(result) => {
+                    result.unwrap();
+                    break;
+                }
+            }
+        }
+        assert_eq!(steps, [2], "the good file after them loads");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0, 0);
+        assert_eq!(problems[0].1 .0, 0, "about the whole file");
+        assert!(
+            problems[0].1 .1.starts_with("cannot open: "),
+            "{problems:?}"
+        );
+        assert_eq!(problems[1].0, 1);
+        assert_eq!(problems[1].1 .0, 1, "at the line where reading stopped");
+        assert!(
+            problems[1].1 .1.starts_with("reading stopped at byte 0: "),
+            "{problems:?}"
+        );
+    }
+}
