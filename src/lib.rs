@@ -43,8 +43,8 @@ use std::path::{Path, PathBuf};
 /// Errors of the core. Bad lines are not errors: they are [`model::Problem`]s.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The cause is part of the message, not a source in the chain, so that it is
-    /// said once whether the error is shown alone or with its chain.
+    /// The cause is said in the message, not chained as a source: a chain-printing
+    /// reporter (`{:#}`) would say it twice.
     #[error("{path}: {cause}")]
     Io {
         path: PathBuf,

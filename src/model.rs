@@ -180,14 +180,18 @@ impl fmt::Display for Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub file: PathBuf,
-    /// 1-based line number in the (decompressed) file.
+    /// 1-based line number in the (decompressed) file; 0 when about the whole file.
     pub line: u64,
     pub reason: String,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.reason)
+        // Line 0: about the whole file.
+        match self.line {
+            0 => write!(f, "{}: {}", self.file.display(), self.reason),
+            line => write!(f, "{}:{}: {}", self.file.display(), line, self.reason),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! `retrace watch`: what is already there (unless `--new-only`), then every arrival, one
-//! line each, until interrupted.
+//! line each, until interrupted (SIGINT, SIGTERM, SIGHUP); on the way out, every file
+//! left ending in a partial line is reported.
 
 use std::io::{self, LineWriter, Write};
 
@@ -133,11 +134,21 @@ impl Reporter {
                 }
                 self.reported[index] = 0;
             }
-            for i in self.reported[index]..run.step_count() {
+            let from = self.reported[index].min(run.step_count());
+            // Step ids live in the files, as for `show --json`; a file gone since has none.
+            let ids: Vec<String> = if self.json && from < run.step_count() {
+                run.load_links(from..run.step_count())
+                    .map(|steps| steps.into_iter().map(|s| s.id).collect())
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            for i in from..run.step_count() {
                 let s = run.step(i);
                 if self.json {
                     let line = json!({
-                        "event": "step", "run_id": run.id(), "step": s.step, "kind": s.kind,
+                        "event": "step", "run_id": run.id(), "step": s.step,
+                        "id": ids.get(i - from), "kind": s.kind,
                         "name": s.name, "status": (s.status != Status::Unset).then_some(s.status), "error": s.error,
                     });
                     writeln!(out, "{line}")?;
@@ -158,6 +169,19 @@ impl Reporter {
         }
         out.flush()
     }
+
+    /// Watching stops: reports each file left ending in a line without its newline.
+    pub fn finish(&mut self, history: &History, out: &mut impl Write) -> io::Result<()> {
+        for problem in history.partial_last_lines() {
+            if self.json {
+                let line = json!({"event": "problem", "file": problem.file.display().to_string(), "line": problem.line, "reason": problem.reason});
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(out, "problem {}", sanitize::line(&problem.to_string()))?;
+            }
+        }
+        out.flush()
+    }
 }
 
 /// Runs until the watcher stops or output fails (a closed pipe ends it quietly).
@@ -168,9 +192,32 @@ pub fn follow(
     new_only: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
     let mut reporter = Reporter::new(history, json, new_only, out)?;
-    for event in watcher.events.iter() {
+    while !stop.load(Ordering::Relaxed) {
+        match watcher
+            .events
+            .recv_timeout(std::time::Duration::from_millis(100))
+        {
+            Ok(event) => reporter.apply(history, event, out)?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // What already arrived is reported before the files' pending lines.
+    while let Ok(event) = watcher.events.try_recv() {
         reporter.apply(history, event, out)?;
     }
-    Ok(())
+    reporter.finish(history, out)
 }

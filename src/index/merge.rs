@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::parse::{LocalRun, Parsed};
 use super::pipeline::{Batch, LoadEvent, Loader, Source};
-use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, NO_STRING, NO_TS};
+use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, MAX_FILES, NO_STRING, NO_TS};
 use crate::ingest::detect::{detect, SNIFF_BYTES};
 use crate::model::{Format, Problem};
 use crate::source;
@@ -38,16 +38,43 @@ impl History {
         let mut history = History {
             skipped_files: found.skipped,
             running_window_ms: options.running_window.as_millis() as i64,
+            problems: found.problems,
             ..History::default()
         };
         let mut bytes_total = 0;
         let mut sources = Vec::new();
         for found in &found.files {
             let path = &found.path;
-            let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+            if history.files.len() >= MAX_FILES {
+                history.problems.push(whole_file_problem(
+                    path,
+                    format!("not read: a history holds at most {MAX_FILES} files"),
+                ));
+                continue;
+            }
+            // Gone or unreadable since the folder was listed: a problem, not the end.
+            let read = std::fs::metadata(path).and_then(|meta| {
+                let head = match options.format {
+                    Some(_) if !found.needs_known_format => Vec::new(),
+                    _ => source::head(path, SNIFF_BYTES).map_err(|e| match e {
+                        Error::Io { cause, .. } => cause,
+                        other => std::io::Error::other(other.to_string()),
+                    })?,
+                };
+                Ok((meta, head))
+            });
+            let (meta, head) = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    history
+                        .problems
+                        .push(whole_file_problem(path, format!("cannot open: {e}")));
+                    continue;
+                }
+            };
             let detected = match options.format {
                 Some(f) if !found.needs_known_format => Some(f),
-                _ => detect(&source::head(path, SNIFF_BYTES)?),
+                _ => detect(&head),
             };
             let format = match (detected, found.needs_known_format) {
                 (Some(f), _) => f,
@@ -68,7 +95,8 @@ impl History {
             history.files.push(FileInfo {
                 path: path.clone(),
                 format,
-                modified: meta.modified().ok(),
+                // A stream was written once, before the load: nothing of it is running.
+                modified: meta.modified().ok().filter(|_| !source::is_stream(path)),
                 lines: 0,
                 consumed: 0,
             });
@@ -273,5 +301,13 @@ impl History {
         }
         entry.counted = slots.len() as u32;
         entry.segments.shrink_to_fit();
+    }
+}
+
+fn whole_file_problem(path: &std::path::Path, reason: String) -> Problem {
+    Problem {
+        file: path.to_path_buf(),
+        line: 0,
+        reason,
     }
 }

@@ -66,6 +66,14 @@ pub struct FileInfo {
 const NO_STRING: u32 = u32::MAX;
 const NO_TS: i64 = i64::MIN;
 
+/// Bits of a step's location that hold its byte offset; the file index has the rest.
+/// 24 file bits: 16,777,216 files; 40 offset bits: 1 TiB of content per file.
+const OFFSET_BITS: u32 = 40;
+/// Files a history can hold.
+pub const MAX_FILES: usize = 1 << (64 - OFFSET_BITS);
+/// Content of one file past this offset is not indexed (reported as a problem).
+pub const MAX_FILE_OFFSET: u64 = 1 << OFFSET_BITS;
+
 /// Lines longer than this are indexed without their length; the reader finds their end.
 const LEN_BITS: u32 = 26;
 const LEN_UNKNOWN: u32 = (1 << LEN_BITS) - 1;
@@ -74,7 +82,7 @@ const LEN_UNKNOWN: u32 = (1 << LEN_BITS) - 1;
 /// table ([`History::step_errors`]): few steps have one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StepSummary {
-    /// File index in the top 16 bits, byte offset in the low 48.
+    /// File index in the top 24 bits, byte offset in the low 40 (see [`OFFSET_BITS`]).
     loc: u64,
     ts: i64,
     /// Record length (26 bits), kind (4 bits), status (2 bits).
@@ -89,7 +97,7 @@ impl StepSummary {
     fn new(file: u32, offset: u64, len: usize, kind: StepKind, status: Status) -> StepSummary {
         let len = u32::try_from(len).unwrap_or(LEN_UNKNOWN).min(LEN_UNKNOWN);
         StepSummary {
-            loc: (u64::from(file) << 48) | offset,
+            loc: (u64::from(file) << OFFSET_BITS) | (offset & (MAX_FILE_OFFSET - 1)),
             ts: NO_TS,
             packed: len | (kind as u32) << LEN_BITS | (status as u32) << 30,
             name: NO_STRING,
@@ -98,10 +106,10 @@ impl StepSummary {
         }
     }
     fn file(&self) -> usize {
-        (self.loc >> 48) as usize
+        (self.loc >> OFFSET_BITS) as usize
     }
     fn offset(&self) -> u64 {
-        self.loc & ((1 << 48) - 1)
+        self.loc & (MAX_FILE_OFFSET - 1)
     }
     /// The record's length, or `None` when it is too long to have been stored.
     fn len(&self) -> Option<u32> {

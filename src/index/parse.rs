@@ -15,6 +15,9 @@ use crate::model::{Format, Outcome, Status, StepKind};
 /// Longest error message kept in the index (the full one is in the file).
 const MAX_INDEXED_ERROR: usize = 120;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// Bad lines this close together right before a decoding failure are taken as garbage
+/// the failure produced (garbage may hold newlines, and blank lines are no problem).
+const GARBLED_GAP: u64 = 3;
 
 /// Newline-aligned bytes of one file.
 pub(super) struct Chunk {
@@ -26,6 +29,18 @@ pub(super) struct Chunk {
     pub(super) base: u64,
     pub(super) buf: Vec<u8>,
     pub(super) len: usize,
+    /// Reading the file stopped after this chunk: why.
+    pub(super) stopped: Option<Stop>,
+}
+
+/// Why a file's reading ended early.
+pub(super) enum Stop {
+    /// The file could not be opened (a problem about the whole file: line 0).
+    Unopened(String),
+    /// Reading or decoding failed after this chunk (a problem at the next line).
+    Damaged(String),
+    /// The chunk's last line stands for a line too long to keep (a problem at it).
+    TooLong(String),
 }
 
 #[derive(Default)]
@@ -86,8 +101,11 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         file_stem: &chunk.stem,
     };
     if framing(chunk.format) == Framing::Document {
-        parse_document(&mut parsed, &mut run_ids, &chunk, start, &ctx);
+        if chunk.len > 0 {
+            parse_document(&mut parsed, &mut run_ids, &chunk, start, &ctx);
+        }
         parsed.group_by_run();
+        parsed.note_stop(chunk.stopped);
         return (parsed, chunk.buf);
     }
     let mut part_problems = Vec::new();
@@ -152,6 +170,7 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         }
     }
     parsed.group_by_run();
+    parsed.note_stop(chunk.stopped);
     (parsed, chunk.buf)
 }
 
@@ -201,6 +220,35 @@ fn parse_document(
 }
 
 impl Parsed {
+    /// Reading stopped after the chunk: a problem at the line where it stopped.
+    fn note_stop(&mut self, stopped: Option<Stop>) {
+        match stopped {
+            Some(Stop::Unopened(reason)) => self.problems.push((0, reason)),
+            Some(Stop::TooLong(reason)) => self.problems.push((self.lines, reason)),
+            Some(Stop::Damaged(reason)) => {
+                // A damaged compressed stream often decodes into garbage just before the
+                // decoder notices: bad lines right before the stop are that garbage, and
+                // belong to this one problem.
+                let mut at = self.lines + 1;
+                let mut garbled = 0;
+                while let Some(&(line, _)) = self.problems.last() {
+                    if line + GARBLED_GAP < at {
+                        break;
+                    }
+                    self.problems.pop();
+                    at = line;
+                    garbled += 1;
+                }
+                let reason = match garbled {
+                    0 => reason,
+                    n => format!("{reason} ({n} garbled lines just before it dropped)"),
+                };
+                self.problems.push((at, reason));
+            }
+            None => {}
+        }
+    }
+
     fn add(
         &mut self,
         run_ids: &mut FxHashMap<Box<str>, u32>,

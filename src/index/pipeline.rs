@@ -13,10 +13,11 @@ use std::sync::{Arc, Mutex};
 
 use memchr::memrchr;
 
-use super::parse::{parse_chunk, Chunk, Parsed};
+use super::parse::{parse_chunk, Chunk, Parsed, Stop};
+use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
 use crate::model::Format;
-use crate::source::{self, Compression};
+use crate::source;
 use crate::Error;
 
 /// A file to read, and how.
@@ -151,7 +152,23 @@ fn run(
 
 /// Cuts every file into chunks that end on a line boundary. A last line without its
 /// newline is not yet a line and is left out (compressed files too, so that a file and
-/// its compressed copy load the same).
+/// its compressed copy load the same). A file that cannot be opened, or whose reading
+/// or decoding fails part way, is a problem: the lines before the failure are kept and
+/// the load goes on with the next file.
+/// Longest line kept (the buffer holding it grows to twice this): longer ones are
+/// skipped, each a problem.
+const MAX_LINE: usize = 128 << 20;
+
+fn too_long(len: u64, stopped: Option<Stop>) -> Stop {
+    let reason = format!("line of {len} bytes skipped: longer than {MAX_LINE} bytes");
+    match stopped {
+        Some(Stop::Damaged(cause) | Stop::Unopened(cause) | Stop::TooLong(cause)) => {
+            Stop::Damaged(format!("{reason}; {cause}"))
+        }
+        None => Stop::TooLong(reason),
+    }
+}
+
 fn read_files(
     sources: &[Source],
     chunk_size: usize,
@@ -160,12 +177,14 @@ fn read_files(
     bytes_read: &AtomicU64,
 ) -> Result<(), Error> {
     let mut seq = 0;
+    let send = |chunk: Chunk| {
+        out.send(chunk)
+            .map_err(|_| Error::Internal("parser threads stopped".into()))
+    };
     for (file, src) in sources.iter().enumerate() {
         let path = &src.path;
-        let compressed = Compression::of(path) != Compression::None;
-        let mut reader = source::open(path)?;
-        let whole = framing(src.format) == Framing::Document;
-        let chunk_of = |seq: u64, base: u64, buf: Vec<u8>, len: usize| Chunk {
+        let compressed = source::is_compressed(path);
+        let chunk_of = |seq: u64, base: u64, buf: Vec<u8>, len: usize, stopped| Chunk {
             seq,
             file: file as u32,
             format: src.format,
@@ -173,10 +192,32 @@ fn read_files(
             base,
             buf,
             len,
+            stopped,
         };
+        let mut reader = match source::open(path) {
+            Ok(reader) => reader,
+            Err(e) => {
+                let reason = match e {
+                    Error::Io { cause, .. } => format!("cannot open: {cause}"),
+                    other => other.to_string(),
+                };
+                send(chunk_of(
+                    seq,
+                    0,
+                    Vec::new(),
+                    0,
+                    Some(Stop::Unopened(reason)),
+                ))?;
+                seq += 1;
+                continue;
+            }
+        };
+        let whole = framing(src.format) == Framing::Document;
         let mut carry: Vec<u8> = Vec::new();
         let mut base = 0u64;
         let mut eof = false;
+        // Inside a line too long to keep: where it started.
+        let mut skipping: Option<u64> = None;
         while !eof {
             let want = chunk_size.max(carry.len() * 2);
             let mut buf = recycle.try_recv().unwrap_or_default();
@@ -187,6 +228,7 @@ fn read_files(
             buf[..carry.len()].copy_from_slice(&carry);
             let mut filled = carry.len();
             carry.clear();
+            let mut stopped = None;
             while filled < buf.len() {
                 match reader.read(&mut buf[filled..]) {
                     Ok(0) => {
@@ -200,11 +242,56 @@ fn read_files(
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::io(path, e)),
+                    Err(e) => {
+                        let at = base + filled as u64;
+                        stopped = Some(Stop::Damaged(source::stopped_reason(at, compressed, &e)));
+                        eof = true;
+                        break;
+                    }
                 }
+            }
+            if base + filled as u64 > MAX_FILE_OFFSET && stopped.is_none() {
+                // Steps past this could not say where their bytes are.
+                filled = (MAX_FILE_OFFSET - base) as usize;
+                eof = true;
+                stopped = Some(Stop::Damaged(format!(
+                    "content past byte {MAX_FILE_OFFSET} is not read (the most one file can hold)"
+                )));
+            }
+            if let Some(from) = skipping {
+                // Drop the long line's bytes up to its newline; a lone newline stands
+                // for it, so later lines keep their numbers.
+                let Some(p) = memchr::memchr(b'\n', &buf[..filled]) else {
+                    base += filled as u64;
+                    if eof {
+                        let reason = too_long(base - from, stopped);
+                        send(chunk_of(seq, base, Vec::new(), 0, Some(reason)))?;
+                        seq += 1;
+                    }
+                    continue;
+                };
+                let end = base + p as u64;
+                let reason = too_long(end - from, None);
+                send(chunk_of(seq, end, vec![b'\n'], 1, Some(reason)))?;
+                seq += 1;
+                carry.extend_from_slice(&buf[p + 1..filled]);
+                base = end + 1;
+                skipping = None;
+                if eof {
+                    // The file ends (or is damaged) right after the long line.
+                    let keep = memrchr(b'\n', &carry).map_or(0, |p| p + 1);
+                    let rest = std::mem::take(&mut carry);
+                    if keep > 0 || stopped.is_some() {
+                        send(chunk_of(seq, base, rest, keep, stopped))?;
+                        seq += 1;
+                    }
+                }
+                continue;
             }
             let last_newline = memrchr(b'\n', &buf[..filled]);
             let len = match last_newline {
+                // A damaged document is not read at all: its end is missing.
+                _ if whole && stopped.is_some() => 0,
                 // A document is one record: read it whole, newline or not.
                 _ if whole && eof => filled,
                 _ if whole => {
@@ -216,15 +303,21 @@ fn read_files(
                     p + 1
                 }
                 None if eof => 0,
+                None if filled >= MAX_LINE && !whole => {
+                    // Keeping it whole could exhaust memory: skip to its end.
+                    skipping = Some(base);
+                    base += filled as u64;
+                    carry = Vec::new();
+                    continue;
+                }
                 None => {
                     // One line longer than the buffer: keep all of it, read on.
                     carry.extend_from_slice(&buf[..filled]);
                     continue;
                 }
             };
-            if len > 0 {
-                out.send(chunk_of(seq, base, buf, len))
-                    .map_err(|_| Error::Internal("parser threads stopped".into()))?;
+            if len > 0 || stopped.is_some() {
+                send(chunk_of(seq, base, buf, len, stopped))?;
                 seq += 1;
             }
             base += len as u64;
@@ -235,4 +328,63 @@ fn read_files(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(path: PathBuf) -> Source {
+        Source {
+            stem: crate::source::stem(&path).into(),
+            path,
+            format: Format::Native,
+        }
+    }
+
+    #[test]
+    fn a_file_gone_or_unreadable_when_read_is_a_problem_and_the_next_file_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.jsonl");
+        std::fs::write(&good, "{\"run_id\":\"g\",\"kind\":\"x\",\"step\":0}\n").unwrap();
+        // Gone between the listing and the read; a read that fails (a folder opens, but
+        // reading it fails).
+        let gone = dir.path().join("gone.jsonl");
+        let unreadable = dir.path().join("folder.jsonl");
+        std::fs::create_dir(&unreadable).unwrap();
+        let loader = Loader::start(
+            vec![source(gone), source(unreadable), source(good)],
+            0,
+            1,
+            64,
+        );
+        let mut problems = Vec::new();
+        let mut steps = Vec::new();
+        for event in loader.events() {
+            match event {
+                LoadEvent::Batch(Batch(parsed)) => {
+                    problems.extend(parsed.problems.into_iter().map(|p| (parsed.file, p)));
+                    steps.extend(parsed.steps.iter().map(|_| parsed.file));
+                }
+                LoadEvent::Done(result) => {
+                    result.unwrap();
+                    break;
+                }
+            }
+        }
+        assert_eq!(steps, [2], "the good file after them loads");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].0, 0);
+        assert_eq!(problems[0].1 .0, 0, "about the whole file");
+        assert!(
+            problems[0].1 .1.starts_with("cannot open: "),
+            "{problems:?}"
+        );
+        assert_eq!(problems[1].0, 1);
+        assert_eq!(problems[1].1 .0, 1, "at the line where reading stopped");
+        assert!(
+            problems[1].1 .1.starts_with("reading stopped at byte 0: "),
+            "{problems:?}"
+        );
+    }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use super::{History, RunRef, NO_STRING, NO_TS};
 use crate::ingest::Context;
 use crate::model::{Format, Status, Step, StepKind};
-use crate::source::{self, Compression};
+use crate::source;
 use crate::Error;
 
 /// An interned string of the index (step names, error labels, agents, models, labels):
@@ -243,7 +243,7 @@ impl RecordBatch {
 /// A window of a file's (decompressed) bytes: `buf` holds `[start, start + buf.len())`.
 struct Window {
     reader: Box<dyn Read + Send>,
-    seekable: Option<std::fs::File>,
+    seekable: Option<source::Raw>,
     /// Position of the reader.
     pos: u64,
     start: u64,
@@ -253,15 +253,11 @@ struct Window {
 
 impl Window {
     fn open(info: &BatchFile) -> io::Result<Window> {
-        let (reader, seekable): (Box<dyn Read + Send>, _) =
-            if Compression::of(&info.path) == Compression::None {
-                (
-                    Box::new(io::empty()),
-                    Some(std::fs::File::open(&info.path)?),
-                )
-            } else {
-                (open_stream(info)?, None)
-            };
+        let (reader, seekable): (Box<dyn Read + Send>, _) = if !source::is_compressed(&info.path) {
+            (Box::new(io::empty()), Some(source::open_raw(&info.path)?))
+        } else {
+            (open_stream(info)?, None)
+        };
         Ok(Window {
             reader,
             seekable,

@@ -44,11 +44,21 @@ impl SharedHistory {
         self.read()
     }
 
-    /// Starts watching `roots` from where the history's files were read: the file list is
-    /// copied under a short hold; files are opened and watches registered outside it.
+    /// Starts watching `roots` from where the history's files were read: the file list
+    /// (and the whole-file problems already reported) is copied under a short hold; files are opened and watches registered outside it.
     pub fn watch(&self, roots: Vec<PathBuf>, options: WatchOptions) -> Watcher {
-        let files = self.read_politely().files().to_vec();
-        watch_files(roots, &files, options)
+        let (files, problems) = {
+            let history = self.read_politely();
+            // Only problems about whole files matter to the watcher (not repeated).
+            let problems: Vec<_> = history
+                .problems()
+                .iter()
+                .filter(|p| p.line == 0)
+                .cloned()
+                .collect();
+            (history.files().to_vec(), problems)
+        };
+        watch_files(roots, &files, &problems, options)
     }
 
     /// Reads step `step` of run `run` in full (located under a short hold, read outside
