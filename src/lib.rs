@@ -23,6 +23,7 @@ pub mod redact;
 pub mod runs;
 pub mod sanitize;
 pub mod search;
+pub mod serve;
 pub mod source;
 pub mod time;
 #[cfg(feature = "tui")]
