@@ -40,6 +40,10 @@ enum Command {
     /// status:error, tool:NAME, agent:NAME, kind:KIND, error:CODE, label:KEY=VALUE,
     /// since:2h, until:TIME, model:NAME). Best hits first.
     Search(cli::search::Args),
+    /// Receive OTLP/HTTP traces (POST /v1/traces, protobuf or JSON) and save them as
+    /// Collector file-exporter JSON lines that every other command reads, until
+    /// interrupted.
+    Serve(cli::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Show(a)) => cli::show::run(a, &common),
         Some(Command::Diff(a)) => cli::diff::run(a, &common),
         Some(Command::Search(a)) => cli::search::run(a, &common),
+        Some(Command::Serve(a)) => cli::serve::run(a, &common),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

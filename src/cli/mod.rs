@@ -8,6 +8,7 @@ pub mod browse;
 pub mod diff;
 pub mod ls;
 pub mod search;
+pub mod serve;
 pub mod show;
 pub mod watch;
 

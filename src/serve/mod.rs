@@ -208,9 +208,11 @@ impl Handle {
     }
 
     /// Stops accepting, lets requests in progress finish (everything acknowledged is on
-    /// disk before its answer), and returns.
-    pub fn shutdown(mut self) {
+    /// disk before its answer), and returns the events not yet taken from
+    /// [`Handle::events`].
+    pub fn shutdown(mut self) -> Vec<ServeEvent> {
         self.stop();
+        self.events.try_iter().collect()
     }
 
     fn stop(&mut self) {
