@@ -213,10 +213,10 @@ fn read_line(reader: &mut impl BufRead) -> Result<String, BodyError> {
     String::from_utf8(line).map_err(|_| BodyError::Bad("chunked framing is not text".into()))
 }
 
-/// Reads and drops up to `limit` bytes of a body nobody wants, so that a client still
+/// Reads and drops the `len` bytes of a body nobody wants, so that a client still
 /// sending it reads the answer instead of a reset connection.
-pub fn discard(reader: &mut impl Read, limit: u64) {
-    let _ = io::copy(&mut reader.take(limit), &mut io::sink());
+pub fn discard(reader: &mut impl Read, len: u64) {
+    let _ = io::copy(&mut reader.take(len), &mut io::sink());
 }
 
 /// Writes a complete response.

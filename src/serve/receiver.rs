@@ -136,8 +136,10 @@ fn answer(
     let unread = |mut a: Answer, reader: &mut BufReader<TcpStream>| {
         // The body was not read: drop what the client still sends (within reason), and
         // close, since where the next request starts is not known.
-        if matches!(head.content_length(), Ok(Some(n)) if n <= DISCARD_LIMIT) {
-            http::discard(reader, DISCARD_LIMIT);
+        if let Ok(Some(n)) = head.content_length() {
+            if n <= DISCARD_LIMIT && !head.is_chunked() {
+                http::discard(reader, n);
+            }
         }
         a.close = true;
         a
@@ -177,18 +179,20 @@ fn answer(
         );
         return unread(a, reader);
     };
-    let gzip = match head
+    let compression = match head
         .header("content-encoding")
         .map(|e| e.trim().to_ascii_lowercase())
         .as_deref()
     {
-        None | Some("" | "identity") => false,
-        Some("gzip" | "x-gzip") => true,
+        None | Some("" | "identity") => None,
+        Some("gzip" | "x-gzip") => Some(Compression::Gzip),
+        Some("deflate") => Some(Compression::Deflate),
+        Some("zstd") => Some(Compression::Zstd),
         Some(other) => {
             let a = refuse(
                 415,
                 otlp::INVALID_ARGUMENT,
-                format!("Content-Encoding {other:?} is not supported (gzip or none)"),
+                format!("Content-Encoding {other:?} is not supported (gzip, deflate, zstd or none)"),
             );
             return unread(a, reader);
         }
@@ -242,21 +246,21 @@ fn answer(
         }
     };
     let bytes = raw.len() as u64;
-    let body = if gzip {
-        match gunzip(&raw, max) {
+    let body = if let Some(compression) = compression {
+        match decompress(compression, &raw, max) {
             Ok(body) => body,
-            Err(GunzipError::TooLarge) => {
+            Err(DecompressError::TooLarge) => {
                 return refuse(
                     413,
                     otlp::INVALID_ARGUMENT,
                     format!("decompressed body larger than the limit of {max} bytes"),
                 )
             }
-            Err(GunzipError::Bad(e)) => {
+            Err(DecompressError::Bad(e)) => {
                 return refuse(
                     400,
                     otlp::INVALID_ARGUMENT,
-                    format!("the body is not valid gzip: {e}"),
+                    format!("the body is not valid {}: {e}", compression.name()),
                 )
             }
         }
@@ -325,22 +329,56 @@ fn answer(
     }
 }
 
-enum GunzipError {
+#[derive(Debug, Clone, Copy)]
+enum Compression {
+    Gzip,
+    /// HTTP's "deflate" is zlib-wrapped; raw deflate is taken too, as browsers do.
+    Deflate,
+    Zstd,
+}
+
+impl Compression {
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Deflate => "deflate",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+enum DecompressError {
     TooLarge,
     Bad(io::Error),
 }
 
 /// Decompresses at most `max` bytes (a small body may inflate enormously).
-fn gunzip(raw: &[u8], max: u64) -> Result<Vec<u8>, GunzipError> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(raw)
-        .take(max + 1)
-        .read_to_end(&mut out)
-        .map_err(GunzipError::Bad)?;
-    if out.len() as u64 > max {
-        return Err(GunzipError::TooLarge);
+fn decompress(compression: Compression, raw: &[u8], max: u64) -> Result<Vec<u8>, DecompressError> {
+    let inflate = |reader: &mut dyn Read| {
+        let mut out = Vec::new();
+        reader
+            .take(max + 1)
+            .read_to_end(&mut out)
+            .map_err(DecompressError::Bad)?;
+        if out.len() as u64 > max {
+            return Err(DecompressError::TooLarge);
+        }
+        Ok(out)
+    };
+    match compression {
+        Compression::Gzip => inflate(&mut flate2::read::MultiGzDecoder::new(raw)),
+        Compression::Deflate => match inflate(&mut flate2::read::ZlibDecoder::new(raw)) {
+            Err(DecompressError::Bad(_)) => {
+                inflate(&mut flate2::read::DeflateDecoder::new(raw))
+            }
+            other => other,
+        },
+        Compression::Zstd => {
+            let mut decoder = ruzstd::decoding::StreamingDecoder::new(raw)
+                .map_err(|e| DecompressError::Bad(io::Error::other(e.to_string())))?;
+            inflate(&mut decoder)
+        }
     }
-    Ok(out)
 }
 
 fn problem(
