@@ -130,10 +130,13 @@ pub fn run(args: Args, _common: &Common) -> Result<(), CliError> {
     }
     let (requests, spans, problems) = totals;
     if args.json {
-        let line = json!({"event": "stopped", "requests": requests, "spans": spans, "problems": problems});
+        let line =
+            json!({"event": "stopped", "requests": requests, "spans": spans, "problems": problems});
         writeln!(out, "{line}")?;
     } else {
-        eprintln!("retrace: stopped after {requests} request(s), {spans} span(s), {problems} problem(s)");
+        eprintln!(
+            "retrace: stopped after {requests} request(s), {spans} span(s), {problems} problem(s)"
+        );
     }
     Ok(())
 }
@@ -166,7 +169,10 @@ fn print_received(out: &mut impl Write, json: bool, r: &Received) -> io::Result<
             line.push_str(&format!(", {} rejected", r.rejected_spans));
         }
         if let Some(file) = &r.file {
-            line.push_str(&format!(" -> {}", sanitize::line(&file.display().to_string())));
+            line.push_str(&format!(
+                " -> {}",
+                sanitize::line(&file.display().to_string())
+            ));
         }
     }
     writeln!(out, "{line}")
@@ -176,6 +182,7 @@ fn print_problem(out: &mut impl Write, json: bool, p: &ServeProblem) -> io::Resu
     if json {
         let mut line = serde_json::to_value(p).map_err(io::Error::other)?;
         line["event"] = json!("problem");
+        line["at"] = json!(crate::time::format_rfc3339(crate::search::now_ms()));
         return writeln!(out, "{line}");
     }
     let peer = p.peer.map_or(String::new(), |p| format!("{p} "));

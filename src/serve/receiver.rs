@@ -192,7 +192,9 @@ fn answer(
             let a = refuse(
                 415,
                 otlp::INVALID_ARGUMENT,
-                format!("Content-Encoding {other:?} is not supported (gzip, deflate, zstd or none)"),
+                format!(
+                    "Content-Encoding {other:?} is not supported (gzip, deflate, zstd or none)"
+                ),
             );
             return unread(a, reader);
         }
@@ -368,9 +370,7 @@ fn decompress(compression: Compression, raw: &[u8], max: u64) -> Result<Vec<u8>,
     match compression {
         Compression::Gzip => inflate(&mut flate2::read::MultiGzDecoder::new(raw)),
         Compression::Deflate => match inflate(&mut flate2::read::ZlibDecoder::new(raw)) {
-            Err(DecompressError::Bad(_)) => {
-                inflate(&mut flate2::read::DeflateDecoder::new(raw))
-            }
+            Err(DecompressError::Bad(_)) => inflate(&mut flate2::read::DeflateDecoder::new(raw)),
             other => other,
         },
         Compression::Zstd => {
