@@ -745,3 +745,58 @@ fn keep_alive_connections_take_several_requests() {
     let runs = runs_by_id(&saved);
     assert_eq!(runs["55555555555555555555555555555555"]["steps"], 3);
 }
+
+#[test]
+fn what_is_received_appears_to_a_watcher_of_the_folder_as_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("received");
+    let server = Server::start(&saved, &[]);
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["watch", "--json", "--new-only"])
+        .arg(&saved)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(watch.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let trace = "77777777777777777777777777777777";
+    let mut seen = Vec::new();
+    // The watcher may start after the first request: send until it reports the run
+    // (bounded), each request a new step of the same trace.
+    for i in 0..50u64 {
+        let span = span_json(trace, &format!("{:016x}", i + 1), None, "live", i);
+        let r = post(
+            server.addr,
+            "/v1/traces",
+            "application/json",
+            "",
+            &request_json("live", vec![span]),
+        );
+        assert_eq!(r.status, 200);
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(serde_json::from_str::<Value>(&line).unwrap());
+        }
+        if seen
+            .iter()
+            .any(|e| e["event"] == "step" && e["run_id"] == trace)
+        {
+            break;
+        }
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        seen.iter()
+            .any(|e| e["event"] == "run" && e["run_id"] == trace),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|e| e["event"] != "problem"), "{seen:?}");
+}

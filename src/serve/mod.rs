@@ -286,3 +286,65 @@ pub fn start(config: Config) -> Result<Handle, ServeError> {
         events,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    fn post_json(addr: SocketAddr, body: &str) -> String {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "POST /v1/traces HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply
+    }
+
+    #[test]
+    fn a_started_receiver_reports_what_it_saved_and_stops_on_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let listen = parse_listen("127.0.0.1:0").unwrap();
+        let handle = start(Config::new(listen, dir.path().join("in"))).unwrap();
+        let addr = handle.addr();
+        assert_ne!(addr.port(), 0);
+        let span = r#"{"traceId":"0123456789abcdef0123456789abcdef","spanId":"0123456789abcdef","name":"s"}"#;
+        let body = format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{span}]}}]}}]}}"#);
+        assert!(post_json(addr, &body).starts_with("HTTP/1.1 200"));
+        assert!(post_json(addr, "nonsense").starts_with("HTTP/1.1 400"));
+        let events = handle.shutdown();
+        let saved = events.iter().find_map(|e| match e {
+            ServeEvent::Received(r) => r.file.clone(),
+            ServeEvent::Problem(_) => None,
+        });
+        let saved = saved.expect("a received event with its file");
+        let line = std::fs::read_to_string(saved).unwrap();
+        assert!(
+            line.starts_with(r#"{"resourceSpans":"#)
+                && line.contains(r#""spanId":"0123456789abcdef""#)
+        );
+        assert!(events.iter().any(
+            |e| matches!(e, ServeEvent::Problem(p) if p.status == 400 && p.reason.contains("JSON"))
+        ));
+        assert!(TcpStream::connect(addr).is_err(), "no longer listening");
+    }
+
+    #[test]
+    fn listen_addresses_and_the_default_folder() {
+        assert_eq!(
+            parse_listen(":4319").unwrap(),
+            "127.0.0.1:4319".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen("[::1]:4318").unwrap(),
+            "[::1]:4318".parse().unwrap()
+        );
+        assert!(parse_listen("nonsense").is_err());
+        assert!(parse_listen(DEFAULT_LISTEN).unwrap().ip().is_loopback());
+    }
+}
