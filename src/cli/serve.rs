@@ -62,7 +62,9 @@ pub fn run(args: Args, _common: &Common) -> Result<(), CliError> {
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
     ] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
+        // The first signal stops cleanly; a second one, while that waits, exits at once.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| CliError::Failed(anyhow::anyhow!("cannot handle signals: {e}")))?;
     }
     let handle = serve::start(config).map_err(|e| CliError::Failed(e.into()))?;
