@@ -42,15 +42,15 @@ impl Store {
         if matches!(&self.current, Some(c) if c.len > 0 && c.len + needed > self.max_file_bytes) {
             self.current = None;
         }
-        if self.current.is_none() {
-            self.current = Some(self.create()?);
-        }
-        let Some(current) = self.current.as_mut() else {
-            return Err(io::Error::other("no file to write to"));
-        };
         let mut record = Vec::with_capacity(line.len() + 1);
         record.extend_from_slice(line);
         record.push(b'\n');
+        let Some(current) = self.current.as_mut() else {
+            let current = self.create(&record)?;
+            let path = current.path.clone();
+            self.current = Some(current);
+            return Ok(path);
+        };
         let written = current
             .file
             .write_all(&record)
@@ -71,30 +71,60 @@ impl Store {
         }
     }
 
-    fn create(&mut self) -> io::Result<Current> {
+    /// Starts a file with its first record. The file appears under its name only once
+    /// that record is in it: a watcher never sees it empty or with half a first line
+    /// (it would tell the format from nothing).
+    fn create(&mut self, first: &[u8]) -> io::Result<Current> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let pid = std::process::id();
         loop {
             self.seq += 1;
-            let path = self.dir.join(format!(
-                "traces-{stamp}-{}-{:03}.jsonl",
-                std::process::id(),
-                self.seq
-            ));
-            match OpenOptions::new().append(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    // The new name must survive a crash as well as the lines in it.
-                    if let Ok(dir) = File::open(&self.dir) {
-                        let _ = dir.sync_all();
-                    }
-                    return Ok(Current { file, path, len: 0 });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+            let name = format!("traces-{stamp}-{pid}-{:03}.jsonl", self.seq);
+            let path = self.dir.join(&name);
+            if path.exists() {
+                continue;
             }
+            // Not a run file by its name, so no reader picks it up half-written.
+            let staging = self.dir.join(format!(".{name}.partial"));
+            let mut file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .truncate(false)
+                .open(&staging)?;
+            let staged = file
+                .set_len(0)
+                .and_then(|()| file.write_all(first))
+                .and_then(|()| file.sync_data());
+            if let Err(e) = staged {
+                let _ = fs::remove_file(&staging);
+                return Err(e);
+            }
+            // A link, unlike a rename, never replaces a file of the same name; where
+            // links are not supported, a rename to the name found free above.
+            let published = match fs::hard_link(&staging, &path) {
+                Ok(()) => fs::remove_file(&staging),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let _ = fs::remove_file(&staging);
+                    continue;
+                }
+                Err(_) => fs::rename(&staging, &path),
+            };
+            if let Err(e) = published {
+                let _ = fs::remove_file(&staging);
+                return Err(e);
+            }
+            // The new name must survive a crash as well as the lines in it.
+            if let Ok(dir) = File::open(&self.dir) {
+                let _ = dir.sync_all();
+            }
+            return Ok(Current {
+                file,
+                path,
+                len: first.len() as u64,
+            });
         }
     }
 }
-
 /// A file of the folder whose last line has no newline: a request that was being
 /// written when the receiver stopped, never acknowledged. Readers leave such a line out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +195,16 @@ mod tests {
         assert_ne!(b, c);
         assert_ne!(c, d);
         assert_eq!(fs::read_to_string(&a).unwrap(), "0123456789\n0123456789\n");
+        // Nothing else is left in the folder (no staging files).
+        let mut names: Vec<String> = fs::read_dir(dir.path().join("received"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names
+            .iter()
+            .all(|n| n.starts_with("traces-") && n.ends_with(".jsonl")));
         assert!(torn_files(&dir.path().join("received")).unwrap().is_empty());
     }
 
