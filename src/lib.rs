@@ -27,6 +27,7 @@ pub mod replay;
 pub mod runs;
 pub mod sanitize;
 pub mod search;
+pub mod serve;
 pub mod share;
 pub mod source;
 pub mod stats;

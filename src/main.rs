@@ -52,6 +52,10 @@ enum Command {
     /// Show or change the notes on a run (root cause, bookmarks, step notes, category,
     /// narrative, action items), kept in the library, never in the log folders.
     Notes(cli::notes::Args),
+    /// Receive OTLP/HTTP traces (POST /v1/traces, protobuf or JSON) and save them as
+    /// Collector file-exporter JSON lines that every other command reads, until
+    /// interrupted.
+    Serve(cli::serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Some(Command::Classify(a)) => cli::classify::run(a),
         Some(Command::Report(a)) => cli::report::run(a),
         Some(Command::Notes(a)) => cli::notes::run(a),
+        Some(Command::Serve(a)) => cli::serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ pub mod ls;
 pub mod notes;
 pub mod report;
 pub mod search;
+pub mod serve;
 pub mod show;
 pub mod stats;
 pub mod watch;
