@@ -19,6 +19,7 @@ pub mod diverge;
 pub mod index;
 pub mod ingest;
 pub mod model;
+pub mod present;
 pub mod redact;
 pub mod replay;
 pub mod runs;
