@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::describe::{compact, step_summary, text_of, truncate};
+use crate::index::SharedHistory;
 use crate::model::{Step, StepKind};
 use crate::redact::{self, Redaction};
 use crate::sanitize;
@@ -43,6 +44,31 @@ pub struct Card {
 /// The steps a card of step `step` needs (a window around it).
 pub fn window(step: usize, len: usize) -> std::ops::Range<usize> {
     step.saturating_sub(LOOK_BACK)..(step + 1 + LOOK_AHEAD).min(len)
+}
+
+/// Reads the steps around `step` of `run` (outside the history's lock) and builds its
+/// card.
+pub fn load(
+    shared: &SharedHistory,
+    run: usize,
+    step: u32,
+    redaction: Option<Redaction>,
+) -> Result<Card, String> {
+    let i = step as usize;
+    let (plan, start) = {
+        let h = shared.read_politely();
+        if run >= h.run_count() {
+            return Err("the run is gone".into());
+        }
+        let r = h.run(run);
+        if i >= r.step_count() {
+            return Err("the step is gone".into());
+        }
+        let w = window(i, r.step_count());
+        (r.plan(w.clone()), w.start)
+    };
+    let steps = plan.read(true).map_err(|e| e.to_string())?;
+    card(&steps, i - start, redaction).ok_or_else(|| "the step could not be read".into())
 }
 
 /// The card of `steps[at]` (`steps`: a [`window`] of the run, in order).
@@ -88,8 +114,7 @@ pub fn card(steps: &[Step], at: usize, redaction: Option<Redaction>) -> Option<C
         .field("output")
         .map(|o| (result_step.step, show_value(o)))
         .or_else(|| {
-            (s.kind == StepKind::RunEnd)
-                .then(|| (s.step, show(&step_summary(s, SCAN_CHARS))))
+            (s.kind == StepKind::RunEnd).then(|| (s.step, show(&step_summary(s, SCAN_CHARS))))
         })
         .filter(|(_, t)| !t.is_empty());
     let failed = [Some(s), answer]
@@ -205,7 +230,12 @@ pub fn marks_at(
 }
 
 /// The command line that opens a position: `retrace PATH... --at RUN#STEP [--against B]`.
-pub fn command_line(paths: &[String], run: &str, step: Option<u32>, against: Option<&str>) -> String {
+pub fn command_line(
+    paths: &[String],
+    run: &str,
+    step: Option<u32>,
+    against: Option<&str>,
+) -> String {
     let mut out = String::from("retrace");
     for p in paths {
         out.push(' ');
@@ -229,8 +259,10 @@ pub fn shell_quote(s: &str) -> String {
     // `#` starts a comment only at the start of a word.
     let plain = !s.is_empty()
         && !s.starts_with('#')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '+' | '=' | ',' | '#'));
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '+' | '=' | ',' | '#')
+        });
     if plain {
         s.to_string()
     } else {
@@ -248,7 +280,10 @@ mod tests {
         Step {
             step: n,
             id: format!("s{n}"),
-            parent: record.get("parent").and_then(Value::as_str).map(str::to_owned),
+            parent: record
+                .get("parent")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             kind,
             kind_name: kind.as_str().to_string(),
             name: Some(name.to_string()),
@@ -269,7 +304,12 @@ mod tests {
 
     fn run() -> Vec<Step> {
         vec![
-            step(0, StepKind::RunStart, "start", json!({"input": "refund order 7"})),
+            step(
+                0,
+                StepKind::RunStart,
+                "start",
+                json!({"input": "refund order 7"}),
+            ),
             step(
                 1,
                 StepKind::LlmCall,
@@ -301,7 +341,11 @@ mod tests {
         assert!(intent.contains("payments API"), "{intent}");
         let call = c.call.unwrap();
         assert!(call.starts_with("refund "), "{call}");
-        assert_eq!(c.result.as_ref().map(|r| r.0), Some(3), "the answering result");
+        assert_eq!(
+            c.result.as_ref().map(|r| r.0),
+            Some(3),
+            "the answering result"
+        );
         assert_eq!(c.failed.as_deref(), Some("E_DENIED"));
         assert!(c.redacted);
     }
@@ -312,12 +356,20 @@ mod tests {
         for at in 0..steps.len() {
             let c = card(&steps, at, Some(Redaction::default())).unwrap();
             let all = format!("{c:?}");
-            for secret in ["sk-live-abcdefghijklmnop1234", "hunter2", "abc.def.ghi", "ops@example.com"] {
+            for secret in [
+                "sk-live-abcdefghijklmnop1234",
+                "hunter2",
+                "abc.def.ghi",
+                "ops@example.com",
+            ] {
                 assert!(!all.contains(secret), "step {at} shows {secret}: {all}");
             }
         }
         let open = format!("{:?}", card(&steps, 2, None).unwrap());
-        assert!(open.contains("hunter2") && open.contains("ops@example.com"), "{open}");
+        assert!(
+            open.contains("hunter2") && open.contains("ops@example.com"),
+            "{open}"
+        );
     }
 
     #[test]

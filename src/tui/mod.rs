@@ -30,6 +30,8 @@ pub mod ui;
 pub mod workers;
 
 #[cfg(test)]
+mod meeting_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
@@ -41,7 +43,7 @@ use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use ratatui::layout::Rect;
 
 use crate::index::SharedHistory;
-pub use app::{App, Exit, Options};
+pub use app::{App, Exit, MeetingOptions, Options};
 use event::Msg;
 use terminal::TerminalGuard;
 use theme::{ColorDepth, ThemeName};
@@ -67,6 +69,7 @@ pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>, poll: bool) -> O
         mouse,
         sources,
         poll,
+        meeting: MeetingOptions::default(),
     }
 }
 
@@ -85,8 +88,27 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
                 .join(", ")
         );
     }
+    // Sharing and following start before the screen is taken, so that their errors
+    // (a name in use, no such presentation) are plain messages.
+    let meeting = &options.meeting;
+    let publisher = match &meeting.share {
+        Some(name) => Some(
+            crate::share::Publisher::start(name, meeting.share_group.as_deref())
+                .map_err(|e| anyhow::anyhow!("--share {name}: {e}"))?,
+        ),
+        None => None,
+    };
+    let follower = match &meeting.follow {
+        Some(name) => {
+            Some(crate::share::follow(name).map_err(|e| anyhow::anyhow!("--follow {name}: {e}"))?)
+        }
+        None => None,
+    };
     let (tx, rx) = channel::<Msg>();
     event::spawn_signals(tx.clone())?;
+    if let Some(f) = follower {
+        event::spawn_follower(f, tx.clone())?;
+    }
     let shared = Arc::new(SharedHistory::new(history));
     let workers = Workers::spawn(Arc::clone(&shared), tx.clone())?;
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
@@ -106,6 +128,9 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     loop {
         let first = if app.has_deferred_work() {
             rx.recv_timeout(Duration::from_millis(4))
+        } else if let Some(due) = app.next_tick() {
+            // A replay plays: wake when its next step is due (and not before).
+            rx.recv_timeout(due.saturating_duration_since(Instant::now()))
         } else {
             rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
         };
@@ -122,7 +147,10 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
                 Err(_) => break,
             }
         }
-        settle(&mut app, &workers, &mut guard)?;
+        if app.next_tick().is_some_and(|due| due <= Instant::now()) {
+            app.handle(Msg::Tick(Instant::now()));
+        }
+        settle(&mut app, &workers, &mut guard, publisher.as_ref())?;
         if app.exit.is_some() {
             break;
         }
@@ -140,7 +168,7 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
                     Err(_) => break,
                 }
             }
-            settle(&mut app, &workers, &mut guard)?;
+            settle(&mut app, &workers, &mut guard, publisher.as_ref())?;
             if app.exit.is_some() {
                 break;
             }
@@ -155,11 +183,23 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     Ok(app.exit.unwrap_or(Exit::Quit))
 }
 
-/// Applies what the drained messages brought and hands queued work to the workers.
-fn settle(app: &mut App, workers: &Workers, guard: &mut TerminalGuard) -> std::io::Result<()> {
+/// Applies what the drained messages brought, hands queued work to the workers,
+/// publishes a new position to followers and copies what was asked to the clipboard.
+fn settle(
+    app: &mut App,
+    workers: &Workers,
+    guard: &mut TerminalGuard,
+    publisher: Option<&crate::share::Publisher>,
+) -> std::io::Result<()> {
     app.after_drain();
     for request in app.take_requests() {
         workers.submit(request);
+    }
+    if let (Some(p), Some(position)) = (publisher, app.take_position()) {
+        p.publish(&position);
+    }
+    if let Some(text) = app.take_clipboard() {
+        guard.copy_to_clipboard(&text)?;
     }
     guard.set_mouse(app.mouse)
 }

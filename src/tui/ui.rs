@@ -12,6 +12,7 @@ use super::overlays::Overlay;
 use super::panes::clear;
 use super::panes::detail::DetailView;
 use super::panes::help::{self, HelpView};
+use super::panes::present::{draw_box, PresentView};
 use super::panes::run_list::RunListView;
 use super::panes::status::{hint_pieces, StatusLine, TabBar};
 use super::panes::timeline::TimelineView;
@@ -19,8 +20,10 @@ use super::panes::tree::TreeView;
 use super::text::{self, bytes, Piece};
 use super::theme::Role;
 use crate::index::History;
+use crate::redact::Redaction;
 use crate::sanitize;
 use crate::time::format_short;
+use ratatui::layout::Rect;
 
 pub fn render(app: &App, frame: &mut Frame) {
     let h = app.shared.read();
@@ -34,63 +37,87 @@ pub fn render(app: &App, frame: &mut Frame) {
         .run
         .filter(|&r| r < h.run_count())
         .map(|r| h.run(r));
-    if let Some(t) = a.tabs {
-        TabBar {
-            focus: app.focus,
-            theme,
-        }
-        .render(t, buf);
-    }
-    if let Some(r) = a.runs {
-        RunListView {
-            state: &app.runs,
-            history: &h,
-            theme,
-            focused: app.focus == super::layout::Pane::Runs,
-            mode: a.mode,
-            loading: app.load.fraction(),
-        }
-        .render(r, buf);
-    }
-    let structure = app
-        .tree
-        .structure
-        .as_ref()
-        .filter(|s| Some(s.run) == app.timeline.run);
-    if let Some(r) = a.timeline {
-        TimelineView {
-            state: &app.timeline,
+    let presenting = app.meeting.presenting;
+    if presenting {
+        let body = Rect::new(size.x, size.y, size.width, size.height.saturating_sub(1));
+        let step = app.timeline.cursor.selected;
+        PresentView {
             run,
-            trigger: structure.map(|s| s.trigger.as_deref()),
+            step,
+            len: app.timeline.len,
+            card: app.meeting.card_for_step(step as u32),
+            card_error: app.meeting.card_error.as_deref(),
+            marks: &app.meeting.marks,
+            redaction: app.meeting.redact.then(Redaction::default),
+            replay: app.meeting.replay.as_ref().map(|(r, _)| {
+                format!(
+                    "{} replay ×{}",
+                    if r.playing { "▶" } else { "⏸" },
+                    r.speed()
+                )
+            }),
             theme,
-            focused: app.focus == super::layout::Pane::Timeline,
-            mode: a.mode,
         }
-        .render(r, buf);
-    }
-    if let Some(r) = a.tree {
-        TreeView {
-            state: &app.tree,
-            run,
-            theme,
-            focused: app.focus == super::layout::Pane::Tree,
-            mode: a.mode,
+        .render(body, buf);
+    } else {
+        if let Some(t) = a.tabs {
+            TabBar {
+                focus: app.focus,
+                theme,
+            }
+            .render(t, buf);
         }
-        .render(r, buf);
-    }
-    if let Some(r) = a.detail {
-        let summary = run.and_then(|run| {
-            let step = app.detail.target.map(|(_, s)| s as usize)?;
-            (step < run.step_count()).then(|| run.step(step))
-        });
-        DetailView {
-            state: &app.detail,
-            summary,
-            theme,
-            focused: app.focus == super::layout::Pane::Detail,
-            mode: a.mode,
+        if let Some(r) = a.runs {
+            RunListView {
+                state: &app.runs,
+                history: &h,
+                theme,
+                focused: app.focus == super::layout::Pane::Runs,
+                mode: a.mode,
+                loading: app.load.fraction(),
+            }
+            .render(r, buf);
         }
-        .render(r, buf);
+        let structure = app
+            .tree
+            .structure
+            .as_ref()
+            .filter(|s| Some(s.run) == app.timeline.run);
+        if let Some(r) = a.timeline {
+            TimelineView {
+                state: &app.timeline,
+                run,
+                trigger: structure.map(|s| s.trigger.as_deref()),
+                theme,
+                focused: app.focus == super::layout::Pane::Timeline,
+                mode: a.mode,
+            }
+            .render(r, buf);
+        }
+        if let Some(r) = a.tree {
+            TreeView {
+                state: &app.tree,
+                run,
+                theme,
+                focused: app.focus == super::layout::Pane::Tree,
+                mode: a.mode,
+            }
+            .render(r, buf);
+        }
+        if let Some(r) = a.detail {
+            let summary = run.and_then(|run| {
+                let step = app.detail.target.map(|(_, s)| s as usize)?;
+                (step < run.step_count()).then(|| run.step(step))
+            });
+            DetailView {
+                state: &app.detail,
+                summary,
+                theme,
+                focused: app.focus == super::layout::Pane::Detail,
+                mode: a.mode,
+            }
+            .render(r, buf);
+        }
     }
     for overlay in &app.overlays {
         match overlay {
@@ -102,24 +129,41 @@ pub fn render(app: &App, frame: &mut Frame) {
             Overlay::Search(s) => super::panes::search::SearchView { state: s, theme }
                 .render(super::panes::search::area(size), buf),
             // Over the status and hint lines too: drawn last.
-            Overlay::Help(_) => {}
+            Overlay::Help(_) | Overlay::Confirm(_) | Overlay::Note(_) => {}
         }
     }
+    // Presenter mode: the status on the last line, no key hints.
+    let (status, hint_row) = if presenting {
+        (
+            Rect::new(
+                size.x,
+                size.y + size.height.saturating_sub(1),
+                size.width,
+                1.min(size.height),
+            ),
+            None,
+        )
+    } else {
+        (a.status, Some(a.hints))
+    };
     StatusLine {
         base: Role::Status,
-        left: status_left(app, &h, a.status.width as usize),
-        right: status_right(app, a.status.width as usize),
+        left: status_left(app, &h, status.width as usize),
+        right: status_right(app, status.width as usize),
         theme,
     }
-    .render(a.status, buf);
-    let hint_list = hints(DEFAULT_KEYMAP, &app.hint_contexts());
+    .render(status, buf);
+    let hint_list = match hint_row {
+        Some(_) => hints(DEFAULT_KEYMAP, &app.hint_contexts()),
+        None => Vec::new(),
+    };
     StatusLine {
         base: Role::Text,
         left: hint_pieces(&hint_list, a.hints.width as usize),
         right: Vec::new(),
         theme,
     }
-    .render(a.hints, buf);
+    .render(hint_row.unwrap_or_default(), buf);
     if let Some(scroll) = app.help() {
         HelpView {
             lines: &app.help_lines,
@@ -127,6 +171,25 @@ pub fn render(app: &App, frame: &mut Frame) {
             theme,
         }
         .render(help::area(size, app.help_lines.len()), buf);
+    }
+    match app.overlay() {
+        Some(Overlay::Confirm(q)) => draw_box(
+            buf,
+            size,
+            "Are you sure?",
+            q.text(),
+            "y: yes   n or Esc: no",
+            theme,
+        ),
+        Some(Overlay::Note(line)) => draw_box(
+            buf,
+            size,
+            "This position",
+            &sanitize::line(line),
+            "copied to the clipboard where the terminal allows (OSC 52) · any key closes",
+            theme,
+        ),
+        _ => {}
     }
 }
 
@@ -220,6 +283,7 @@ fn status_right(app: &App, cols: usize) -> Vec<Piece> {
     if app.follow {
         p.push((Role::Accent, " ⇣ follow ".into()));
     }
+    p.extend(app.meeting_status());
     if let Some(f) = app.load.fraction() {
         p.push((
             Role::Warn,
