@@ -310,8 +310,10 @@ fn assignment(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let len = match quote {
         Some(q) => run_of(b, at, |c| c != q),
+        // Up to a space or a separator; not `&`, which a password may hold (in a query
+        // string this hides the parameters after it too: more, never less).
         None => run_of(b, at, |c| {
-            !c.is_ascii_whitespace() && c != b',' && c != b';' && c != b'&' && c != b'}'
+            !c.is_ascii_whitespace() && c != b',' && c != b';' && c != b'}'
         }),
     };
     (len > 0).then_some((at, at + len))
@@ -481,6 +483,10 @@ mod tests {
         assert_eq!(
             hidden("login with password=hunter2 now"),
             format!("login with password={MARK} now")
+        );
+        assert_eq!(
+            hidden("refused password=Tr0ub4dor&3-plant today"),
+            format!("refused password={MARK} today")
         );
         assert_eq!(
             hidden(r#"{"secret": "s3cr3t", "a": 1}"#),

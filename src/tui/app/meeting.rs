@@ -632,7 +632,11 @@ impl App {
                     self.meeting.goto = Some(goto_of(&p));
                 }
             }
-            Heard::Ended => f.ended = true,
+            // The last position stays; the follower is free to explore it.
+            Heard::Ended => {
+                f.ended = true;
+                f.attached = false;
+            }
         }
         self.dirty = true;
     }
