@@ -235,6 +235,22 @@ fn presenter_mode_never_shows_a_planted_secret() {
             // The whole walkthrough, by hand and by replay.
             t.keys(if step % 2 == 0 { "j" } else { "." });
         }
+        // The diff view in presenter mode hides them too, on every row.
+        t.keys("d");
+        t.wait_text("diverges at A");
+        t.keys("g");
+        for row in 1..=6 {
+            let screen = t.wait_for(&format!("diff row {row}"), |s| {
+                s.contains(&format!("· row {row}/"))
+            });
+            assert_no_secret(&screen, &format!("diff row {row} at {cols}x{rows}"));
+            t.keys("j");
+        }
+        t.keys("\x1b");
+        t.wait_for("the diff closed", |s| !s.contains("diverges at A"));
+        // Search shows step text as it is: not while secrets are hidden.
+        t.keys("/");
+        t.wait_text("leave presenter mode");
         // Asking to show secrets and saying no keeps them hidden.
         t.keys("k");
         t.keys("R");

@@ -124,7 +124,12 @@ pub fn render(app: &App, frame: &mut Frame) {
             Overlay::Diff(d) => {
                 let r = super::panes::diff::area(size);
                 clear(buf, r);
-                super::panes::diff::DiffView { state: d, theme }.render(r, buf);
+                let shown = app.shown_diff(d);
+                super::panes::diff::DiffView {
+                    state: &shown,
+                    theme,
+                }
+                .render(r, buf);
             }
             Overlay::Search(s) => super::panes::search::SearchView { state: s, theme }
                 .render(super::panes::search::area(size), buf),

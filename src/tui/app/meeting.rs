@@ -9,12 +9,15 @@ use std::time::{Duration, Instant};
 
 use super::App;
 use crate::present::{self, Card, Mark};
+use crate::redact::Redaction;
 use crate::replay::{Pace, Replay};
 use crate::share::{self, Heard, Position};
 use crate::tui::action::Action;
+use crate::tui::diff::DiffDoc;
 use crate::tui::layout::Pane;
 use crate::tui::overlays::confirm::Question;
 use crate::tui::overlays::Overlay;
+use crate::tui::panes::diff::DiffState;
 use crate::tui::text::Piece;
 use crate::tui::theme::Role;
 
@@ -85,6 +88,9 @@ pub struct Meeting {
     pub due: Option<Instant>,
     pub card: Option<Arc<Card>>,
     pub card_error: Option<String>,
+    /// The open diff with secrets hidden, for presenter mode: (the diff, its redacted
+    /// copy).
+    redacted_diff: Option<(Arc<DiffDoc>, Arc<DiffDoc>)>,
     /// The card asked for: (run, step, redacted).
     card_for: Option<(usize, u32, bool)>,
     goto: Option<Goto>,
@@ -114,6 +120,7 @@ impl Meeting {
             due: None,
             card: None,
             card_error: None,
+            redacted_diff: None,
             card_for: None,
             goto: o.at.as_ref().map(|(run, step)| Goto {
                 run: run.clone(),
@@ -173,6 +180,11 @@ impl App {
                 ));
                 return true;
             }
+        }
+        if action == Action::Search && self.meeting.presenting && self.meeting.redact {
+            self.message =
+                Some("search shows steps unredacted: leave presenter mode (P) to search".into());
+            return true;
         }
         match action {
             Action::Replay => {
@@ -435,6 +447,7 @@ impl App {
         if !self.meeting.presenting {
             return;
         }
+        self.redact_diff();
         let (Some(run), true) = (self.timeline.run, self.timeline.len > 0) else {
             return;
         };
@@ -448,6 +461,37 @@ impl App {
             self.meeting.card_error = None;
             self.jobs.card(key.0, key.1, key.2);
         }
+    }
+
+    /// Keeps a redacted copy of the open diff while presenting with redaction on.
+    fn redact_diff(&mut self) {
+        let doc = self.diff().and_then(|d| d.doc.clone());
+        let Some(doc) = doc.filter(|_| self.meeting.redact) else {
+            self.meeting.redacted_diff = None;
+            return;
+        };
+        let current = self
+            .meeting
+            .redacted_diff
+            .as_ref()
+            .is_some_and(|(of, _)| Arc::ptr_eq(of, &doc));
+        if !current {
+            let hidden = Arc::new(doc.redacted(Redaction::default()));
+            self.meeting.redacted_diff = Some((doc, hidden));
+        }
+    }
+
+    /// The diff view's state as it may be shown: in presenter mode with redaction on,
+    /// its redacted copy (or none yet).
+    pub fn shown_diff(&self, d: &DiffState) -> DiffState {
+        let mut shown = d.clone();
+        if self.meeting.presenting && self.meeting.redact {
+            shown.doc = match (&d.doc, &self.meeting.redacted_diff) {
+                (Some(doc), Some((of, hidden))) if Arc::ptr_eq(doc, of) => Some(Arc::clone(hidden)),
+                _ => None,
+            };
+        }
+        shown
     }
 
     pub(super) fn card_arrived(&mut self, result: Result<Arc<Card>, String>) {
