@@ -86,7 +86,7 @@ pub fn card(steps: &[Step], at: usize, redaction: Option<Redaction>) -> Option<C
         })
         .filter(|(_, t)| !t.is_empty());
     let name = s.name.as_deref().unwrap_or("");
-    let title = sanitize::line(&format!("{} {name}", s.kind_name).trim().to_string()).into_owned();
+    let title = sanitize::line(format!("{} {name}", s.kind_name).trim()).into_owned();
     let answer = match s.kind {
         StepKind::ToolCall => steps[at + 1..]
             .iter()

@@ -9,6 +9,7 @@
 mod arrive;
 mod meeting;
 mod navigate;
+mod replay;
 
 pub use meeting::{FollowState, Meeting, MeetingOptions, ReplayOn, DEFAULT_FIXED};
 

@@ -272,7 +272,8 @@ pub fn draw_box(
     hint: &str,
     theme: &Theme,
 ) {
-    let w = screen.width.min(76).max(20).min(screen.width);
+    // As wide as the text needs, within the screen.
+    let w = screen.width.min(76);
     let inner_w = w.saturating_sub(4) as usize;
     let lines = wrap(&[(Role::Text, text.to_string())], inner_w.max(1));
     let h = (lines.len() as u16 + 4).min(screen.height);
