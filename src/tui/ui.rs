@@ -23,6 +23,7 @@ use crate::index::History;
 use crate::redact::Redaction;
 use crate::sanitize;
 use crate::time::format_short;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 pub fn render(app: &App, frame: &mut Frame) {
@@ -37,87 +38,70 @@ pub fn render(app: &App, frame: &mut Frame) {
         .run
         .filter(|&r| r < h.run_count())
         .map(|r| h.run(r));
-    let presenting = app.meeting.presenting;
-    if presenting {
-        let body = Rect::new(size.x, size.y, size.width, size.height.saturating_sub(1));
-        let step = app.timeline.cursor.selected;
-        PresentView {
-            run,
-            step,
-            len: app.timeline.len,
-            card: app.meeting.card_for_step(step as u32),
-            card_error: app.meeting.card_error.as_deref(),
-            marks: &app.meeting.marks,
-            redaction: app.meeting.redact.then(Redaction::default),
-            replay: app.meeting.replay.as_ref().map(|(r, _)| {
-                format!(
-                    "{} replay ×{}",
-                    if r.playing { "▶" } else { "⏸" },
-                    r.speed()
-                )
-            }),
+    if let Some(t) = a.tabs {
+        TabBar {
+            focus: app.focus,
             theme,
         }
-        .render(body, buf);
-    } else {
-        if let Some(t) = a.tabs {
-            TabBar {
-                focus: app.focus,
-                theme,
-            }
-            .render(t, buf);
+        .render(t, buf);
+    }
+    if let Some(r) = a.runs {
+        RunListView {
+            state: &app.runs,
+            history: &h,
+            theme,
+            focused: app.focus == super::layout::Pane::Runs,
+            mode: a.mode,
+            loading: app.load.fraction(),
         }
-        if let Some(r) = a.runs {
-            RunListView {
-                state: &app.runs,
-                history: &h,
-                theme,
-                focused: app.focus == super::layout::Pane::Runs,
-                mode: a.mode,
-                loading: app.load.fraction(),
-            }
-            .render(r, buf);
+        .render(r, buf);
+    }
+    let structure = app
+        .tree
+        .structure
+        .as_ref()
+        .filter(|s| Some(s.run) == app.timeline.run);
+    if let Some(r) = a.timeline {
+        TimelineView {
+            state: &app.timeline,
+            run,
+            trigger: structure.map(|s| s.trigger.as_deref()),
+            theme,
+            focused: app.focus == super::layout::Pane::Timeline,
+            mode: a.mode,
         }
-        let structure = app
-            .tree
-            .structure
-            .as_ref()
-            .filter(|s| Some(s.run) == app.timeline.run);
-        if let Some(r) = a.timeline {
-            TimelineView {
-                state: &app.timeline,
-                run,
-                trigger: structure.map(|s| s.trigger.as_deref()),
-                theme,
-                focused: app.focus == super::layout::Pane::Timeline,
-                mode: a.mode,
-            }
-            .render(r, buf);
+        .render(r, buf);
+    }
+    if let Some(r) = a.tree {
+        TreeView {
+            state: &app.tree,
+            run,
+            theme,
+            focused: app.focus == super::layout::Pane::Tree,
+            mode: a.mode,
         }
-        if let Some(r) = a.tree {
-            TreeView {
-                state: &app.tree,
-                run,
-                theme,
-                focused: app.focus == super::layout::Pane::Tree,
-                mode: a.mode,
-            }
-            .render(r, buf);
+        .render(r, buf);
+    }
+    if let Some(r) = a.detail {
+        let summary = run.and_then(|run| {
+            let step = app.detail.target.map(|(_, s)| s as usize)?;
+            (step < run.step_count()).then(|| run.step(step))
+        });
+        DetailView {
+            state: &app.detail,
+            summary,
+            theme,
+            focused: app.focus == super::layout::Pane::Detail,
+            mode: a.mode,
         }
-        if let Some(r) = a.detail {
-            let summary = run.and_then(|run| {
-                let step = app.detail.target.map(|(_, s)| s as usize)?;
-                (step < run.step_count()).then(|| run.step(step))
-            });
-            DetailView {
-                state: &app.detail,
-                summary,
-                theme,
-                focused: app.focus == super::layout::Pane::Detail,
-                mode: a.mode,
-            }
-            .render(r, buf);
-        }
+        .render(r, buf);
+    }
+    let presenting = app.meeting.presenting;
+    if presenting {
+        // Presenter mode covers the panes and both bars; its status goes on the last line.
+        let body = Rect::new(size.x, size.y, size.width, size.height.saturating_sub(1));
+        clear(buf, size);
+        present(app, run, body, buf);
     }
     for overlay in &app.overlays {
         match overlay {
@@ -138,19 +122,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
     }
     // Presenter mode: the status on the last line, no key hints.
-    let (status, hint_row) = if presenting {
-        (
-            Rect::new(
-                size.x,
-                size.y + size.height.saturating_sub(1),
-                size.width,
-                1.min(size.height),
-            ),
-            None,
-        )
-    } else {
-        (a.status, Some(a.hints))
-    };
+    let status = if presenting { a.hints } else { a.status };
     StatusLine {
         base: Role::Status,
         left: status_left(app, &h, status.width as usize),
@@ -158,17 +130,16 @@ pub fn render(app: &App, frame: &mut Frame) {
         theme,
     }
     .render(status, buf);
-    let hint_list = match hint_row {
-        Some(_) => hints(DEFAULT_KEYMAP, &app.hint_contexts()),
-        None => Vec::new(),
-    };
-    StatusLine {
-        base: Role::Text,
-        left: hint_pieces(&hint_list, a.hints.width as usize),
-        right: Vec::new(),
-        theme,
+    if !presenting {
+        let hint_list = hints(DEFAULT_KEYMAP, &app.hint_contexts());
+        StatusLine {
+            base: Role::Text,
+            left: hint_pieces(&hint_list, a.hints.width as usize),
+            right: Vec::new(),
+            theme,
+        }
+        .render(a.hints, buf);
     }
-    .render(hint_row.unwrap_or_default(), buf);
     if let Some(scroll) = app.help() {
         HelpView {
             lines: &app.help_lines,
@@ -196,6 +167,26 @@ pub fn render(app: &App, frame: &mut Frame) {
         ),
         _ => {}
     }
+}
+
+/// Presenter mode's screen: the step's card and the timeline around it.
+fn present(app: &App, run: Option<crate::index::RunRef<'_>>, body: Rect, buf: &mut Buffer) {
+    let step = app.timeline.cursor.selected;
+    PresentView {
+        run,
+        step,
+        len: app.timeline.len,
+        card: app.meeting.card_for_step(step as u32),
+        card_error: app.meeting.card_error.as_deref(),
+        marks: &app.meeting.marks,
+        redaction: app.meeting.redact.then(Redaction::default),
+        replay: app.meeting.replay.as_ref().map(|(r, _)| {
+            let state = if r.playing { "▶" } else { "⏸" };
+            format!("{state} replay ×{}", r.speed())
+        }),
+        theme: &app.theme,
+    }
+    .render(body, buf);
 }
 
 fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
