@@ -392,3 +392,40 @@ fn followers_track_the_presenter_come_and_go_and_outlive_it() {
         assert!(*worst < Duration::from_millis(200), "{latencies:?}");
     }
 }
+
+#[test]
+fn a_malformed_at_is_a_usage_error_before_anything_opens() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["assets/demo", "--at", "r-2bcd0cc3#x"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--at") && err.contains("number"), "{err}");
+    // --against needs --at; --share and --follow exclude each other.
+    for args in [
+        &["assets/demo", "--against", "r-1"][..],
+        &["assets/demo", "--share", "a", "--follow", "b"][..],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn following_a_presentation_that_is_not_running_says_so_before_the_screen() {
+    let runtime = tempfile::tempdir().unwrap();
+    let mut t = Tui::spawn(
+        &["assets/demo", "--follow", "nobody"],
+        80,
+        24,
+        Some(runtime.path()),
+    );
+    t.wait_text("no presentation named \"nobody\"");
+    t.wait_exit();
+}

@@ -85,6 +85,10 @@ impl Args {
 }
 
 pub fn run(args: Args, common: &Common) -> Result<(), CliError> {
+    // A malformed position is an error whether or not the browser opens.
+    if let Some(at) = &args.at {
+        crate::share::parse_at(at).map_err(|e| CliError::Usage(format!("--at {e}")))?;
+    }
     #[cfg(feature = "tui")]
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return browse(args, common);
