@@ -293,6 +293,36 @@ fn presenter_mode_redacts_until_a_confirmed_key_turns_it_off() {
     assert!(!app.meeting.presenting && !app.theme.contrast);
 }
 
+#[test]
+fn marks_from_the_post_mortem_show_on_the_card_and_the_timeline() {
+    use crate::present::{Mark, MarkKind};
+    let mut app = demo();
+    open(&mut app, "r-2bcd0cc3", 15);
+    app.meeting.marks = vec![
+        Mark {
+            run: "r-2bcd0cc3".into(),
+            step: Some(15),
+            kind: MarkKind::RootCause,
+            text: "SMTP credentials rotated without updating the mailer (ops@example.com)".into(),
+        },
+        Mark {
+            run: "r-2bcd0cc3".into(),
+            step: Some(17),
+            kind: MarkKind::Bookmark,
+            text: "the retry".into(),
+        },
+    ];
+    act(&mut app, &[Action::Present]);
+    let s = screen(&app);
+    assert!(s.contains("◎ root cause: SMTP credentials rotated"), "{s}");
+    assert!(
+        !s.contains("ops@example.com"),
+        "mark text is redacted too: {s}"
+    );
+    let row = s.lines().find(|l| l.contains("#17")).unwrap();
+    assert!(row.contains('★'), "{row}");
+}
+
 fn present_snapshot(w: u16, h: u16) -> String {
     let mut app = demo_with(
         MeetingOptions {
