@@ -24,7 +24,7 @@ use retrace::index::{History, LoadOptions, SharedHistory};
 use retrace::search::Session;
 use retrace::tui::event::{spawn_loader, Msg};
 use retrace::tui::workers::Workers;
-use retrace::tui::{turn, App, Options};
+use retrace::tui::{turn, App, Options, Output};
 use retrace::work::Cancel;
 
 fn history_file() -> Option<PathBuf> {
@@ -141,7 +141,10 @@ fn main() {
     let mut latencies: Vec<f64> = Vec::new();
     let mut answered = 0;
     let mut frames = 0usize;
-    let mut draw = |app: &mut App| -> std::io::Result<()> {
+    let mut draw = |app: &mut App, output: Output| -> std::io::Result<()> {
+        if output != Output::Frame {
+            return Ok(());
+        }
         app.take_dirty();
         let _ = terminal.draw(|f| retrace::tui::ui::render(app, f));
         frames += 1;

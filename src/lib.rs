@@ -22,6 +22,7 @@ pub mod index;
 pub mod ingest;
 pub mod model;
 pub mod postmortem;
+pub mod present;
 pub mod redact;
 pub mod replay;
 pub mod runs;

@@ -171,6 +171,11 @@ fn at_word_start(b: &[u8], i: usize) -> bool {
     i == 0 || !is_token_byte(b[i - 1])
 }
 
+/// Text at `at` was cut short by a view (`…`): a secret's start before it still counts.
+fn cut_at(b: &[u8], at: usize) -> bool {
+    b[at.min(b.len())..].starts_with("…".as_bytes())
+}
+
 fn run_of(b: &[u8], from: usize, ok: impl Fn(u8) -> bool) -> usize {
     b[from..].iter().take_while(|&&c| ok(c)).count()
 }
@@ -204,8 +209,9 @@ fn prefixed_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
     for (prefix, min) in PREFIXES {
         if b[i..].starts_with(prefix.as_bytes()) {
             let body = run_of(b, i + prefix.len(), is_token_byte);
-            if body >= min {
-                return Some((i, i + prefix.len() + body));
+            let end = i + prefix.len() + body;
+            if body >= min || (body >= 4 && cut_at(b, end)) {
+                return Some((i, end));
             }
         }
     }
@@ -217,9 +223,9 @@ fn prefixed_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
         }
     }
     // AWS access key ids: AKIA/ASIA + 16 upper-case letters or digits.
-    if (b[i..].starts_with(b"AKIA") || b[i..].starts_with(b"ASIA")) && b.len() >= i + 20 {
+    if b[i..].starts_with(b"AKIA") || b[i..].starts_with(b"ASIA") {
         let body = run_of(b, i + 4, |c| c.is_ascii_uppercase() || c.is_ascii_digit());
-        if body >= 16 {
+        if body >= 16 || (body >= 4 && cut_at(b, i + 4 + body)) {
             return Some((i, i + 4 + body));
         }
     }
@@ -238,6 +244,9 @@ fn jwt(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let mut end = i;
     for part in 0..3 {
         let len = run_of(b, end, is_b64url);
+        if len >= 4 && cut_at(b, end + len) && (part > 0 || len >= 8) {
+            return Some((i, end + len));
+        }
         if len < 4 {
             return None;
         }
@@ -310,8 +319,10 @@ fn assignment(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let len = match quote {
         Some(q) => run_of(b, at, |c| c != q),
+        // Up to a space or a separator; not `&`, which a password may hold (in a query
+        // string this hides the parameters after it too: more, never less).
         None => run_of(b, at, |c| {
-            !c.is_ascii_whitespace() && c != b',' && c != b';' && c != b'&' && c != b'}'
+            !c.is_ascii_whitespace() && c != b',' && c != b';' && c != b'}'
         }),
     };
     (len > 0).then_some((at, at + len))
@@ -329,9 +340,14 @@ fn url_password(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
     let pass_at = start + user + 1;
     let pass = run_of(b, pass_at, |c| {
-        c != b'@' && c != b'/' && !c.is_ascii_whitespace()
+        c != b'@' && c != b'/' && !c.is_ascii_whitespace() && c != b'"' && c != b'\'' && c < 0x80
     });
-    (pass > 0 && b.get(pass_at + pass) == Some(&b'@')).then_some((pass_at, pass_at + pass))
+    let end = pass_at + pass;
+    let found = b.get(end) == Some(&b'@')
+        // Cut before the host: a password unless it is a port.
+        || ((end == b.len() || cut_at(b, end))
+            && !b[pass_at..end].iter().all(u8::is_ascii_digit));
+    (pass > 0 && found).then_some((pass_at, end))
 }
 
 fn is_email_local(c: u8) -> bool {
@@ -440,6 +456,32 @@ mod tests {
     }
 
     #[test]
+    fn secrets_cut_short_by_a_view_are_still_hidden() {
+        for cut in [
+            "call(url: \"https://admin:Tr0ub4dor-url-pas…)",
+            "key sk-live-4f9a…",
+            "id AKIAIOSF…",
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzd…",
+            "t ghp_abcdefg…",
+        ] {
+            let out = hidden(cut);
+            assert!(out.contains(MARK), "{cut} -> {out}");
+            for part in [
+                "Tr0ub4dor",
+                "4f9a",
+                "AKIAIOSF",
+                "eyJhbGciOiJIUzI1NiJ9",
+                "abcdefg",
+            ] {
+                assert!(!out.contains(part), "{cut} -> {out}");
+            }
+        }
+        // A port or a plain word before a cut is not a secret.
+        assert_eq!(hidden("https://host:8080…"), "https://host:8080…");
+        assert_eq!(hidden("sk-a…"), "sk-a…");
+    }
+
+    #[test]
     fn bearer_tokens_jwts_and_url_passwords_are_hidden() {
         let jwt =
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
@@ -481,6 +523,10 @@ mod tests {
         assert_eq!(
             hidden("login with password=hunter2 now"),
             format!("login with password={MARK} now")
+        );
+        assert_eq!(
+            hidden("refused password=Tr0ub4dor&3-plant today"),
+            format!("refused password={MARK} today")
         );
         assert_eq!(
             hidden(r#"{"secret": "s3cr3t", "a": 1}"#),

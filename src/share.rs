@@ -27,6 +27,9 @@ pub struct Position {
     pub view: String,
     /// The run compared with, in a diff.
     pub against: Option<String>,
+    /// The diff's selected row (its aligned rows are the same on every screen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
     /// Replay: playing or paused, and its speed.
     pub replay: Option<Replay>,
 }

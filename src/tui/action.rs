@@ -51,4 +51,26 @@ pub enum Action {
     Search,
     ToggleTheme,
     ToggleMouse,
+    /// Replay from the selected step (or the diff's row), or stop replaying.
+    Replay,
+    /// Replay: play or pause (starts a replay when none runs).
+    PlayPause,
+    /// Replay: one step on, one step back (pauses).
+    StepForward,
+    StepBack,
+    /// Replay: faster, slower.
+    Faster,
+    Slower,
+    /// Replay: real-time pacing or a fixed pace.
+    TogglePace,
+    /// Presenter mode on or off.
+    Present,
+    /// Show the position as a command line and copy it.
+    ShowPosition,
+    /// Redaction on, or off after a confirmation.
+    ToggleRedaction,
+    /// Confirm what the open question asks.
+    Confirm,
+    /// Following a presenter: detach to explore, or attach again.
+    Attach,
 }

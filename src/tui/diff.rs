@@ -52,6 +52,42 @@ pub struct DiffDoc {
 }
 
 impl DiffDoc {
+    /// The same rows with secrets hidden, for presenter mode.
+    pub fn redacted(&self, r: crate::redact::Redaction) -> DiffDoc {
+        let hide = |s: &str| crate::redact::text(s, r).into_owned();
+        let side = |s: &Side| Side {
+            step: s.step,
+            label: hide(&s.label),
+            error: s.error,
+            error_text: s.error_text.as_deref().map(hide),
+            input: hide(&s.input),
+            output: hide(&s.output),
+        };
+        DiffDoc {
+            a_run: self.a_run,
+            b_run: self.b_run,
+            a_id: self.a_id.clone(),
+            b_id: self.b_id.clone(),
+            a_outcome: self.a_outcome.clone(),
+            b_outcome: self.b_outcome.clone(),
+            picked: self.picked.as_deref().map(hide),
+            rows: self
+                .rows
+                .iter()
+                .map(|row| DiffRow {
+                    a: row.a.as_ref().map(side),
+                    b: row.b.as_ref().map(side),
+                    kind: row.kind.clone(),
+                    input: row.input,
+                })
+                .collect(),
+            divergence: self
+                .divergence
+                .as_ref()
+                .map(|(row, kind, summary)| (*row, kind.clone(), hide(summary))),
+        }
+    }
+
     pub fn is_cascade(&self, row: usize) -> bool {
         self.divergence.as_ref().is_some_and(|(d, _, _)| row > *d)
     }

@@ -34,6 +34,10 @@ pub enum Msg {
     Watch(Box<WatchEvent>),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
+    /// The replay's wait is over (sent by the loop at the time the app asked for).
+    Tick(std::time::Instant),
+    /// What the followed presenter said.
+    Heard(crate::share::Heard),
 }
 
 /// A worker's result, tagged with the generation of its request.
@@ -53,6 +57,10 @@ pub enum JobOutput {
     Search {
         generation: u64,
         result: Result<Arc<SearchDoc>, String>,
+    },
+    Card {
+        generation: u64,
+        result: Result<Arc<crate::present::Card>, String>,
     },
 }
 
@@ -112,6 +120,20 @@ pub fn spawn_watcher(
             for event in watcher.events.iter() {
                 let failed = matches!(event, WatchEvent::Failed(_));
                 if tx.send(Msg::Watch(Box::new(event))).is_err() || failed {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Forwards what a followed presenter says.
+pub fn spawn_follower(follower: crate::share::Follower, tx: Sender<Msg>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("retrace-follow".into())
+        .spawn(move || {
+            for heard in follower.events.iter() {
+                if tx.send(Msg::Heard(heard)).is_err() {
                     return;
                 }
             }

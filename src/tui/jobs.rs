@@ -24,6 +24,13 @@ pub enum JobRequest {
         a: usize,
         b: Option<usize>,
     },
+    /// Build the presenter's card of one step (secrets hidden when `redact`).
+    Card {
+        generation: u64,
+        run: usize,
+        step: u32,
+        redact: bool,
+    },
     /// Run a `/` query (over one run's steps, or everything).
     Search {
         generation: u64,
@@ -39,12 +46,13 @@ enum Kind {
     Detail,
     Diff,
     Search,
+    Card,
 }
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
 pub struct Jobs {
-    latest: [u64; 4],
+    latest: [u64; 5],
     queued: Vec<JobRequest>,
 }
 
@@ -87,6 +95,17 @@ impl Jobs {
         });
     }
 
+    /// The presenter's card of `step` of `run`.
+    pub fn card(&mut self, run: usize, step: u32, redact: bool) {
+        let generation = self.next(Kind::Card);
+        self.queued.push(JobRequest::Card {
+            generation,
+            run,
+            step,
+            redact,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -99,6 +118,7 @@ impl Jobs {
             JobOutput::Detail { generation, .. } => (Kind::Detail, generation),
             JobOutput::Diff { generation, .. } => (Kind::Diff, generation),
             JobOutput::Search { generation, .. } => (Kind::Search, generation),
+            JobOutput::Card { generation, .. } => (Kind::Card, generation),
         };
         self.latest[kind as usize] == *generation
     }

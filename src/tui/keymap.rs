@@ -20,6 +20,8 @@ pub enum Context {
     Search,
     /// While the help overlay is open (only these and Global bindings apply).
     Help,
+    /// While a question waits for a yes or no.
+    Confirm,
 }
 
 impl Context {
@@ -33,6 +35,7 @@ impl Context {
             Context::Diff => "diff",
             Context::Search => "search",
             Context::Help => "help",
+            Context::Confirm => "question",
         }
     }
 }
@@ -47,11 +50,12 @@ pub enum Group {
     Detail,
     Diff,
     Search,
+    Meeting,
     General,
 }
 
 impl Group {
-    pub const ALL: [Group; 8] = [
+    pub const ALL: [Group; 9] = [
         Group::Move,
         Group::Panes,
         Group::Failures,
@@ -59,6 +63,7 @@ impl Group {
         Group::Detail,
         Group::Diff,
         Group::Search,
+        Group::Meeting,
         Group::General,
     ];
 
@@ -71,6 +76,7 @@ impl Group {
             Group::Detail => "Step detail",
             Group::Diff => "Diff",
             Group::Search => "Search",
+            Group::Meeting => "Replay and meetings",
             Group::General => "General",
         }
     }
@@ -149,6 +155,19 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["/"], C::Global, Action::Search, "search runs and steps (an empty search, Enter, goes back to n/N for failures)", G::Search, Some("search")),
     bind(&["d"], C::Global, Action::Diff, "diff the run with its most similar successful run", G::Diff, Some("diff")),
     bind(&["D"], C::Global, Action::DiffWith, "diff with a run you choose: D, select the other run, D", G::Diff, None),
+    bind(&["y", "Enter"], C::Confirm, Action::Confirm, "yes", G::Meeting, Some("yes")),
+    bind(&["n", "Esc"], C::Confirm, Action::Back, "no", G::Meeting, Some("no")),
+    bind(&["r"], C::Global, Action::Replay, "replay from the selected step (in the diff view: both runs, pausing at the divergence); again: stop", G::Meeting, None),
+    bind(&["Space"], C::Global, Action::PlayPause, "replay: play or pause (in the tree pane Space folds: use r there)", G::Meeting, None),
+    bind(&["."], C::Global, Action::StepForward, "replay: one step on", G::Meeting, None),
+    bind(&[","], C::Global, Action::StepBack, "replay: one step back", G::Meeting, None),
+    bind(&["+", "="], C::Global, Action::Faster, "replay: faster", G::Meeting, None),
+    bind(&["-"], C::Global, Action::Slower, "replay: slower", G::Meeting, None),
+    bind(&["p"], C::Global, Action::TogglePace, "replay: real-time pacing (long gaps shortened) or a fixed pace", G::Meeting, None),
+    bind(&["P"], C::Global, Action::Present, "presenter mode: the step as a large card, secrets redacted", G::Meeting, None),
+    bind(&["y"], C::Global, Action::ShowPosition, "show this position as a command line anyone can open, and copy it", G::Meeting, None),
+    bind(&["R"], C::Global, Action::ToggleRedaction, "redaction of secrets on, or off (asks first)", G::Meeting, None),
+    bind(&["A"], C::Global, Action::Attach, "following a presenter: detach to explore, or attach again", G::Meeting, None),
 ];
 
 /// The action bound to `key` in the first of `contexts` that binds it.

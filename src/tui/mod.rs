@@ -30,6 +30,8 @@ pub mod ui;
 pub mod workers;
 
 #[cfg(test)]
+mod meeting_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
@@ -41,7 +43,7 @@ use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use ratatui::layout::Rect;
 
 use crate::index::SharedHistory;
-pub use app::{App, Exit, Options};
+pub use app::{App, Exit, MeetingOptions, Options};
 use event::Msg;
 use terminal::TerminalGuard;
 use theme::{ColorDepth, ThemeName};
@@ -67,6 +69,7 @@ pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>, poll: bool) -> O
         mouse,
         sources,
         poll,
+        meeting: MeetingOptions::default(),
     }
 }
 
@@ -85,8 +88,27 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
                 .join(", ")
         );
     }
+    // Sharing and following start before the screen is taken, so that their errors
+    // (a name in use, no such presentation) are plain messages.
+    let meeting = &options.meeting;
+    let publisher = match &meeting.share {
+        Some(name) => Some(
+            crate::share::Publisher::start(name, meeting.share_group.as_deref())
+                .map_err(|e| anyhow::anyhow!("--share {name}: {e}"))?,
+        ),
+        None => None,
+    };
+    let follower = match &meeting.follow {
+        Some(name) => {
+            Some(crate::share::follow(name).map_err(|e| anyhow::anyhow!("--follow {name}: {e}"))?)
+        }
+        None => None,
+    };
     let (tx, rx) = channel::<Msg>();
     event::spawn_signals(tx.clone())?;
+    if let Some(f) = follower {
+        event::spawn_follower(f, tx.clone())?;
+    }
     let shared = Arc::new(SharedHistory::new(history));
     let workers = Workers::spawn(Arc::clone(&shared), tx.clone())?;
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
@@ -101,17 +123,29 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     };
     let panic_for_tests = std::env::var_os("RETRACE_TEST_PANIC").is_some();
 
-    let mut draw_frame = |app: &mut App| -> std::io::Result<()> {
-        guard.set_mouse(app.mouse)?;
-        draw(&mut guard, app)?;
-        if panic_for_tests {
-            panic!("RETRACE_TEST_PANIC: a panic on the UI thread");
+    let mut terminal_side = |app: &mut App, output: Output| -> std::io::Result<()> {
+        match output {
+            Output::Effects => {
+                guard.set_mouse(app.mouse)?;
+                if let Some(text) = app.take_clipboard() {
+                    guard.copy_to_clipboard(&text)?;
+                }
+                if let (Some(p), Some(position)) = (publisher.as_ref(), app.take_position()) {
+                    p.publish(&position);
+                }
+            }
+            Output::Frame => {
+                draw(&mut guard, app)?;
+                if panic_for_tests {
+                    panic!("RETRACE_TEST_PANIC: a panic on the UI thread");
+                }
+            }
         }
         Ok(())
     };
     let mut last_draw = Instant::now();
-    draw_frame(&mut app)?;
-    while turn(&mut app, &rx, &workers, &mut last_draw, &mut draw_frame)? {
+    terminal_side(&mut app, Output::Frame)?;
+    while turn(&mut app, &rx, &workers, &mut last_draw, &mut terminal_side)? {
         if app.wants_watcher() {
             // The load is folded in: follow the files from where it stopped.
             let shared = Arc::clone(&app.shared);
@@ -120,6 +154,16 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     }
     drop(guard);
     Ok(app.exit.unwrap_or(Exit::Quit))
+}
+
+/// What a turn asks of the terminal side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// After every settle: what the app asked of the outside world (the mouse mode, the
+    /// clipboard, the position followers see), whether or not a frame is drawn.
+    Effects,
+    /// Draw one frame.
+    Frame,
 }
 
 /// One turn of the browser's loop: waits for a message, drains what is queued (within
@@ -132,10 +176,13 @@ pub fn turn(
     rx: &Receiver<Msg>,
     workers: &Workers,
     last_draw: &mut Instant,
-    draw: &mut dyn FnMut(&mut App) -> std::io::Result<()>,
+    out: &mut dyn FnMut(&mut App, Output) -> std::io::Result<()>,
 ) -> std::io::Result<bool> {
     let first = if app.has_deferred_work() {
         rx.recv_timeout(Duration::from_millis(4))
+    } else if let Some(due) = app.next_tick() {
+        // A replay plays: wake when its next step is due (and not before).
+        rx.recv_timeout(due.saturating_duration_since(Instant::now()))
     } else {
         rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
     };
@@ -152,7 +199,11 @@ pub fn turn(
             Err(_) => break,
         }
     }
+    if app.next_tick().is_some_and(|due| due <= Instant::now()) {
+        app.handle(Msg::Tick(Instant::now()));
+    }
     settle(app, workers);
+    out(app, Output::Effects)?;
     if app.exit.is_some() {
         return Ok(false);
     }
@@ -170,11 +221,12 @@ pub fn turn(
                 }
             }
             settle(app, workers);
+            out(app, Output::Effects)?;
             if app.exit.is_some() {
                 return Ok(false);
             }
         }
-        draw(app)?;
+        out(app, Output::Frame)?;
         *last_draw = Instant::now();
     }
     Ok(true)
@@ -183,9 +235,7 @@ pub fn turn(
 /// Applies what the drained messages brought and hands queued work to the workers.
 /// While a key waits to be drawn, the history is not grown (it is, on the next turn).
 fn settle(app: &mut App, workers: &Workers) {
-    if !app.input_waiting() {
-        app.after_drain();
-    }
+    app.after_drain();
     for request in app.take_requests() {
         workers.submit(request);
     }

@@ -57,6 +57,16 @@ impl TerminalGuard {
         Ok(TerminalGuard { terminal, mouse })
     }
 
+    /// Puts `text` on the terminal's clipboard with OSC 52 (base64 of the text: no byte
+    /// of it reaches the terminal raw). Terminals that do not allow it ignore it.
+    pub fn copy_to_clipboard(&mut self, text: &str) -> io::Result<()> {
+        let out = self.terminal.backend_mut();
+        execute!(
+            out,
+            crossterm::clipboard::CopyToClipboard::to_clipboard_from(text.as_bytes())
+        )
+    }
+
     /// Turns mouse capture on or off (off lets the terminal select text).
     pub fn set_mouse(&mut self, on: bool) -> io::Result<()> {
         if on != self.mouse {

@@ -27,6 +27,7 @@ fn options(source: &str) -> Options {
         mouse: true,
         sources: vec![PathBuf::from(source)],
         poll: false,
+        meeting: Default::default(),
     }
 }
 

@@ -104,14 +104,24 @@ pub enum Role {
 pub struct Theme {
     pub name: ThemeName,
     pub depth: ColorDepth,
+    /// High contrast, for a projector (presenter mode): brighter colours, bold text,
+    /// nothing dimmed.
+    pub contrast: bool,
 }
 
 impl Theme {
     pub fn new(name: ThemeName, depth: ColorDepth) -> Theme {
-        Theme { name, depth }
+        Theme {
+            name,
+            depth,
+            contrast: false,
+        }
     }
 
     pub fn style(&self, role: Role) -> Style {
+        if self.contrast {
+            return high_contrast(role, self.name, self.depth);
+        }
         let base = Style::default().add_modifier(modifiers(role));
         match self.depth {
             ColorDepth::None => match role {
@@ -124,6 +134,37 @@ impl Theme {
             },
             ColorDepth::Ansi256 => apply(base, role, self.name, ansi256(role, self.name)),
         }
+    }
+}
+
+/// The projector's styles: full white (or black) text, bold, saturated colours, no dim.
+fn high_contrast(role: Role, name: ThemeName, depth: ColorDepth) -> Style {
+    let dark = name == ThemeName::Dark;
+    let base = Style::default().add_modifier(match role {
+        Role::Dim | Role::Border | Role::SynPunct | Role::SynComment => Modifier::empty(),
+        Role::Selection => Modifier::REVERSED | Modifier::BOLD,
+        Role::Status | Role::TabActive => Modifier::REVERSED | Modifier::BOLD,
+        _ => Modifier::BOLD,
+    });
+    let (fg, named) = match role {
+        Role::Selection | Role::Status | Role::TabActive => return base,
+        Role::Error => (if dark { 196 } else { 124 }, Color::Red),
+        Role::Ok => (if dark { 46 } else { 22 }, Color::Green),
+        Role::Warn | Role::Cascade => (if dark { 226 } else { 94 }, Color::Yellow),
+        Role::Accent | Role::Key | Role::BorderFocus | Role::Decision => {
+            (if dark { 51 } else { 18 }, Color::Cyan)
+        }
+        Role::Effect => (if dark { 201 } else { 90 }, Color::Magenta),
+        Role::Dim | Role::Border => (if dark { 250 } else { 238 }, Color::Gray),
+        _ => (
+            if dark { 231 } else { 16 },
+            if dark { Color::White } else { Color::Black },
+        ),
+    };
+    match depth {
+        ColorDepth::None => base,
+        ColorDepth::Ansi16 => base.fg(named),
+        ColorDepth::Ansi256 => base.fg(Color::Indexed(fg)),
     }
 }
 
@@ -296,6 +337,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn high_contrast_dims_nothing_and_keeps_no_color() {
+        let mut t = Theme::new(ThemeName::Dark, ColorDepth::Ansi256);
+        t.contrast = true;
+        assert!(!t.style(Role::Dim).add_modifier.contains(Modifier::DIM));
+        assert_eq!(t.style(Role::Text).fg, Some(Color::Indexed(231)));
+        t.depth = ColorDepth::None;
+        assert_eq!(t.style(Role::Error).fg, None);
     }
 
     #[test]

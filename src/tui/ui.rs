@@ -12,6 +12,7 @@ use super::overlays::Overlay;
 use super::panes::clear;
 use super::panes::detail::DetailView;
 use super::panes::help::{self, HelpView};
+use super::panes::present::{draw_box, PresentView};
 use super::panes::run_list::RunListView;
 use super::panes::status::{hint_pieces, StatusLine, TabBar};
 use super::panes::timeline::TimelineView;
@@ -19,8 +20,11 @@ use super::panes::tree::TreeView;
 use super::text::{self, bytes, Piece};
 use super::theme::Role;
 use crate::index::History;
+use crate::redact::Redaction;
 use crate::sanitize;
 use crate::time::format_short;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 
 pub fn render(app: &App, frame: &mut Frame) {
     let h = app.shared.read();
@@ -92,34 +96,50 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         .render(r, buf);
     }
+    let presenting = app.meeting.presenting;
+    if presenting {
+        // Presenter mode covers the panes and both bars; its status goes on the last line.
+        let body = Rect::new(size.x, size.y, size.width, size.height.saturating_sub(1));
+        clear(buf, size);
+        present(app, run, body, buf);
+    }
     for overlay in &app.overlays {
         match overlay {
             Overlay::Diff(d) => {
                 let r = super::panes::diff::area(size);
                 clear(buf, r);
-                super::panes::diff::DiffView { state: d, theme }.render(r, buf);
+                let shown = app.shown_diff(d);
+                super::panes::diff::DiffView {
+                    state: &shown,
+                    theme,
+                }
+                .render(r, buf);
             }
             Overlay::Search(s) => super::panes::search::SearchView { state: s, theme }
                 .render(super::panes::search::area(size), buf),
             // Over the status and hint lines too: drawn last.
-            Overlay::Help(_) => {}
+            Overlay::Help(_) | Overlay::Confirm(_) | Overlay::Note(_) => {}
         }
     }
+    // Presenter mode: the status on the last line, no key hints.
+    let status = if presenting { a.hints } else { a.status };
     StatusLine {
         base: Role::Status,
-        left: status_left(app, &h, a.status.width as usize),
-        right: status_right(app, a.status.width as usize),
+        left: status_left(app, &h, status.width as usize),
+        right: status_right(app, status.width as usize),
         theme,
     }
-    .render(a.status, buf);
-    let hint_list = hints(DEFAULT_KEYMAP, &app.hint_contexts());
-    StatusLine {
-        base: Role::Text,
-        left: hint_pieces(&hint_list, a.hints.width as usize),
-        right: Vec::new(),
-        theme,
+    .render(status, buf);
+    if !presenting {
+        let hint_list = hints(DEFAULT_KEYMAP, &app.hint_contexts());
+        StatusLine {
+            base: Role::Text,
+            left: hint_pieces(&hint_list, a.hints.width as usize),
+            right: Vec::new(),
+            theme,
+        }
+        .render(a.hints, buf);
     }
-    .render(a.hints, buf);
     if let Some(scroll) = app.help() {
         HelpView {
             lines: &app.help_lines,
@@ -128,6 +148,45 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         .render(help::area(size, app.help_lines.len()), buf);
     }
+    match app.overlay() {
+        Some(Overlay::Confirm(q)) => draw_box(
+            buf,
+            size,
+            "Are you sure?",
+            q.text(),
+            "y: yes   n or Esc: no",
+            theme,
+        ),
+        Some(Overlay::Note(line)) => draw_box(
+            buf,
+            size,
+            "This position",
+            &sanitize::line(line),
+            "copied to the clipboard where the terminal allows (OSC 52) · any key closes",
+            theme,
+        ),
+        _ => {}
+    }
+}
+
+/// Presenter mode's screen: the step's card and the timeline around it.
+fn present(app: &App, run: Option<crate::index::RunRef<'_>>, body: Rect, buf: &mut Buffer) {
+    let step = app.timeline.cursor.selected;
+    PresentView {
+        run,
+        step,
+        len: app.timeline.len,
+        card: app.meeting.card_for_step(step as u32),
+        card_error: app.meeting.card_error.as_deref(),
+        marks: &app.meeting.marks,
+        redaction: app.meeting.redact.then(Redaction::default),
+        replay: app.meeting.replay.as_ref().map(|(r, _)| {
+            let state = if r.playing { "▶" } else { "⏸" };
+            format!("{state} replay ×{}", r.speed())
+        }),
+        theme: &app.theme,
+    }
+    .render(body, buf);
 }
 
 fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
@@ -220,6 +279,7 @@ fn status_right(app: &App, cols: usize) -> Vec<Piece> {
     if app.follow {
         p.push((Role::Accent, " ⇣ follow ".into()));
     }
+    p.extend(app.meeting_status());
     if let Some(f) = app.load.fraction() {
         p.push((
             Role::Warn,

@@ -12,6 +12,7 @@ use super::event::{JobOutput, Msg};
 use super::jobs::JobRequest;
 use super::search::Searcher;
 use crate::index::SharedHistory;
+use crate::present;
 use crate::tree as structure;
 use crate::work::{catch, Cancel, Slot};
 
@@ -21,6 +22,7 @@ pub struct Workers {
     detail: Slot<(usize, u32, usize)>,
     diff: Slot<(usize, Option<usize>)>,
     search: Slot<(String, Option<usize>)>,
+    card: Slot<(usize, u32, bool)>,
 }
 
 impl Workers {
@@ -59,6 +61,17 @@ impl Workers {
                 }
             },
         )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let card = Slot::spawn(
+            "retrace-card",
+            move |generation, (run, step, redact), cancel: &Cancel| {
+                let result = catch(|| present::load(&h, run, step, redaction(redact)));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Card { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -75,6 +88,7 @@ impl Workers {
             detail,
             diff,
             search,
+            card,
         })
     }
 
@@ -93,6 +107,12 @@ impl Workers {
                 query,
                 only_run,
             } => self.search.submit(generation, (query, only_run)),
+            JobRequest::Card {
+                generation,
+                run,
+                step,
+                redact,
+            } => self.card.submit(generation, (run, step, redact)),
         }
     }
 }
@@ -129,5 +149,19 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
                 .run(shared, &query, only_run, &Cancel::never())
                 .map(Arc::new),
         },
+        JobRequest::Card {
+            generation,
+            run,
+            step,
+            redact,
+        } => JobOutput::Card {
+            generation,
+            result: present::load(shared, run, step, redaction(redact)).map(Arc::new),
+        },
     }
+}
+
+/// The presenter's redaction, when on.
+fn redaction(on: bool) -> Option<crate::redact::Redaction> {
+    on.then(crate::redact::Redaction::default)
 }

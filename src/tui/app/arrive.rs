@@ -89,6 +89,7 @@ impl App {
                     Err(e) => s.error = Some(e),
                 }
             }
+            JobOutput::Card { result, .. } => self.card_arrived(result),
             JobOutput::Detail { result, .. } => match result {
                 Ok(doc) => _ = self.detail.set_doc(doc),
                 Err(e) => {

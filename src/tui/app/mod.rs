@@ -7,7 +7,11 @@
 //! arrival of history, results and mouse events in `arrive.rs`.
 
 mod arrive;
+mod meeting;
 mod navigate;
+mod replay;
+
+pub use meeting::{FollowState, Meeting, MeetingOptions, ReplayOn, DEFAULT_FIXED};
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -46,6 +50,8 @@ pub struct Options {
     pub sources: Vec<PathBuf>,
     /// Watch the paths by polling instead of file events (`--poll`).
     pub poll: bool,
+    /// Replay, presenter mode, `--at`, sharing and following.
+    pub meeting: MeetingOptions,
 }
 
 impl Default for Options {
@@ -56,6 +62,7 @@ impl Default for Options {
             mouse: true,
             sources: Vec::new(),
             poll: false,
+            meeting: MeetingOptions::default(),
         }
     }
 }
@@ -148,13 +155,17 @@ pub struct App {
     /// reading).
     pending: VecDeque<Pending>,
     dirty: bool,
+    /// Replay, presenter mode, positions, sharing and following.
+    pub meeting: Meeting,
 }
 
 impl App {
     /// An app over a history that is still loading (batches arrive as messages).
     pub fn new(shared: Arc<SharedHistory>, options: Options, size: Rect) -> App {
-        let theme = Theme::new(options.theme, options.depth);
+        let mut theme = Theme::new(options.theme, options.depth);
+        theme.contrast = options.meeting.present;
         let mouse = options.mouse;
+        let meeting = Meeting::new(&options.meeting);
         App {
             shared,
             options,
@@ -184,6 +195,7 @@ impl App {
             input_waiting: false,
             pending: VecDeque::new(),
             dirty: true,
+            meeting,
         }
     }
 
@@ -346,12 +358,22 @@ impl App {
             }
             Msg::Watching(polling) => self.watching(polling),
             Msg::Signal(sig) => self.exit = Some(Exit::Signal(sig)),
+            Msg::Tick(now) => self.tick(now),
+            Msg::Heard(heard) => self.heard(heard),
         }
     }
 
     /// After a burst of messages: folds waiting batches into the history (unless a
-    /// worker holds it; then later), and brings the panes up to date.
+    /// worker holds it, or a key waits to be drawn; then later), and brings the panes and
+    /// the meeting (the position followers see) up to date.
     pub fn after_drain(&mut self) {
+        if !self.input_waiting() {
+            self.fold_pending();
+        }
+        self.sync_meeting();
+    }
+
+    fn fold_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
@@ -404,6 +426,16 @@ impl App {
     pub fn update(&mut self, action: Action) {
         self.dirty = true;
         self.message = None;
+        if self.meeting_update(action) {
+            self.fit_views();
+        } else {
+            self.update_views(action);
+        }
+        self.sync_meeting();
+    }
+
+    /// An action for the overlay on top, else for the panes.
+    fn update_views(&mut self, action: Action) {
         if !self.overlays.is_empty() {
             self.update_overlay(action);
             self.fit_views();
@@ -488,6 +520,19 @@ impl App {
                 (None, None) => self.message = Some("no run to diff".into()),
             },
             Action::ToggleTheme | Action::ToggleMouse => self.global(action),
+            // Taken by `meeting_update` (or nothing to do with no question open).
+            Action::Replay
+            | Action::PlayPause
+            | Action::StepForward
+            | Action::StepBack
+            | Action::Faster
+            | Action::Slower
+            | Action::TogglePace
+            | Action::Present
+            | Action::ShowPosition
+            | Action::ToggleRedaction
+            | Action::Confirm
+            | Action::Attach => {}
         }
         self.fit_views();
     }
@@ -519,6 +564,8 @@ impl App {
             Overlay::Help(scroll) => overlays::help::update(scroll, action, help_max),
             Overlay::Search(s) => overlays::search::update(s, action),
             Overlay::Diff(d) => overlays::diff::update(d, action),
+            Overlay::Confirm(q) => overlays::confirm::update(*q, action),
+            Overlay::Note(_) => overlays::confirm::update_note(action),
         };
         match effect {
             Effect::None => {}
@@ -538,6 +585,10 @@ impl App {
                     return;
                 };
                 self.jump_to_hit(s, hit);
+            }
+            Effect::Confirmed(question) => {
+                self.overlays.pop();
+                self.confirmed(question);
             }
             Effect::ChooseOther(a) => {
                 self.close_overlay(|o| matches!(o, Overlay::Diff(_)));

@@ -47,6 +47,18 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::LoadMore
         | Action::Search
         | Action::SortRuns
-        | Action::Follow => Effect::None,
+        | Action::Follow
+        | Action::Replay
+        | Action::PlayPause
+        | Action::StepForward
+        | Action::StepBack
+        | Action::Faster
+        | Action::Slower
+        | Action::TogglePace
+        | Action::Present
+        | Action::ShowPosition
+        | Action::ToggleRedaction
+        | Action::Confirm
+        | Action::Attach => Effect::None,
     }
 }

@@ -35,7 +35,19 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::Search
         | Action::SortRuns
         | Action::ToggleTheme
-        | Action::ToggleMouse => return Effect::None,
+        | Action::ToggleMouse
+        | Action::Replay
+        | Action::PlayPause
+        | Action::StepForward
+        | Action::StepBack
+        | Action::Faster
+        | Action::Slower
+        | Action::TogglePace
+        | Action::Present
+        | Action::ShowPosition
+        | Action::ToggleRedaction
+        | Action::Confirm
+        | Action::Attach => return Effect::None,
     };
     *scroll = (*scroll as isize)
         .saturating_add(delta)

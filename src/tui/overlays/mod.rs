@@ -4,6 +4,7 @@
 //! update that turns an action into a change of its own state and, where the app must
 //! act (close it, jump somewhere, quit), an [`Effect`].
 
+pub mod confirm;
 pub mod diff;
 pub mod help;
 pub mod search;
@@ -21,6 +22,10 @@ pub enum Overlay {
     Help(usize),
     Search(SearchState),
     Diff(DiffState),
+    /// A yes-or-no question.
+    Confirm(confirm::Question),
+    /// A note shown until a key is pressed (a position's command line).
+    Note(String),
 }
 
 impl Overlay {
@@ -30,13 +35,16 @@ impl Overlay {
             Overlay::Help(_) => Context::Help,
             Overlay::Search(_) => Context::Search,
             Overlay::Diff(_) => Context::Diff,
+            Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
         }
     }
 
     /// The contexts whose hints the footer shows while it is on top.
     pub fn hint_contexts(&self) -> Vec<Context> {
         match self {
-            Overlay::Help(_) | Overlay::Search(_) => vec![self.context()],
+            Overlay::Help(_) | Overlay::Search(_) | Overlay::Confirm(_) | Overlay::Note(_) => {
+                vec![self.context()]
+            }
             Overlay::Diff(_) => vec![Context::Diff, Context::Global],
         }
     }
@@ -61,6 +69,8 @@ pub enum Effect {
     Jump(HitRow),
     /// Diff: close and let the user choose the run to compare run `a` with.
     ChooseOther(usize),
+    /// A question was answered yes.
+    Confirmed(confirm::Question),
 }
 
 /// Moves a list cursor for the list-moving actions; `None` for any other action.

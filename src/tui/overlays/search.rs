@@ -77,6 +77,18 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::Search
         | Action::SortRuns
         | Action::ToggleTheme
-        | Action::ToggleMouse => Effect::None,
+        | Action::ToggleMouse
+        | Action::Replay
+        | Action::PlayPause
+        | Action::StepForward
+        | Action::StepBack
+        | Action::Faster
+        | Action::Slower
+        | Action::TogglePace
+        | Action::Present
+        | Action::ShowPosition
+        | Action::ToggleRedaction
+        | Action::Confirm
+        | Action::Attach => Effect::None,
     }
 }
