@@ -51,4 +51,8 @@ pub enum Action {
     Search,
     ToggleTheme,
     ToggleMouse,
+    /// Run list: only the runs of the selected run's failure-strip bucket, or all again.
+    OnlyBucket,
+    /// Timeline: show or hide the waterfall column.
+    ToggleWaterfall,
 }

@@ -54,6 +54,10 @@ pub enum JobOutput {
         generation: u64,
         result: Result<Arc<SearchDoc>, String>,
     },
+    Tokens {
+        generation: u64,
+        result: Result<Arc<super::glance::TokensDoc>, String>,
+    },
 }
 
 /// Reads terminal input until the terminal goes away.

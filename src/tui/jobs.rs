@@ -30,6 +30,12 @@ pub enum JobRequest {
         query: String,
         only_run: Option<usize>,
     },
+    /// Read the tokens of steps `rows` of a run (the timeline's window).
+    Tokens {
+        generation: u64,
+        run: usize,
+        rows: std::ops::Range<usize>,
+    },
 }
 
 /// The kinds of job, one slot each.
@@ -39,12 +45,13 @@ enum Kind {
     Detail,
     Diff,
     Search,
+    Tokens,
 }
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
 pub struct Jobs {
-    latest: [u64; 4],
+    latest: [u64; 5],
     queued: Vec<JobRequest>,
 }
 
@@ -87,6 +94,16 @@ impl Jobs {
         });
     }
 
+    /// The tokens of steps `rows` of `run`.
+    pub fn tokens(&mut self, run: usize, rows: std::ops::Range<usize>) {
+        let generation = self.next(Kind::Tokens);
+        self.queued.push(JobRequest::Tokens {
+            generation,
+            run,
+            rows,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -99,6 +116,7 @@ impl Jobs {
             JobOutput::Detail { generation, .. } => (Kind::Detail, generation),
             JobOutput::Diff { generation, .. } => (Kind::Diff, generation),
             JobOutput::Search { generation, .. } => (Kind::Search, generation),
+            JobOutput::Tokens { generation, .. } => (Kind::Tokens, generation),
         };
         self.latest[kind as usize] == *generation
     }

@@ -149,6 +149,8 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["/"], C::Global, Action::Search, "search runs and steps (an empty search, Enter, goes back to n/N for failures)", G::Search, Some("search")),
     bind(&["d"], C::Global, Action::Diff, "diff the run with its most similar successful run", G::Diff, Some("diff")),
     bind(&["D"], C::Global, Action::DiffWith, "diff with a run you choose: D, select the other run, D", G::Diff, None),
+    bind(&["b"], C::Global, Action::OnlyBucket, "only the runs of the selected run's bucket in the failure strip (that hour, that day); again: all runs", G::Failures, None),
+    bind(&["w"], C::Global, Action::ToggleWaterfall, "show or hide the timeline's waterfall: each step's start and duration on the run's time axis", G::Failures, None),
 ];
 
 /// The action bound to `key` in the first of `contexts` that binds it.

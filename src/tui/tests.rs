@@ -352,7 +352,7 @@ fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
     use crossterm::event::{Event, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
     let mut app = demo(160, 48);
     let runs = app.areas().runs.unwrap();
-    // Row 0 of the list is below the frame's top line and the header.
+    // Row 0 of the list is below the frame's top line, the failure strip and the header.
     let click = |row: u16| {
         Msg::Input(Event::Mouse(MouseEvent {
             kind: MouseEventKind::Down(MouseButton::Left),
@@ -361,7 +361,7 @@ fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
             modifiers: KeyModifiers::NONE,
         }))
     };
-    app.handle(click(runs.y + 2 + 3));
+    app.handle(click(runs.y + 2 + super::panes::strip::ROWS + 3));
     app.run_jobs_now();
     assert_eq!(app.runs.cursor.selected, 3);
     assert_eq!(app.timeline.run, Some(app.runs.order[3] as usize));
@@ -990,3 +990,6 @@ fn the_tree_pane_draws_what_show_tree_prints() {
         assert!(drawn, "the pane lacks {line:?}:\n{s}");
     }
 }
+
+/// The failure strip, the waterfall and tokens (issue 17).
+mod glance;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::diff;
 use super::document::DetailLoader;
 use super::event::{JobOutput, Msg};
+use super::glance;
 use super::jobs::JobRequest;
 use super::search::Searcher;
 use crate::index::SharedHistory;
@@ -21,6 +22,7 @@ pub struct Workers {
     detail: Slot<(usize, u32, usize)>,
     diff: Slot<(usize, Option<usize>)>,
     search: Slot<(String, Option<usize>)>,
+    tokens: Slot<(usize, std::ops::Range<usize>)>,
 }
 
 impl Workers {
@@ -59,6 +61,17 @@ impl Workers {
                 }
             },
         )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let tokens = Slot::spawn(
+            "retrace-tokens",
+            move |generation, (run, rows), cancel: &Cancel| {
+                let result = catch(|| glance::read_tokens(&h, run, rows, cancel));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Tokens { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -75,6 +88,7 @@ impl Workers {
             detail,
             diff,
             search,
+            tokens,
         })
     }
 
@@ -93,6 +107,11 @@ impl Workers {
                 query,
                 only_run,
             } => self.search.submit(generation, (query, only_run)),
+            JobRequest::Tokens {
+                generation,
+                run,
+                rows,
+            } => self.tokens.submit(generation, (run, rows)),
         }
     }
 }
@@ -128,6 +147,14 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
             result: Searcher::default()
                 .run(shared, &query, only_run, &Cancel::never())
                 .map(Arc::new),
+        },
+        JobRequest::Tokens {
+            generation,
+            run,
+            rows,
+        } => JobOutput::Tokens {
+            generation,
+            result: glance::read_tokens(shared, run, rows, &Cancel::never()).map(Arc::new),
         },
     }
 }

@@ -7,6 +7,7 @@
 //! arrival of history, results and mouse events in `arrive.rs`.
 
 mod arrive;
+mod glance;
 mod navigate;
 
 use std::collections::VecDeque;
@@ -141,6 +142,8 @@ pub struct App {
     pub exit: Option<Exit>,
     /// What was asked of the workers, and which answers are current.
     pub jobs: Jobs,
+    /// The waterfall switch and the timeline's step tokens.
+    pub glance: super::glance::Glance,
     /// Batches and watch events waiting for the history's write lock (a worker was
     /// reading).
     pending: VecDeque<Pending>,
@@ -178,6 +181,7 @@ impl App {
             message: None,
             exit: None,
             jobs: Jobs::default(),
+            glance: Default::default(),
             pending: VecDeque::new(),
             dirty: true,
         }
@@ -472,6 +476,8 @@ impl App {
                 (None, None) => self.message = Some("no run to diff".into()),
             },
             Action::ToggleTheme | Action::ToggleMouse => self.global(action),
+            Action::OnlyBucket => self.toggle_bucket(),
+            Action::ToggleWaterfall => self.toggle_waterfall(),
         }
         self.fit_views();
     }

@@ -359,6 +359,7 @@ impl App {
     /// Scrolls every list so that its selection is in view, and wraps the detail to its
     /// width.
     pub(super) fn fit_views(&mut self) {
+        self.fit_strip();
         let size = self.size;
         if let Some(s) = self.search_mut() {
             let len = s.len();
@@ -388,5 +389,6 @@ impl App {
         if let Some(r) = a.detail {
             self.detail.rewrap(detail::body_size(r, a.mode).1, false);
         }
+        self.request_tokens();
     }
 }

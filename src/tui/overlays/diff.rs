@@ -47,6 +47,8 @@ pub fn update(d: &mut DiffState, action: Action, rows: usize) -> Effect {
         | Action::LoadMore
         | Action::Search
         | Action::SortRuns
+        | Action::OnlyBucket
+        | Action::ToggleWaterfall
         | Action::Follow => Effect::None,
     }
 }

@@ -35,6 +35,8 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::Search
         | Action::SortRuns
         | Action::ToggleTheme
+        | Action::OnlyBucket
+        | Action::ToggleWaterfall
         | Action::ToggleMouse => return Effect::None,
     };
     *scroll = (*scroll as isize)

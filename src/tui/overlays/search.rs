@@ -78,6 +78,8 @@ pub fn update(s: &mut SearchState, action: Action, rows: usize) -> Effect {
         | Action::Search
         | Action::SortRuns
         | Action::ToggleTheme
+        | Action::OnlyBucket
+        | Action::ToggleWaterfall
         | Action::ToggleMouse => Effect::None,
     }
 }

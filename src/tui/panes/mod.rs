@@ -9,8 +9,10 @@ pub mod help;
 pub mod run_list;
 pub mod search;
 pub mod status;
+pub mod strip;
 pub mod timeline;
 pub mod tree;
+pub mod waterfall;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
