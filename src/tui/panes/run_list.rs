@@ -312,7 +312,7 @@ impl Widget for RunListView<'_> {
             draw_message(buf, body, &msg, self.theme);
             return;
         }
-        let strip_h = strip::rows(body.height);
+        let strip_h = strip::rows(body);
         if strip_h > 0 {
             StripView {
                 state: &s.strip,
@@ -352,5 +352,5 @@ pub fn body_rows(area: Rect, mode: Mode) -> usize {
 
 /// Rows above the list's header: the failure strip, when shown.
 pub fn header_offset(area: Rect, mode: Mode) -> usize {
-    strip::rows(inner(area, mode).height) as usize
+    strip::rows(inner(area, mode)) as usize
 }

@@ -25,10 +25,10 @@ const LEVELS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇',
 /// The label column left of the bars (`✗ per hour`, the selected bucket's figures).
 const LABEL: usize = 18;
 
-/// Rows of the strip in a run list body of `height` rows: none when the list would be
-/// left too short.
-pub fn rows(height: u16) -> u16 {
-    if height >= 8 {
+/// Rows of the strip in a run list body: none when the list would be left too short or
+/// there is no room for bars beside the label.
+pub fn rows(body: Rect) -> u16 {
+    if body.height >= 8 && bar_columns(body.width) >= 8 {
         ROWS
     } else {
         0
@@ -203,8 +203,9 @@ mod tests {
         assert_eq!(bucket_start(t, 86_400_000), "11-25");
         assert_eq!(bucket_start(t + 5000, 5000), "09:00:05");
         assert_eq!(window_text(&(t..t + 3_600_000)), "11-25 09:00–10:00");
-        assert_eq!(rows(7), 0);
-        assert_eq!(rows(20), ROWS);
+        assert_eq!(rows(Rect::new(0, 0, 80, 7)), 0);
+        assert_eq!(rows(Rect::new(0, 0, 80, 20)), ROWS);
+        assert_eq!(rows(Rect::new(0, 0, 20, 20)), 0, "no room for bars");
     }
 
     #[test]

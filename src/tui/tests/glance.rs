@@ -307,3 +307,38 @@ fn act_but_trees(app: &mut App, actions: &[Action]) {
         run_jobs_but_trees(app);
     }
 }
+
+#[test]
+fn the_strip_counts_the_runs_a_search_keeps_and_b_narrows_them_further() {
+    let mut app = demo(160, 48);
+    act(&mut app, &[Action::Search]);
+    super::type_text(&mut app, "agent:support-bot");
+    act(&mut app, &[Action::Open, Action::FocusRuns]);
+    let agents = |app: &App| -> Vec<String> {
+        let h = app.shared.read();
+        app.runs
+            .order
+            .iter()
+            .map(|&r| h.run(r as usize).agent().unwrap_or("-").to_string())
+            .collect()
+    };
+    let listed = app.runs.len();
+    assert!(listed > 0 && listed < 34);
+    assert!(agents(&app).iter().all(|a| a == "support-bot"));
+    let strip = app.runs.strip.strip.clone().unwrap();
+    let counted: u32 = strip.buckets.iter().map(|b| b.runs).sum();
+    assert_eq!(counted as usize, listed, "the strip counts the listed runs");
+    let run = run_index(&app, "r-2bcd0cc3");
+    app.select_run(run);
+    app.run_jobs_now();
+    act(&mut app, &[Action::OnlyBucket]);
+    let window = app.runs.window.clone().unwrap();
+    assert!(app.runs.len() < listed);
+    assert!(agents(&app).iter().all(|a| a == "support-bot"));
+    let h = app.shared.read();
+    assert!(app
+        .runs
+        .order
+        .iter()
+        .all(|&r| window.contains(&h.run(r as usize).started_at().unwrap())));
+}
