@@ -1,6 +1,7 @@
 //! The time to draw one frame of the full-screen browser (160x48, every pane showing,
 //! the selection in the middle of the run) for runs of 10 to 1,000,000 steps. Lists are
-//! virtualised, so the figures should be flat. The runs are generated once into
+//! virtualised, so the figures should be flat; so should they with the timeline's
+//! waterfall on (its bars are computed for the visible rows only). The runs are generated once into
 //! `$CARGO_TARGET_DIR/bench-data/` (default `target/bench-data/`).
 
 use std::io::{BufWriter, Write};
@@ -105,5 +106,23 @@ fn draw_one_frame(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, draw_one_frame);
+fn draw_one_frame_with_the_waterfall(c: &mut Criterion) {
+    let mut group = c.benchmark_group("draw_one_frame_160x48_waterfall");
+    group.sample_size(50);
+    for steps in SIZES {
+        let mut app = app_for(steps);
+        app.update(retrace::tui::action::Action::ToggleWaterfall);
+        app.run_jobs_now();
+        assert!(app.glance.waterfall);
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        group.bench_with_input(BenchmarkId::from_parameter(steps), &app, |b, app| {
+            b.iter(|| {
+                terminal.draw(|f| render(app, f)).unwrap();
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, draw_one_frame, draw_one_frame_with_the_waterfall);
 criterion_main!(benches);

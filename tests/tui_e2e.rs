@@ -281,13 +281,14 @@ fn a_click_selects_a_run_and_the_wheel_scrolls() {
             vt100::MouseProtocolMode::None
         );
     }
-    // SGR mouse reports (1-based): a left click on screen row 8, the fifth run.
-    t.keys("\x1b[<0;10;8M\x1b[<0;10;8m");
+    // SGR mouse reports (1-based): a left click on screen row 10 (below the tab bar, the
+    // pane's title, the two rows of the failure strip and the header), the fifth run.
+    t.keys("\x1b[<0;10;10M\x1b[<0;10;10m");
     t.wait("r-b6101852 selected", |s| {
         selected_row(&s.contents()).is_some_and(|r| r.contains("r-b6101852"))
     });
     // The wheel down over the list moves three rows.
-    t.keys("\x1b[<65;10;8M");
+    t.keys("\x1b[<65;10;10M");
     t.wait("r-a92baa01 selected", |s| {
         selected_row(&s.contents()).is_some_and(|r| r.contains("r-a92baa01"))
     });
@@ -746,6 +747,42 @@ fn slash_search_highlights_matches_and_enter_jumps_to_the_step() {
                 .find(|l| l.starts_with("┃›"))
                 .is_some_and(|r| r.contains(&format!("{step} ")))
     });
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}
+
+#[test]
+fn w_shows_the_waterfall_and_b_narrows_the_runs_to_the_strips_bucket() {
+    let mut t = Tui::spawn(&[demo()], 160, 48);
+    t.wait_text("34 runs");
+    // The failure strip above the run list, the selected run's bucket marked.
+    let screen = t.wait_text("✗ per hour");
+    assert!(screen.contains("▲ 11-23 09:00"), "{screen}");
+    // r-2bcd0cc3 is the 20th run of the demo; its first failure is step 15.
+    t.keys(&"j".repeat(19));
+    t.wait_text("Timeline r-2bcd0cc3");
+    t.keys("w");
+    // The axis spans the run; the failing step's bar is a ✗.
+    t.wait("the waterfall's axis", |s| {
+        s.contents()
+            .lines()
+            .any(|l| l.contains("DUR 0───") && l.contains("─15.1s ERROR"))
+    });
+    t.keys("f");
+    t.wait("step 15 with its bar", |s| {
+        s.contents().lines().any(|l| {
+            l.contains("send_email") && l.contains("✗ error") && l.matches('✗').count() >= 3
+        })
+    });
+    t.keys("w");
+    t.wait("the waterfall gone", |s| !s.contents().contains("DUR 0───"));
+    // b: only the runs of that hour (09:00-10:00 on 2026-11-25), and back.
+    t.keys("1b");
+    let screen = t.wait_text("only 11-25 09:00–10:00");
+    assert!(screen.contains("Runs 1/2"), "{screen}");
+    t.keys("b");
+    t.wait_text("Runs 20/34");
     t.keys("q");
     t.wait_exit();
     t.assert_restored();

@@ -73,4 +73,8 @@ pub enum Action {
     Confirm,
     /// Following a presenter: detach to explore, or attach again.
     Attach,
+    /// Run list: only the runs of the selected run's failure-strip bucket, or all again.
+    OnlyBucket,
+    /// Timeline: show or hide the waterfall column.
+    ToggleWaterfall,
 }

@@ -49,6 +49,24 @@ pub struct DiffDoc {
     pub rows: Vec<DiffRow>,
     /// The divergence row, its kind and explanation (sanitized).
     pub divergence: Option<(usize, String, String)>,
+    /// Each run's length and token totals, A then B (shown side by side).
+    pub totals: [RunTotals; 2],
+}
+
+/// A run's length and token totals, as the index has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunTotals {
+    pub duration_ms: Option<i64>,
+    pub tokens: Option<crate::model::Tokens>,
+}
+
+impl RunTotals {
+    pub fn of(run: &crate::index::RunRef) -> RunTotals {
+        RunTotals {
+            duration_ms: run.duration_ms(),
+            tokens: run.tokens(),
+        }
+    }
 }
 
 impl DiffDoc {
@@ -85,6 +103,7 @@ impl DiffDoc {
                 .divergence
                 .as_ref()
                 .map(|(row, kind, summary)| (*row, kind.clone(), hide(summary))),
+            totals: self.totals,
         }
     }
 
@@ -135,7 +154,7 @@ pub fn build(
     cancel: &Cancel,
 ) -> Result<DiffDoc, String> {
     let line = |s: &str| sanitize::line(s).into_owned();
-    let (plan, ids) = {
+    let (plan, ids, totals) = {
         let h = shared.read_politely();
         if a >= h.run_count() || b.is_some_and(|b| b >= h.run_count()) {
             return Err("no such run".into());
@@ -147,7 +166,8 @@ pub fn build(
             (line(ra.id()), ra.outcome().as_str().to_string()),
             (line(rb.id()), rb.outcome().as_str().to_string()),
         ];
-        (plan, ids)
+        let totals = [RunTotals::of(&ra), RunTotals::of(&rb)];
+        (plan, ids, totals)
     };
     let d = plan.run(cancel).map_err(|e| e.to_string())?;
     let cmp = &d.comparison;
@@ -178,5 +198,6 @@ pub fn build(
             }
             (dv.row, dv.kind.to_string(), summary)
         }),
+        totals,
     })
 }

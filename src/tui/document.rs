@@ -55,6 +55,7 @@ const SHOWN: &[&str] = &[
     "target",
     "action",
     "outcome",
+    "tokens",
 ];
 
 struct Builder {
@@ -157,6 +158,16 @@ pub fn build(run: usize, step: &Step, run_start: Option<i64>, limit: usize) -> D
         status_line.push((Role::Text, format_duration(d)));
     }
     b.field("status", status_line);
+    if let Some(t) = step.tokens() {
+        b.field(
+            "tokens",
+            vec![
+                (Role::Text, format!("in {}", t.input)),
+                (Role::Dim, " · ".into()),
+                (Role::Text, format!("out {}", t.output)),
+            ],
+        );
+    }
     if let Some(ts) = step.ts {
         let mut v = vec![(Role::Text, format_rfc3339(ts))];
         if let Some(t0) = run_start {
@@ -414,13 +425,14 @@ mod tests {
     fn model_text_with_code_is_its_own_section() {
         let s = step(
             StepKind::LlmCall,
-            json!({"output": {"text": "Fix:\n```rust\nfn main() {}\n```"}, "tokens": {"input": 5}}),
+            json!({"output": {"text": "Fix:\n```rust\nfn main() {}\n```"}, "tokens": {"input": 5}, "temperature": 0.2}),
         );
         let doc = build(0, &s, None, FIRST_LIMIT);
         let t = text(&doc);
         assert!(t.contains("── output text ──"));
         assert!(t.contains("fn main() {}"));
         assert!(t.contains("── other fields ──"));
+        assert!(t.contains("tokens   in 5 · out 0"), "{t}");
         assert!(doc
             .lines
             .iter()

@@ -62,6 +62,10 @@ pub enum JobOutput {
         generation: u64,
         result: Result<Arc<crate::present::Card>, String>,
     },
+    Tokens {
+        generation: u64,
+        result: Result<Arc<super::glance::TokensDoc>, String>,
+    },
 }
 
 /// Reads terminal input until the terminal goes away.

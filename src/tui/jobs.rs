@@ -37,6 +37,12 @@ pub enum JobRequest {
         query: String,
         only_run: Option<usize>,
     },
+    /// Read the tokens of steps `rows` of a run (the timeline's window).
+    Tokens {
+        generation: u64,
+        run: usize,
+        rows: std::ops::Range<usize>,
+    },
 }
 
 /// The kinds of job, one slot each.
@@ -47,12 +53,15 @@ enum Kind {
     Diff,
     Search,
     Card,
+    Tokens,
 }
+
+const KINDS: usize = Kind::Tokens as usize + 1;
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
 pub struct Jobs {
-    latest: [u64; 5],
+    latest: [u64; KINDS],
     queued: Vec<JobRequest>,
 }
 
@@ -106,6 +115,16 @@ impl Jobs {
         });
     }
 
+    /// The tokens of steps `rows` of `run`.
+    pub fn tokens(&mut self, run: usize, rows: std::ops::Range<usize>) {
+        let generation = self.next(Kind::Tokens);
+        self.queued.push(JobRequest::Tokens {
+            generation,
+            run,
+            rows,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -119,6 +138,7 @@ impl Jobs {
             JobOutput::Diff { generation, .. } => (Kind::Diff, generation),
             JobOutput::Search { generation, .. } => (Kind::Search, generation),
             JobOutput::Card { generation, .. } => (Kind::Card, generation),
+            JobOutput::Tokens { generation, .. } => (Kind::Tokens, generation),
         };
         self.latest[kind as usize] == *generation
     }

@@ -168,6 +168,8 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["y"], C::Global, Action::ShowPosition, "show this position as a command line anyone can open, and copy it", G::Meeting, None),
     bind(&["R"], C::Global, Action::ToggleRedaction, "redaction of secrets on, or off (asks first)", G::Meeting, None),
     bind(&["A"], C::Global, Action::Attach, "following a presenter: detach to explore, or attach again", G::Meeting, None),
+    bind(&["b"], C::Global, Action::OnlyBucket, "only the runs of the selected run's bucket in the failure strip (that hour, that day); again: all runs", G::Failures, None),
+    bind(&["w"], C::Global, Action::ToggleWaterfall, "show or hide the timeline's waterfall: each step's start and duration on the run's time axis", G::Failures, None),
 ];
 
 /// The action bound to `key` in the first of `contexts` that binds it.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod diff;
 pub mod document;
 pub mod event;
+pub mod glance;
 pub mod highlight;
 pub mod jobs;
 pub mod keymap;

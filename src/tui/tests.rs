@@ -353,7 +353,7 @@ fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
     use crossterm::event::{Event, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
     let mut app = demo(160, 48);
     let runs = app.areas().runs.unwrap();
-    // Row 0 of the list is below the frame's top line and the header.
+    // Row 0 of the list is below the frame's top line, the failure strip and the header.
     let click = |row: u16| {
         Msg::Input(Event::Mouse(MouseEvent {
             kind: MouseEventKind::Down(MouseButton::Left),
@@ -362,7 +362,7 @@ fn a_click_selects_the_row_under_it_and_the_wheel_scrolls() {
             modifiers: KeyModifiers::NONE,
         }))
     };
-    app.handle(click(runs.y + 2 + 3));
+    app.handle(click(runs.y + 2 + super::panes::strip::ROWS + 3));
     app.run_jobs_now();
     assert_eq!(app.runs.cursor.selected, 3);
     assert_eq!(app.timeline.run, Some(app.runs.order[3] as usize));
@@ -1032,3 +1032,6 @@ fn loading_more_is_shown_while_it_lasts_not_kept_in_the_message() {
     assert!(!screen(&app).contains("loading more…"));
     assert!(app.detail.doc.as_ref().is_some_and(|d| d.cut == 0));
 }
+
+/// The failure strip, the waterfall and tokens (issue 17).
+mod glance;

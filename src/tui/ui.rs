@@ -69,6 +69,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             theme,
             focused: app.focus == super::layout::Pane::Timeline,
             mode: a.mode,
+            glance: &app.glance,
         }
         .render(r, buf);
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::diff;
 use super::document::DetailLoader;
 use super::event::{JobOutput, Msg};
+use super::glance;
 use super::jobs::JobRequest;
 use super::search::Searcher;
 use crate::index::SharedHistory;
@@ -23,6 +24,7 @@ pub struct Workers {
     diff: Slot<(usize, Option<usize>)>,
     search: Slot<(String, Option<usize>)>,
     card: Slot<(usize, u32, bool)>,
+    tokens: Slot<(usize, std::ops::Range<usize>)>,
 }
 
 impl Workers {
@@ -72,6 +74,17 @@ impl Workers {
                 }
             },
         )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let tokens = Slot::spawn(
+            "retrace-tokens",
+            move |generation, (run, rows), cancel: &Cancel| {
+                let result = catch(|| glance::read_tokens(&h, run, rows, cancel));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Tokens { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -89,6 +102,7 @@ impl Workers {
             diff,
             search,
             card,
+            tokens,
         })
     }
 
@@ -113,6 +127,11 @@ impl Workers {
                 step,
                 redact,
             } => self.card.submit(generation, (run, step, redact)),
+            JobRequest::Tokens {
+                generation,
+                run,
+                rows,
+            } => self.tokens.submit(generation, (run, rows)),
         }
     }
 }
@@ -157,6 +176,14 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
         } => JobOutput::Card {
             generation,
             result: present::load(shared, run, step, redaction(redact)).map(Arc::new),
+        },
+        JobRequest::Tokens {
+            generation,
+            run,
+            rows,
+        } => JobOutput::Tokens {
+            generation,
+            result: glance::read_tokens(shared, run, rows, &Cancel::never()).map(Arc::new),
         },
     }
 }

@@ -90,6 +90,11 @@ impl App {
                 }
             }
             JobOutput::Card { result, .. } => self.card_arrived(result),
+            JobOutput::Tokens { result, .. } => match result {
+                Ok(doc) => self.glance.set_tokens(doc),
+                // The columns stay empty: tokens are a nicety, not worth a message.
+                Err(_) => return,
+            },
             JobOutput::Detail { result, .. } => match result {
                 Ok(doc) => _ = self.detail.set_doc(doc),
                 Err(e) => {
@@ -127,7 +132,7 @@ impl App {
                 let Some(r) = a.of(pane) else { return };
                 let body = inner(r, a.mode);
                 let header = match pane {
-                    Pane::Runs => 1,
+                    Pane::Runs => 1 + crate::tui::panes::run_list::header_offset(r, a.mode),
                     Pane::Timeline => timeline::HEADER_ROWS,
                     Pane::Tree => usize::from(self.tree.note.is_some()),
                     Pane::Detail => 0,

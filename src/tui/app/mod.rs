@@ -7,6 +7,7 @@
 //! arrival of history, results and mouse events in `arrive.rs`.
 
 mod arrive;
+mod glance;
 mod meeting;
 mod navigate;
 mod replay;
@@ -151,6 +152,8 @@ pub struct App {
     /// A key or mouse event changed something not yet drawn (answered without waiting
     /// for the next frame's turn).
     input_waiting: bool,
+    /// The waterfall switch and the timeline's step tokens.
+    pub glance: super::glance::Glance,
     /// Batches and watch events waiting for the history's write lock (a worker was
     /// reading).
     pending: VecDeque<Pending>,
@@ -193,6 +196,7 @@ impl App {
             exit: None,
             jobs: Jobs::default(),
             input_waiting: false,
+            glance: Default::default(),
             pending: VecDeque::new(),
             dirty: true,
             meeting,
@@ -533,6 +537,8 @@ impl App {
             | Action::ToggleRedaction
             | Action::Confirm
             | Action::Attach => {}
+            Action::OnlyBucket => self.toggle_bucket(),
+            Action::ToggleWaterfall => self.toggle_waterfall(),
         }
         self.fit_views();
     }

@@ -380,6 +380,7 @@ impl App {
     /// Scrolls every list so that its selection is in view, and wraps the detail to its
     /// width.
     pub(super) fn fit_views(&mut self) {
+        self.fit_strip();
         self.layout();
         if let Some(s) = self.search_mut() {
             let len = s.len();
@@ -394,5 +395,6 @@ impl App {
         self.timeline.cursor.keep_in_view(self.timeline.len);
         let len = self.tree.len();
         self.tree.cursor.keep_in_view(len);
+        self.request_tokens();
     }
 }

@@ -59,6 +59,8 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::ShowPosition
         | Action::ToggleRedaction
         | Action::Confirm
+        | Action::OnlyBucket
+        | Action::ToggleWaterfall
         | Action::Attach => Effect::None,
     }
 }

@@ -47,6 +47,8 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::ShowPosition
         | Action::ToggleRedaction
         | Action::Confirm
+        | Action::OnlyBucket
+        | Action::ToggleWaterfall
         | Action::Attach => return Effect::None,
     };
     *scroll = (*scroll as isize)

@@ -89,6 +89,8 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::ShowPosition
         | Action::ToggleRedaction
         | Action::Confirm
+        | Action::OnlyBucket
+        | Action::ToggleWaterfall
         | Action::Attach => Effect::None,
     }
 }

@@ -13,7 +13,7 @@ use ratatui::widgets::Widget;
 
 use super::{draw_message, draw_row, frame, ListCursor};
 use crate::diverge::words::{word_diff, Change};
-use crate::tui::diff::{DiffDoc, DiffRow, Side};
+use crate::tui::diff::{DiffDoc, DiffRow, RunTotals, Side};
 use crate::tui::layout::{inner, Mode};
 use crate::tui::text::{cell, fit, wrap, Piece};
 use crate::tui::theme::{Role, Theme};
@@ -127,6 +127,18 @@ fn row_pieces(doc: &DiffDoc, i: usize, row: &DiffRow, selected: bool, w: usize) 
         (Role::Border, " │ ".to_string()),
         (dim_input(br), cell(&bt, col)),
     ]
+}
+
+/// A run's totals for the column header: ` · 15.1s · 1012→70 tok`.
+pub fn totals_text(t: RunTotals) -> String {
+    let mut s = String::new();
+    if let Some(d) = t.duration_ms {
+        s.push_str(&format!(" · {}", crate::time::format_duration(d as f64)));
+    }
+    if let Some(tokens) = t.tokens {
+        s.push_str(&format!(" · {} tok", crate::tui::glance::in_out(tokens)));
+    }
+    s
 }
 
 /// The word diff of one field, wrapped to `w`.
@@ -255,12 +267,13 @@ impl Widget for DiffView<'_> {
         };
         draw_row(buf, list, list.y + 1, &div, false, t);
         let col = w.saturating_sub(5) / 2;
+        let [ta, tb] = doc.totals;
         let header = vec![(
             Role::Header,
             format!(
                 "   {} │ {}",
-                cell(&format!("A {}", doc.a_id), col),
-                cell(&format!("B {}", doc.b_id), col)
+                cell(&format!("A {}{}", doc.a_id, totals_text(ta)), col),
+                cell(&format!("B {}{}", doc.b_id, totals_text(tb)), col)
             ),
         )];
         draw_row(buf, list, list.y + 2, &header, false, t);

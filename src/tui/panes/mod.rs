@@ -10,8 +10,10 @@ pub mod present;
 pub mod run_list;
 pub mod search;
 pub mod status;
+pub mod strip;
 pub mod timeline;
 pub mod tree;
+pub mod waterfall;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -4,12 +4,14 @@
 //! run (not its row) while a history is still loading.
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 use ratatui::widgets::Widget;
 
+use super::strip::{self, StripState, StripView};
 use super::{draw_message, draw_row, frame, ListCursor};
 use crate::index::{History, RunRef};
 use crate::model::Outcome;
@@ -45,6 +47,12 @@ pub struct RunListState {
     pub filter: Option<(Query, i64)>,
     /// The order (`s` cycles it); time, oldest first, by default.
     pub sort: Order,
+    /// Only runs that started in this window (`b`: the selected run's strip bucket).
+    pub window: Option<Range<i64>>,
+    /// The failure strip of the listed runs (before the window narrows them).
+    pub strip: StripState,
+    /// Some run has token counts (the list then has a TOKENS column, when wide).
+    has_tokens: bool,
 }
 
 impl RunListState {
@@ -55,11 +63,20 @@ impl RunListState {
             .filter
             .as_ref()
             .map(|(query, now)| runs::Filter { query, now: *now });
-        self.order = runs::list(h, filter, self.sort)
+        let listed = runs::list(h, filter, self.sort);
+        self.strip.rebuild(&listed);
+        let window = self.window.clone();
+        self.order = listed
             .iter()
+            .filter(|r| {
+                window
+                    .as_ref()
+                    .map_or(true, |w| r.started_at().is_some_and(|t| w.contains(&t)))
+            })
             .map(|r| r.index() as u32)
             .collect();
         self.failed = h.runs().filter(|r| r.outcome().is_bad()).count();
+        self.has_tokens = h.runs().any(|r| r.tokens().is_some());
         self.id_w = h
             .runs()
             .map(|r| width(&sanitize::line(r.id())))
@@ -122,6 +139,12 @@ pub struct RunListView<'a> {
 }
 
 impl RunListView<'_> {
+    /// Whether the list shows run token totals (in→out): when some run has them and
+    /// there is room.
+    fn tokens_column(&self, w: usize) -> bool {
+        self.state.has_tokens && w >= 130
+    }
+
     /// Id and agent widths, and whether there is room for full start times and
     /// durations (below 100 columns: `11-25 09:12` and no duration).
     fn columns(&self, w: usize) -> (usize, usize, bool) {
@@ -137,7 +160,7 @@ impl RunListView<'_> {
     fn header(&self, w: usize) -> Vec<Piece> {
         let (id_w, agent_w, full) = self.columns(w);
         let line = format!(
-            "  {} {} {} {} {}{} FIRST ERROR",
+            "  {} {} {} {} {}{}{} FIRST ERROR",
             cell("RUN", id_w),
             cell("AGENT", agent_w),
             cell(
@@ -147,6 +170,11 @@ impl RunListView<'_> {
             cell_right("STEPS", 5),
             if full {
                 format!("{} ", cell_right("DURATION", 8))
+            } else {
+                String::new()
+            },
+            if self.tokens_column(w) {
+                format!("{} ", cell_right("TOKENS", 11))
             } else {
                 String::new()
             },
@@ -214,6 +242,15 @@ impl RunListView<'_> {
                     String::new()
                 },
             ),
+            (
+                Role::Dim,
+                if self.tokens_column(w) {
+                    let t = run.tokens().map(crate::tui::glance::in_out);
+                    format!("{} ", cell_right(&t.unwrap_or_default(), 11))
+                } else {
+                    String::new()
+                },
+            ),
             (o_role, format!("{} ", cell(&o_text, 11))),
         ];
         let used: usize = pieces.iter().map(|(_, s)| width(s)).sum();
@@ -252,6 +289,9 @@ impl Widget for RunListView<'_> {
                     if s.filter.is_some() {
                         t.push_str(" · filtered by the search");
                     }
+                    if let Some(w) = &s.window {
+                        t.push_str(&format!(" · only {}", strip::window_text(w)));
+                    }
                     t
                 },
                 self.theme.style(Role::Dim),
@@ -272,13 +312,27 @@ impl Widget for RunListView<'_> {
             draw_message(buf, body, &msg, self.theme);
             return;
         }
-        draw_row(buf, body, body.y, &self.header(w), false, self.theme);
-        let rows = body.height as usize - 1;
+        let strip_h = strip::rows(body);
+        if strip_h > 0 {
+            StripView {
+                state: &s.strip,
+                selected: s
+                    .selected
+                    .filter(|&r| r < self.history.run_count())
+                    .and_then(|r| self.history.run(r).started_at()),
+                window: s.window.as_ref(),
+                theme: self.theme,
+            }
+            .render(Rect::new(body.x, body.y, body.width, strip_h), buf);
+        }
+        let top = body.y + strip_h;
+        draw_row(buf, body, top, &self.header(w), false, self.theme);
+        let rows = (body.height - strip_h) as usize - 1;
         for (i, pos) in (s.cursor.offset..s.len()).take(rows).enumerate() {
             let Some(run) = s.run_at(pos) else { break };
             let run = self.history.run(run);
             let selected = pos == s.cursor.selected;
-            let y = body.y + 1 + i as u16;
+            let y = top + 1 + i as u16;
             draw_row(
                 buf,
                 body,
@@ -291,7 +345,12 @@ impl Widget for RunListView<'_> {
     }
 }
 
-/// Rows of the list's body (below its header) for a pane of `area`.
+/// Rows of the list's body (below the strip and the header) for a pane of `area`.
 pub fn body_rows(area: Rect, mode: Mode) -> usize {
-    (inner(area, mode).height as usize).saturating_sub(1)
+    (inner(area, mode).height as usize).saturating_sub(1 + header_offset(area, mode))
+}
+
+/// Rows above the list's header: the failure strip, when shown.
+pub fn header_offset(area: Rect, mode: Mode) -> usize {
+    strip::rows(inner(area, mode)) as usize
 }

@@ -2,21 +2,27 @@
 //! start, kind, name, status, duration, error code). The first failure is marked `✗` and
 //! every step after it `┆` (the cascade); effects are tagged `EFFECT`. Rows come from the
 //! index one by one (`RunRef::step`), so only the visible rows cost anything: a run of a
-//! million steps draws like a run of ten.
+//! million steps draws like a run of ten. When wide enough, each step's tokens in→out
+//! (read by a worker for the visible window); with `w`, a waterfall column: the step's
+//! start and duration as a bar on the run's time axis (see [`super::waterfall`]).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 use ratatui::widgets::Widget;
 
+use super::waterfall as bars;
 use super::{draw_message, draw_row, frame, kind_tag, ListCursor};
 use crate::index::{RunRef, StepInfo};
 use crate::model::{Status, StepKind};
 use crate::sanitize;
 use crate::time::format_duration;
+use crate::tui::glance::{self, Glance};
 use crate::tui::layout::{inner, Mode};
 use crate::tui::text::{cell, cell_right, fit, width, Piece};
 use crate::tui::theme::{Role, Theme};
+use crate::waterfall::Bar;
+use crate::waterfall::Waterfall;
 
 /// The timeline's state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,30 +61,58 @@ pub struct TimelineView<'a> {
     pub theme: &'a Theme,
     pub focused: bool,
     pub mode: Mode,
+    /// The waterfall switch and the steps' tokens.
+    pub glance: &'a Glance,
 }
 
 struct Cols {
     num: usize,
     name: usize,
+    /// The tokens column (0: not shown).
+    tokens: usize,
+    /// The waterfall column (0: not shown).
+    waterfall: u16,
+    /// The run's start, and its first failing step.
+    t0: Option<i64>,
+    first: Option<u32>,
 }
 
+/// Width of the tokens column: `12.3k→4.1k`.
+const TOKENS_W: usize = 11;
+
 impl TimelineView<'_> {
-    fn cols(&self, w: usize, len: usize) -> Cols {
+    fn cols(&self, w: usize, len: usize, run: &RunRef) -> Cols {
         let num = len.saturating_sub(1).to_string().len().max(2);
         // cursor, mark, spaces, time, tag, status, duration: the rest is name + error.
         let fixed = 2 + num + 1 + 7 + 1 + 6 + 1 + 1 + 7 + 1 + 6 + 1;
-        let flex = w.saturating_sub(fixed);
+        let mut flex = w.saturating_sub(fixed);
+        let waterfall = if self.glance.waterfall && flex >= 20 {
+            (flex / 2).min(64)
+        } else {
+            0
+        };
+        flex -= waterfall;
+        let tokens = if flex >= 50 && run.tokens().is_some() {
+            TOKENS_W
+        } else {
+            0
+        };
+        flex -= tokens;
         Cols {
             num,
             name: (flex * 2 / 5).clamp(4, 24),
+            tokens,
+            waterfall: waterfall.saturating_sub(1) as u16,
+            t0: run.started_at(),
+            first: run.first_error().map(|f| f.step),
         }
     }
 
-    fn header(&self, c: &Cols) -> Vec<Piece> {
-        vec![(
+    fn header(&self, c: &Cols, axis: Option<&Waterfall>) -> Vec<Piece> {
+        let mut p = vec![(
             Role::Header,
             format!(
-                "  {} {} {} {} {} {} ERROR",
+                "  {} {} {} {} {} {} ",
                 cell_right("#", c.num),
                 cell_right("TIME", 7),
                 cell("KIND", 6),
@@ -86,18 +120,32 @@ impl TimelineView<'_> {
                 cell("STATUS", 7),
                 cell_right("DUR", 6),
             ),
-        )]
+        )];
+        if c.tokens > 0 {
+            p.push((
+                Role::Header,
+                format!("{} ", cell_right("TOKENS", c.tokens - 1)),
+            ));
+        }
+        if c.waterfall > 0 {
+            p.push((
+                Role::Header,
+                format!("{} ", bars::axis(axis, c.waterfall as usize)),
+            ));
+        }
+        p.push((Role::Header, "ERROR".to_string()));
+        p
     }
 
     fn row(
         &self,
         s: &StepInfo,
-        t0: Option<i64>,
-        first: Option<u32>,
         sel: bool,
         c: &Cols,
         w: usize,
+        extra: (Option<Option<crate::model::Tokens>>, Option<Bar>),
     ) -> Vec<Piece> {
+        let (t0, first) = (c.t0, c.first);
         let m = mark(s.step, first);
         let (mark_role, mark_glyph) = match m {
             Mark::FirstFailure => (Role::Error, "✗"),
@@ -149,6 +197,19 @@ impl TimelineView<'_> {
                 ),
             ),
         ];
+        let (tokens, bar) = extra;
+        if c.tokens > 0 {
+            let text = match tokens {
+                Some(Some(t)) => glance::in_out(t),
+                Some(None) => String::new(),
+                None => "…".to_string(),
+            };
+            p.push((Role::Dim, format!("{} ", cell_right(&text, c.tokens - 1))));
+        }
+        if c.waterfall > 0 {
+            p.extend(bars::cell(bar, c.waterfall as usize));
+            p.push((Role::Dim, " ".to_string()));
+        }
         let used: usize = p.iter().map(|(_, s)| width(s)).sum();
         let rest = w.saturating_sub(used);
         let mut err = s
@@ -198,7 +259,10 @@ impl Widget for TimelineView<'_> {
             return;
         };
         let w = body.width as usize;
-        let c = self.cols(w, st.len);
+        let c = self.cols(w, st.len, &run);
+        let axis = (c.waterfall > 0)
+            .then(|| Waterfall::of_run(&run, c.waterfall))
+            .flatten();
         let trigger = match self.trigger {
             Some(Some(t)) => vec![
                 (Role::Dim, "  trigger ".to_string()),
@@ -212,21 +276,34 @@ impl Widget for TimelineView<'_> {
         };
         draw_row(buf, body, body.y, &trigger, false, self.theme);
         if body.height > 1 {
-            draw_row(buf, body, body.y + 1, &self.header(&c), false, self.theme);
+            draw_row(
+                buf,
+                body,
+                body.y + 1,
+                &self.header(&c, axis.as_ref()),
+                false,
+                self.theme,
+            );
         }
         let rows = (body.height as usize).saturating_sub(HEADER_ROWS);
-        let t0 = run.started_at();
-        let first = run.first_error().map(|f| f.step);
         let len = st.len.min(run.step_count());
-        for (i, pos) in (st.cursor.offset..len).take(rows).enumerate() {
+        let window = st.cursor.offset..(st.cursor.offset + rows).min(len);
+        // Bars for the visible rows only.
+        let bars = axis.map_or_else(Vec::new, |a| a.run_bars(&run, window.clone()));
+        let run_index = run.index();
+        for (i, pos) in window.enumerate() {
             let s = run.step(pos);
             let sel = pos == st.cursor.selected;
             let y = body.y + (HEADER_ROWS + i) as u16;
+            let extra = (
+                self.glance.step_tokens(run_index, pos),
+                bars.get(i).copied().flatten(),
+            );
             draw_row(
                 buf,
                 body,
                 y,
-                &self.row(&s, t0, first, sel, &c, w),
+                &self.row(&s, sel, &c, w, extra),
                 sel,
                 self.theme,
             );
