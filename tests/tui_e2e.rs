@@ -191,10 +191,11 @@ fn selected_row(screen: &str) -> Option<&str> {
 #[test]
 fn runs_are_listed_and_q_quits_restoring_the_screen() {
     let mut t = Tui::spawn(&[demo()], 80, 24);
-    let screen = t.wait_text("r-5014ef5e");
+    t.wait_text("r-5014ef5e");
+    // The run list fills in as the history loads: wait for the sixth run's row.
+    let screen = t.wait_text("#11 UPSTREAM_TIMEOUT");
     assert!(screen.contains("[1 Runs]"));
     assert!(screen.contains("✗ timeout"));
-    assert!(screen.contains("#11 UPSTREAM_TIMEOUT"));
     {
         let p = t.parser.lock().unwrap();
         assert!(p.screen().alternate_screen());
