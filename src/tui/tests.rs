@@ -1038,3 +1038,6 @@ mod glance;
 
 /// The problems view (`!`, issue 11).
 mod problems;
+
+/// Parallel groups in the diff view (issue 18).
+mod diff_groups;
