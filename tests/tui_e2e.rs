@@ -788,3 +788,36 @@ fn w_shows_the_waterfall_and_b_narrows_the_runs_to_the_strips_bucket() {
     t.wait_exit();
     t.assert_restored();
 }
+
+#[test]
+fn bang_shows_the_problems_with_their_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"run_id":"r-ok","step":0,"ts":"2026-11-20T10:00:00Z","kind":"run_start","agent":"a"}"#,
+            "\n",
+            r#"{"run_id":"r-ok","step":1,"#,
+            "\n",
+            r#"{"run_id":"r-ok","step":2,"parent":0,"ts":"2026-11-20T10:00:01Z","kind":"run_end","outcome":"success"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let mut t = Tui::spawn(&[dir.path()], 160, 40);
+    let screen = t.wait_text("r-ok");
+    t.wait_text("1 problems (! shows)");
+    assert!(!screen.contains("runs.jsonl:2"), "{screen}");
+    t.keys("!");
+    let screen = t.wait_text("runs.jsonl:2");
+    assert!(screen.contains("Problems"), "{screen}");
+    assert!(screen.contains("not valid JSON"), "{screen}");
+    t.keys("\x1b");
+    t.wait("the problems view to close", |s| {
+        !s.contents().contains("runs.jsonl:2")
+    });
+    t.keys("q");
+    assert!(t.wait_exit().success());
+    t.assert_restored();
+}

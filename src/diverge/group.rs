@@ -272,6 +272,8 @@ pub struct GroupRows {
     /// The group's members on each side, in log order (indices into the step slices).
     pub a_members: Vec<usize>,
     pub b_members: Vec<usize>,
+    /// Either side shows its steps happened at once (not one call after another).
+    pub parallel: bool,
 }
 
 /// One aligned row, with the group it belongs to (an index into the groups list).
@@ -383,6 +385,7 @@ pub(crate) fn align_grouped(
             b_head: gy.and_then(|g| g.head),
             a_members: members(gx),
             b_members: members(gy),
+            parallel: gx.is_some_and(|g| g.parallel) || gy.is_some_and(|g| g.parallel),
         });
     }
     (rows, spans)

@@ -77,4 +77,6 @@ pub enum Action {
     OnlyBucket,
     /// Timeline: show or hide the waterfall column.
     ToggleWaterfall,
+    /// Open or close the problems view (bad lines, damaged files).
+    Problems,
 }

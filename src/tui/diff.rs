@@ -33,6 +33,36 @@ pub struct DiffRow {
     pub kind: Option<String>,
     /// The agent's input (a trigger, a message), not its behaviour.
     pub input: bool,
+    /// The parallel group the row belongs to: an index into [`DiffDoc::groups`].
+    pub group: Option<usize>,
+}
+
+/// A parallel group: steps one model call set off at once (its tool calls, their results,
+/// what ran under them), matched between the runs by what they are, not their order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffGroup {
+    /// The rows it occupies (contiguous).
+    pub rows: std::ops::Range<usize>,
+    /// The `step` number of the model call that proposed the calls, on each side.
+    pub a_head: Option<u32>,
+    pub b_head: Option<u32>,
+    /// How many tool calls it holds (the more of the two sides).
+    pub calls: usize,
+}
+
+impl DiffGroup {
+    /// `parallel: 2 calls proposed by #3` (`A #3 / B #5` when the heads differ).
+    pub fn label(&self) -> String {
+        let head = match (self.a_head, self.b_head) {
+            (Some(a), Some(b)) if a == b => format!(" proposed by #{a}"),
+            (Some(a), Some(b)) => format!(" proposed by A #{a} / B #{b}"),
+            (Some(a), None) => format!(" proposed by A #{a}"),
+            (None, Some(b)) => format!(" proposed by B #{b}"),
+            (None, None) => String::new(),
+        };
+        let s = if self.calls == 1 { "" } else { "s" };
+        format!("parallel: {} call{s}{head}", self.calls)
+    }
 }
 
 /// Two runs aligned, ready to draw.
@@ -51,6 +81,8 @@ pub struct DiffDoc {
     pub divergence: Option<(usize, String, String)>,
     /// Each run's length and token totals, A then B (shown side by side).
     pub totals: [RunTotals; 2],
+    /// The parallel groups the rows point into.
+    pub groups: Vec<DiffGroup>,
 }
 
 /// A run's length and token totals, as the index has them.
@@ -97,6 +129,7 @@ impl DiffDoc {
                     b: row.b.as_ref().map(side),
                     kind: row.kind.clone(),
                     input: row.input,
+                    group: row.group,
                 })
                 .collect(),
             divergence: self
@@ -104,7 +137,16 @@ impl DiffDoc {
                 .as_ref()
                 .map(|(row, kind, summary)| (*row, kind.clone(), hide(summary))),
             totals: self.totals,
+            groups: self.groups.clone(),
         }
+    }
+
+    /// The group of row `row`, if it is in one.
+    pub fn group_of(&self, row: usize) -> Option<&DiffGroup> {
+        self.rows
+            .get(row)
+            .and_then(|r| r.group)
+            .and_then(|g| self.groups.get(g))
     }
 
     pub fn is_cascade(&self, row: usize) -> bool {
@@ -171,6 +213,19 @@ pub fn build(
     };
     let d = plan.run(cancel).map_err(|e| e.to_string())?;
     let cmp = &d.comparison;
+    // Only groups of steps that ran at once are marked: a lone call is one after another.
+    let mut kept = Vec::new();
+    let group_index: Vec<Option<usize>> = cmp
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            g.parallel.then(|| {
+                kept.push(i);
+                kept.len() - 1
+            })
+        })
+        .collect();
     let rows = cmp
         .rows
         .iter()
@@ -179,6 +234,23 @@ pub fn build(
             b: r.b.map(|j| side(&d.b_steps[j])),
             kind: r.kind.map(|k| k.to_string()),
             input: r.input,
+            group: r.group.and_then(|g| group_index.get(g).copied().flatten()),
+        })
+        .collect();
+    let calls = |steps: &[Step], members: &[usize]| {
+        members
+            .iter()
+            .filter(|&&i| steps[i].kind == crate::model::StepKind::ToolCall)
+            .count()
+    };
+    let groups = kept
+        .iter()
+        .map(|&i| &cmp.groups[i])
+        .map(|g| DiffGroup {
+            rows: g.rows.clone(),
+            a_head: g.a_head.map(|i| d.a_steps[i].step),
+            b_head: g.b_head.map(|j| d.b_steps[j].step),
+            calls: calls(&d.a_steps, &g.a_members).max(calls(&d.b_steps, &g.b_members)),
         })
         .collect();
     let [(a_id, a_outcome), (b_id, b_outcome)] = ids;
@@ -199,5 +271,6 @@ pub fn build(
             (dv.row, dv.kind.to_string(), summary)
         }),
         totals,
+        groups,
     })
 }

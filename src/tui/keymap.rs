@@ -22,6 +22,8 @@ pub enum Context {
     Help,
     /// While a question waits for a yes or no.
     Confirm,
+    /// While the problems view is open.
+    Problems,
 }
 
 impl Context {
@@ -36,6 +38,7 @@ impl Context {
             Context::Search => "search",
             Context::Help => "help",
             Context::Confirm => "question",
+            Context::Problems => "problems",
         }
     }
 }
@@ -169,6 +172,8 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["R"], C::Global, Action::ToggleRedaction, "redaction of secrets on, or off (asks first)", G::Meeting, None),
     bind(&["A"], C::Global, Action::Attach, "following a presenter: detach to explore, or attach again", G::Meeting, None),
     bind(&["b"], C::Global, Action::OnlyBucket, "only the runs of the selected run's bucket in the failure strip (that hour, that day); again: all runs", G::Failures, None),
+    bind(&["!"], C::Global, Action::Problems, "show or hide the problems met while loading: each bad line or damaged file, with its file, line and reason", G::General, None),
+    bind(&["Esc"], C::Problems, Action::Back, "close the problems view", G::General, Some("close")),
     bind(&["w"], C::Global, Action::ToggleWaterfall, "show or hide the timeline's waterfall: each step's start and duration on the run's time axis", G::Failures, None),
 ];
 

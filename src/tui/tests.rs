@@ -1035,3 +1035,9 @@ fn loading_more_is_shown_while_it_lasts_not_kept_in_the_message() {
 
 /// The failure strip, the waterfall and tokens (issue 17).
 mod glance;
+
+/// The problems view (`!`, issue 11).
+mod problems;
+
+/// Parallel groups in the diff view (issue 18).
+mod diff_groups;

@@ -118,6 +118,12 @@ pub fn render(app: &App, frame: &mut Frame) {
             }
             Overlay::Search(s) => super::panes::search::SearchView { state: s, theme }
                 .render(super::panes::search::area(size), buf),
+            Overlay::Problems(p) => super::panes::problems::ProblemsView {
+                problems: h.problems(),
+                state: p,
+                theme,
+            }
+            .render(super::panes::problems::area(size), buf),
             // Over the status and hint lines too: drawn last.
             Overlay::Help(_) | Overlay::Confirm(_) | Overlay::Note(_) => {}
         }
@@ -238,7 +244,7 @@ fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
     if !h.problems().is_empty() {
         p.push((
             Role::Status,
-            format!(" · ⚠ {} bad lines", h.problems().len()),
+            format!(" · ⚠ {} problems (! shows)", h.problems().len()),
         ));
     }
     if let Some(took) = app.load.took {

@@ -157,7 +157,13 @@ impl App {
     pub(super) fn meeting_update(&mut self, action: Action) -> bool {
         let top_is_modal = matches!(
             self.overlay(),
-            Some(Overlay::Help(_) | Overlay::Search(_) | Overlay::Confirm(_) | Overlay::Note(_))
+            Some(
+                Overlay::Help(_)
+                    | Overlay::Search(_)
+                    | Overlay::Confirm(_)
+                    | Overlay::Note(_)
+                    | Overlay::Problems(_)
+            )
         );
         if top_is_modal {
             return false;

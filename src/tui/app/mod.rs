@@ -31,6 +31,7 @@ use super::overlays::{self, Effect, Overlay};
 use super::panes::detail::DetailState;
 use super::panes::diff::DiffState;
 use super::panes::help;
+use super::panes::problems::ProblemsState;
 use super::panes::run_list::RunListState;
 use super::panes::search::SearchState;
 use super::panes::timeline::TimelineState;
@@ -539,6 +540,9 @@ impl App {
             | Action::Attach => {}
             Action::OnlyBucket => self.toggle_bucket(),
             Action::ToggleWaterfall => self.toggle_waterfall(),
+            Action::Problems => self
+                .overlays
+                .push(Overlay::Problems(ProblemsState::default())),
         }
         self.fit_views();
     }
@@ -563,6 +567,7 @@ impl App {
     /// An action while an overlay is open: its own update, then what it asks of the app.
     fn update_overlay(&mut self, action: Action) {
         let help_max = self.help_max();
+        let problem_count = self.shared.read().problems().len();
         let Some(top) = self.overlays.last_mut() else {
             return;
         };
@@ -572,6 +577,7 @@ impl App {
             Overlay::Diff(d) => overlays::diff::update(d, action),
             Overlay::Confirm(q) => overlays::confirm::update(*q, action),
             Overlay::Note(_) => overlays::confirm::update_note(action),
+            Overlay::Problems(p) => overlays::problems::update(p, action, problem_count),
         };
         match effect {
             Effect::None => {}

@@ -8,6 +8,7 @@ use crate::tui::layout::{areas, Pane};
 use crate::tui::overlays::{self, Overlay};
 use crate::tui::panes::detail;
 use crate::tui::panes::diff::{self as diff_pane, DiffState};
+use crate::tui::panes::problems as problems_pane;
 use crate::tui::panes::run_list;
 use crate::tui::panes::search::{self as search_pane, SearchState};
 use crate::tui::panes::timeline::{self, TimelineState};
@@ -389,6 +390,14 @@ impl App {
         if let Some(d) = self.diff_mut() {
             let len = d.len();
             d.cursor.keep_in_view(len);
+        }
+        let problem_count = self.shared.read().problems().len();
+        let rows = problems_pane::list_rows(self.size).max(1);
+        for o in &mut self.overlays {
+            if let Overlay::Problems(p) = o {
+                p.cursor.rows = rows;
+                p.cursor.keep_in_view(problem_count);
+            }
         }
         let len = self.runs.len();
         self.runs.cursor.keep_in_view(len);

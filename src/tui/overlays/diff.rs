@@ -61,6 +61,7 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::Confirm
         | Action::OnlyBucket
         | Action::ToggleWaterfall
+        | Action::Problems
         | Action::Attach => Effect::None,
     }
 }

@@ -49,6 +49,7 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::Confirm
         | Action::OnlyBucket
         | Action::ToggleWaterfall
+        | Action::Problems
         | Action::Attach => return Effect::None,
     };
     *scroll = (*scroll as isize)

@@ -1,4 +1,4 @@
-//! What can cover the panes: the help, the `/` search prompt and the diff view (and the
+//! What can cover the panes: the help, the `/` search prompt, the diff view, the problems view (and the
 //! views to come). The app keeps a stack of them (the top one takes the keys), so their
 //! precedence is the order they were opened, coded nowhere else. Each overlay has one
 //! update that turns an action into a change of its own state and, where the app must
@@ -7,11 +7,13 @@
 pub mod confirm;
 pub mod diff;
 pub mod help;
+pub mod problems;
 pub mod search;
 
 use super::action::Action;
 use super::keymap::Context;
 use super::panes::diff::DiffState;
+use super::panes::problems::ProblemsState;
 use super::panes::search::SearchState;
 use super::search::HitRow;
 
@@ -26,6 +28,8 @@ pub enum Overlay {
     Confirm(confirm::Question),
     /// A note shown until a key is pressed (a position's command line).
     Note(String),
+    /// The problems met while loading (bad lines, damaged files), as a list.
+    Problems(ProblemsState),
 }
 
 impl Overlay {
@@ -36,6 +40,7 @@ impl Overlay {
             Overlay::Search(_) => Context::Search,
             Overlay::Diff(_) => Context::Diff,
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
+            Overlay::Problems(_) => Context::Problems,
         }
     }
 
@@ -45,7 +50,7 @@ impl Overlay {
             Overlay::Help(_) | Overlay::Search(_) | Overlay::Confirm(_) | Overlay::Note(_) => {
                 vec![self.context()]
             }
-            Overlay::Diff(_) => vec![Context::Diff, Context::Global],
+            Overlay::Diff(_) | Overlay::Problems(_) => vec![self.context(), Context::Global],
         }
     }
 }

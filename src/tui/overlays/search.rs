@@ -91,6 +91,7 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::Confirm
         | Action::OnlyBucket
         | Action::ToggleWaterfall
+        | Action::Problems
         | Action::Attach => Effect::None,
     }
 }

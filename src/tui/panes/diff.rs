@@ -2,7 +2,9 @@
 //! run has no counterpart), the divergence row marked `▶` and the rows after it `┆` (its
 //! cascade), rows that differ `≠`; below, the selected row's two steps with a word diff of
 //! their inputs and outputs (`[-only in A-]`, `{+only in B+}`: colour is never the only
-//! signal). Covers the panes while open.
+//! signal). Rows of a parallel group (calls one model call set off at once, matched by
+//! what they are, not their order) carry a `┏`/`┃` gutter, and the detail names the group
+//! and the call that proposed it. Covers the panes while open.
 
 use std::sync::Arc;
 
@@ -15,7 +17,7 @@ use super::{draw_message, draw_row, frame, ListCursor};
 use crate::diverge::words::{word_diff, Change};
 use crate::tui::diff::{DiffDoc, DiffRow, RunTotals, Side};
 use crate::tui::layout::{inner, Mode};
-use crate::tui::text::{cell, fit, wrap, Piece};
+use crate::tui::text::{cell, fit, width, wrap, Piece};
 use crate::tui::theme::{Role, Theme};
 
 /// The diff view's state.
@@ -111,6 +113,12 @@ fn row_pieces(doc: &DiffDoc, i: usize, row: &DiffRow, selected: bool, w: usize) 
     } else {
         (Role::Dim, " ")
     };
+    // The group gutter: `┏` on a group's first row, `┃` on the rest.
+    let gutter = match doc.group_of(i) {
+        Some(g) if g.rows.start == i => "┏",
+        Some(_) => "┃",
+        None => " ",
+    };
     let (ar, at) = side_text(row.a.as_ref());
     let (br, bt) = side_text(row.b.as_ref());
     let dim_input = |r: Role| {
@@ -120,13 +128,27 @@ fn row_pieces(doc: &DiffDoc, i: usize, row: &DiffRow, selected: bool, w: usize) 
             r
         }
     };
-    vec![
+    let mut out = vec![
         (Role::Accent, if selected { "›" } else { " " }.to_string()),
-        (mark_role, format!("{mark} ")),
+        (mark_role, mark.to_string()),
+        (Role::Accent, gutter.to_string()),
         (dim_input(ar), cell(&at, col)),
         (Role::Border, " │ ".to_string()),
-        (dim_input(br), cell(&bt, col)),
-    ]
+    ];
+    // The group is named on its first row where B's side leaves room (always in the
+    // detail below).
+    let label = doc
+        .group_of(i)
+        .filter(|g| g.rows.start == i)
+        .map(|g| format!("  ┏ {}", g.label()));
+    match label {
+        Some(l) if width(&bt) + width(&l) <= col => {
+            out.push((dim_input(br), bt.clone()));
+            out.push((Role::Accent, cell(&l, col - width(&bt))));
+        }
+        _ => out.push((dim_input(br), cell(&bt, col))),
+    }
+    out
 }
 
 /// A run's totals for the column header: ` · 15.1s · 1012→70 tok`.
@@ -181,6 +203,15 @@ pub fn detail_lines(doc: &DiffDoc, row: usize, w: usize) -> Vec<Vec<Piece>> {
         )]),
         Some(k) => out.push(vec![(Role::Warn, format!("differs: {k}"))]),
         None => out.push(vec![(Role::Dim, "same behaviour".to_string())]),
+    }
+    if let Some(g) = doc.group_of(row) {
+        let text = format!(
+            "┃ {} (rows {}–{}): matched by what they are, not their order",
+            g.label(),
+            g.rows.start + 1,
+            g.rows.end
+        );
+        out.push(vec![(Role::Accent, fit(&text, w).into_owned())]);
     }
     let empty = String::new();
     let (ai, ao) =

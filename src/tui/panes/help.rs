@@ -72,6 +72,11 @@ pub fn lines(keymap: &[Binding]) -> Vec<Vec<Piece>> {
         Role::Text,
         "  Tree: ▾ open branch  ▸ folded  ? unknown parent  ↻ cycle cut".to_string(),
     )]);
+    out.push(vec![(
+        Role::Text,
+        "  Diff: ▶ divergence  ≠ differs  ┏┃ parallel group, matched by what the steps are"
+            .to_string(),
+    )]);
     out
 }
 

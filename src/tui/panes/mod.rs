@@ -7,6 +7,7 @@ pub mod detail;
 pub mod diff;
 pub mod help;
 pub mod present;
+pub mod problems;
 pub mod run_list;
 pub mod search;
 pub mod status;
