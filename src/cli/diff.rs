@@ -144,7 +144,11 @@ pub fn print(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
         let (bn, bl) = side(row.b, &diff.b_steps);
         // Members of a parallel group are marked: they are matched by what they are, not
         // by the order they were logged in.
-        let grouped = if row.group.is_some() { '│' } else { ' ' };
+        let parallel = row
+            .group
+            .and_then(|g| cmp.groups.get(g))
+            .is_some_and(|g| g.parallel);
+        let grouped = if parallel { '│' } else { ' ' };
         let line = format!(
             "{mark}{grouped}{an} {} {rel}  {bn} {}",
             cell(&al, LABEL),
@@ -156,7 +160,7 @@ pub fn print(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "= same  ≠ differs  ≈ input differs  + only in A  - only in B  > divergence  ~ cascade{}",
-        if cmp.groups.is_empty() {
+        if !cmp.groups.iter().any(|g| g.parallel) {
             ""
         } else {
             "  │ parallel group (matched by what the steps are, not their order)"
