@@ -22,6 +22,10 @@ pub enum Context {
     Help,
     /// While a question waits for a yes or no.
     Confirm,
+    /// While a text input is open (typed characters go to the text).
+    Input,
+    /// While a chooser or the incident timeline is open.
+    Pick,
 }
 
 impl Context {
@@ -36,6 +40,8 @@ impl Context {
             Context::Search => "search",
             Context::Help => "help",
             Context::Confirm => "question",
+            Context::Input => "text input",
+            Context::Pick => "list",
         }
     }
 }
@@ -51,11 +57,12 @@ pub enum Group {
     Diff,
     Search,
     Meeting,
+    PostMortem,
     General,
 }
 
 impl Group {
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Move,
         Group::Panes,
         Group::Failures,
@@ -64,6 +71,7 @@ impl Group {
         Group::Diff,
         Group::Search,
         Group::Meeting,
+        Group::PostMortem,
         Group::General,
     ];
 
@@ -77,6 +85,7 @@ impl Group {
             Group::Diff => "Diff",
             Group::Search => "Search",
             Group::Meeting => "Replay and meetings",
+            Group::PostMortem => "Post-mortem",
             Group::General => "General",
         }
     }
@@ -170,6 +179,17 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["A"], C::Global, Action::Attach, "following a presenter: detach to explore, or attach again", G::Meeting, None),
     bind(&["b"], C::Global, Action::OnlyBucket, "only the runs of the selected run's bucket in the failure strip (that hour, that day); again: all runs", G::Failures, None),
     bind(&["w"], C::Global, Action::ToggleWaterfall, "show or hide the timeline's waterfall: each step's start and duration on the run's time axis", G::Failures, None),
+    bind(&["Enter"], C::Input, Action::Open, "save the text", G::PostMortem, Some("save")),
+    bind(&["Esc"], C::Input, Action::Back, "cancel the text", G::PostMortem, Some("cancel")),
+    bind(&["Enter"], C::Pick, Action::Open, "choose the category; in the incident timeline, jump to the row's step", G::PostMortem, Some("choose")),
+    bind(&["Esc"], C::Pick, Action::Back, "close the list", G::PostMortem, Some("close")),
+    bind(&["x"], C::Global, Action::MarkRootCause, "post-mortem: mark the selected step as the root cause (again: unmark)", G::PostMortem, None),
+    bind(&["B"], C::Global, Action::ToggleBookmark, "post-mortem: bookmark the selected step, or remove the bookmark", G::PostMortem, None),
+    bind(&["e"], C::Global, Action::EditNote, "post-mortem: write or edit the note on the selected step", G::PostMortem, None),
+    bind(&["C"], C::Global, Action::SetCategory, "post-mortem: set the run's category (or auto: the classifier's)", G::PostMortem, None),
+    bind(&["a"], C::Global, Action::AddActionItem, "post-mortem: add an action item: text owner=NAME component=tool|prompt|agent|infra done_when=\"…\" (vague items are flagged as you type)", G::PostMortem, None),
+    bind(&["W"], C::Global, Action::WriteReport, "post-mortem: write the report into the library (reports/RUN.md)", G::PostMortem, None),
+    bind(&["T"], C::Global, Action::IncidentTimeline, "post-mortem: the incident timeline (trigger, decisions, divergence, failure, cascade, outside changes); Enter jumps to a row's step", G::PostMortem, None),
 ];
 
 /// The action bound to `key` in the first of `contexts` that binds it.

@@ -29,6 +29,7 @@ fn demo_with(meeting: MeetingOptions, w: u16, h: u16) -> App {
         sources: vec![PathBuf::from("assets/demo")],
         poll: false,
         meeting,
+        library: Some(PathBuf::from("/nonexistent/retrace-tests/library")),
     };
     let mut app = App::loaded(history, options, Rect::new(0, 0, w, h));
     settle(&mut app);

@@ -28,6 +28,8 @@ fn options(source: &str) -> Options {
         sources: vec![PathBuf::from(source)],
         poll: false,
         meeting: Default::default(),
+        // No notes anywhere: the post-mortem tests give their own library.
+        library: Some(PathBuf::from("/nonexistent/retrace-tests/library")),
     }
 }
 
@@ -1035,3 +1037,4 @@ fn loading_more_is_shown_while_it_lasts_not_kept_in_the_message() {
 
 /// The failure strip, the waterfall and tokens (issue 17).
 mod glance;
+mod notes;

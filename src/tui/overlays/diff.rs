@@ -61,6 +61,13 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::Confirm
         | Action::OnlyBucket
         | Action::ToggleWaterfall
+        | Action::MarkRootCause
+        | Action::ToggleBookmark
+        | Action::EditNote
+        | Action::SetCategory
+        | Action::AddActionItem
+        | Action::WriteReport
+        | Action::IncidentTimeline
         | Action::Attach => Effect::None,
     }
 }

@@ -7,6 +7,7 @@
 pub mod confirm;
 pub mod diff;
 pub mod help;
+pub mod notes;
 pub mod search;
 
 use super::action::Action;
@@ -26,6 +27,12 @@ pub enum Overlay {
     Confirm(confirm::Question),
     /// A note shown until a key is pressed (a position's command line).
     Note(String),
+    /// A one-line text input (a step's note, an action item).
+    Input(notes::Input),
+    /// The category chooser.
+    Chooser(notes::Chooser),
+    /// The incident timeline.
+    Incident(notes::Incident),
 }
 
 impl Overlay {
@@ -36,15 +43,20 @@ impl Overlay {
             Overlay::Search(_) => Context::Search,
             Overlay::Diff(_) => Context::Diff,
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
+            Overlay::Input(_) => Context::Input,
+            Overlay::Chooser(_) | Overlay::Incident(_) => Context::Pick,
         }
     }
 
     /// The contexts whose hints the footer shows while it is on top.
     pub fn hint_contexts(&self) -> Vec<Context> {
         match self {
-            Overlay::Help(_) | Overlay::Search(_) | Overlay::Confirm(_) | Overlay::Note(_) => {
-                vec![self.context()]
-            }
+            Overlay::Help(_)
+            | Overlay::Search(_)
+            | Overlay::Confirm(_)
+            | Overlay::Note(_)
+            | Overlay::Input(_) => vec![self.context()],
+            Overlay::Chooser(_) | Overlay::Incident(_) => vec![self.context(), Context::Global],
             Overlay::Diff(_) => vec![Context::Diff, Context::Global],
         }
     }
@@ -71,6 +83,12 @@ pub enum Effect {
     ChooseOther(usize),
     /// A question was answered yes.
     Confirmed(confirm::Question),
+    /// An input was submitted.
+    SaveInput(notes::Input),
+    /// The category chosen (`None`: the classifier's).
+    Category(Option<crate::postmortem::Category>),
+    /// Close and select this step of this run in the full timeline.
+    JumpStep(usize, u32),
 }
 
 /// Moves a list cursor for the list-moving actions; `None` for any other action.
