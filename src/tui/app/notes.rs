@@ -228,10 +228,15 @@ impl App {
                     let said = if flags.is_empty() {
                         format!("action item {} saved", n.action_items.len())
                     } else {
+                        // The flags' short names: the status line is one line.
+                        let short: Vec<&str> = flags
+                            .iter()
+                            .map(|f| f.split(':').next().unwrap_or(f))
+                            .collect();
                         format!(
                             "action item {} saved, flagged: {}",
                             n.action_items.len(),
-                            flags.join("; ")
+                            short.join(", ")
                         )
                     };
                     self.save_notes(said);
