@@ -72,6 +72,8 @@ impl Tui {
         cmd.env("TERM", "xterm-256color");
         cmd.env("RETRACE_CONFIG", "/nonexistent/retrace-config");
         cmd.env_remove("NO_COLOR");
+        // No notes from the user's own library (a test gives its own).
+        cmd.env("RETRACE_LIBRARY", "/nonexistent/retrace-tests/library");
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -315,7 +315,7 @@ fn marks_from_the_post_mortem_show_on_the_card_and_the_timeline() {
     ];
     act(&mut app, &[Action::Present]);
     let s = screen(&app);
-    assert!(s.contains("◎ root cause: SMTP credentials rotated"), "{s}");
+    assert!(s.contains("◆ root cause: SMTP credentials rotated"), "{s}");
     assert!(
         !s.contains("ops@example.com"),
         "mark text is redacted too: {s}"

@@ -57,6 +57,11 @@ fn root_cause_bookmark_and_note_are_saved_and_shown() {
     // The presenter's marks come from the notes.
     let kinds: Vec<_> = app.meeting.marks.iter().map(|m| m.kind.clone()).collect();
     assert_eq!(kinds.len(), 3, "{kinds:?}");
+    act(&mut app, &[Action::Present]);
+    let s = screen(&app);
+    assert!(s.contains("◆ root cause"), "{s}");
+    assert!(s.contains("token rotated at 09:00"), "{s}");
+    act(&mut app, &[Action::Present]);
     // Again: unmarked, unbookmarked.
     act(&mut app, &[Action::MarkRootCause, Action::ToggleBookmark]);
     let n = saved(dir.path());
