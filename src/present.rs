@@ -193,7 +193,7 @@ impl MarkKind {
         match self {
             MarkKind::Bookmark => "★",
             MarkKind::Note => "✎",
-            MarkKind::RootCause => "◎",
+            MarkKind::RootCause => "◆",
         }
     }
 

@@ -72,6 +72,8 @@ impl Tui {
         cmd.env("TERM", "xterm-256color");
         cmd.env("RETRACE_CONFIG", "/nonexistent/retrace-config");
         cmd.env_remove("NO_COLOR");
+        // No notes from the user's own library (a test gives its own).
+        cmd.env("RETRACE_LIBRARY", "/nonexistent/retrace-tests/library");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -819,5 +821,63 @@ fn bang_shows_the_problems_with_their_file_and_line() {
     });
     t.keys("q");
     assert!(t.wait_exit().success());
+    t.assert_restored();
+}
+
+/// Opens the demo's failing run r-2bcd0cc3 at its first failure.
+fn open_failing_run(t: &mut Tui) {
+    t.wait_text("34 runs");
+    // r-2bcd0cc3 is the 20th run of the demo.
+    t.keys(&"j".repeat(19));
+    t.wait("r-2bcd0cc3 selected", |s| {
+        selected_row(&s.contents()).is_some_and(|r| r.contains("r-2bcd0cc3"))
+    });
+    t.keys("\r");
+    t.keys("f");
+    t.wait_text("step #15 of 24");
+}
+
+#[test]
+fn a_post_mortem_is_noted_reported_and_its_notes_survive_a_restart() {
+    let library = tempfile::tempdir().unwrap();
+    let lib = library.path().to_str().unwrap();
+    let env = [("RETRACE_LIBRARY", lib)];
+    let mut t = Tui::spawn_with(&[demo()], 160, 48, &env);
+    open_failing_run(&mut t);
+    t.keys("x");
+    t.wait_text("step 15 marked as the root cause");
+    t.keys("e");
+    t.wait_text("Note on step 15");
+    t.keys("the CRM token was rotated at 09:00");
+    t.keys("\r");
+    t.wait_text("note on step 15 saved");
+    t.keys("a");
+    t.wait_text("New action item");
+    t.keys("improve the agent");
+    let screen = t.wait_text("vague");
+    assert!(screen.contains("no owner"), "{screen}");
+    t.keys("\r");
+    t.wait_text("action item 1 saved, flagged");
+    t.keys("C");
+    t.wait_text("auto (the classifier's)");
+    t.keys("j\r");
+    t.wait_text("category: ");
+    t.keys("W");
+    t.wait_text("report saved: ");
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+    let report = library.path().join("reports");
+    assert!(
+        std::fs::read_dir(&report).unwrap().count() == 1,
+        "one report in {report:?}"
+    );
+    // Restart: the notes are back.
+    let mut t = Tui::spawn_with(&[demo()], 160, 48, &env);
+    open_failing_run(&mut t);
+    let screen = t.wait_text("◆✎");
+    assert!(screen.contains("r-2bcd0cc3"), "{screen}");
+    t.keys("q");
+    t.wait_exit();
     t.assert_restored();
 }

@@ -60,6 +60,10 @@ pub struct Args {
     /// Follow the presenter sharing NAME on this host (read-only; `A` detaches).
     #[arg(long, value_name = "NAME")]
     pub follow: Option<String>,
+    /// The post-mortem's library folder, where the browser keeps notes and writes
+    /// reports (default: $RETRACE_LIBRARY, else $XDG_DATA_HOME/retrace).
+    #[arg(long, value_name = "DIR")]
+    pub library: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -115,6 +119,7 @@ fn browse(args: Args) -> Result<(), CliError> {
     };
     let mut options = crate::tui::options(args.theme.map(Theme::as_str), paths.clone(), args.poll);
     options.meeting = args.meeting()?;
+    options.library = args.library.clone();
     match crate::tui::run(paths, load, options)? {
         crate::tui::Exit::Signal(sig) => Err(CliError::Signal(sig)),
         crate::tui::Exit::Quit => Ok(()),

@@ -79,4 +79,18 @@ pub enum Action {
     ToggleWaterfall,
     /// Open or close the problems view (bad lines, damaged files).
     Problems,
+    /// Post-mortem: mark the selected step as the root cause (again: unmark).
+    MarkRootCause,
+    /// Post-mortem: bookmark the selected step, or remove the bookmark.
+    ToggleBookmark,
+    /// Post-mortem: write or edit the note on the selected step.
+    EditNote,
+    /// Post-mortem: set or override the run's category.
+    SetCategory,
+    /// Post-mortem: add an action item (checked as it is typed).
+    AddActionItem,
+    /// Post-mortem: write the report into the library.
+    WriteReport,
+    /// Post-mortem: the incident timeline of the shown run.
+    IncidentTimeline,
 }

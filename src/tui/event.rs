@@ -66,6 +66,10 @@ pub enum JobOutput {
         generation: u64,
         result: Result<Arc<super::glance::TokensDoc>, String>,
     },
+    Postmortem {
+        generation: u64,
+        result: Result<Arc<super::workers::PostmortemDoc>, String>,
+    },
 }
 
 /// Reads terminal input until the terminal goes away.

@@ -43,6 +43,13 @@ pub enum JobRequest {
         run: usize,
         rows: std::ops::Range<usize>,
     },
+    /// Investigate a run for its post-mortem: the incident timeline and, with a library,
+    /// the report built from the run's notes there and saved there.
+    Postmortem {
+        generation: u64,
+        run: usize,
+        report: Option<std::path::PathBuf>,
+    },
 }
 
 /// The kinds of job, one slot each.
@@ -54,9 +61,10 @@ enum Kind {
     Search,
     Card,
     Tokens,
+    Postmortem,
 }
 
-const KINDS: usize = Kind::Tokens as usize + 1;
+const KINDS: usize = Kind::Postmortem as usize + 1;
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
@@ -125,6 +133,16 @@ impl Jobs {
         });
     }
 
+    /// The incident timeline of `run` (and its report saved in a library).
+    pub fn postmortem(&mut self, run: usize, report: Option<std::path::PathBuf>) {
+        let generation = self.next(Kind::Postmortem);
+        self.queued.push(JobRequest::Postmortem {
+            generation,
+            run,
+            report,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -139,6 +157,7 @@ impl Jobs {
             JobOutput::Search { generation, .. } => (Kind::Search, generation),
             JobOutput::Card { generation, .. } => (Kind::Card, generation),
             JobOutput::Tokens { generation, .. } => (Kind::Tokens, generation),
+            JobOutput::Postmortem { generation, .. } => (Kind::Postmortem, generation),
         };
         self.latest[kind as usize] == *generation
     }

@@ -24,6 +24,10 @@ pub enum Context {
     Confirm,
     /// While the problems view is open.
     Problems,
+    /// While a text input is open (typed characters go to the text).
+    Input,
+    /// While a chooser or the incident timeline is open.
+    Pick,
 }
 
 impl Context {
@@ -39,6 +43,8 @@ impl Context {
             Context::Help => "help",
             Context::Confirm => "question",
             Context::Problems => "problems",
+            Context::Input => "text input",
+            Context::Pick => "list",
         }
     }
 }
@@ -54,11 +60,12 @@ pub enum Group {
     Diff,
     Search,
     Meeting,
+    PostMortem,
     General,
 }
 
 impl Group {
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Move,
         Group::Panes,
         Group::Failures,
@@ -67,6 +74,7 @@ impl Group {
         Group::Diff,
         Group::Search,
         Group::Meeting,
+        Group::PostMortem,
         Group::General,
     ];
 
@@ -80,6 +88,7 @@ impl Group {
             Group::Diff => "Diff",
             Group::Search => "Search",
             Group::Meeting => "Replay and meetings",
+            Group::PostMortem => "Post-mortem",
             Group::General => "General",
         }
     }
@@ -175,6 +184,17 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["!"], C::Global, Action::Problems, "show or hide the problems met while loading: each bad line or damaged file, with its file, line and reason", G::General, None),
     bind(&["Esc"], C::Problems, Action::Back, "close the problems view", G::General, Some("close")),
     bind(&["w"], C::Global, Action::ToggleWaterfall, "show or hide the timeline's waterfall: each step's start and duration on the run's time axis", G::Failures, None),
+    bind(&["Enter"], C::Input, Action::Open, "save the text", G::PostMortem, Some("save")),
+    bind(&["Esc"], C::Input, Action::Back, "cancel the text", G::PostMortem, Some("cancel")),
+    bind(&["Enter"], C::Pick, Action::Open, "choose the category; in the incident timeline, jump to the row's step", G::PostMortem, Some("choose")),
+    bind(&["Esc"], C::Pick, Action::Back, "close the list", G::PostMortem, Some("close")),
+    bind(&["x"], C::Global, Action::MarkRootCause, "post-mortem: mark the selected step as the root cause (again: unmark)", G::PostMortem, None),
+    bind(&["B"], C::Global, Action::ToggleBookmark, "post-mortem: bookmark the selected step, or remove the bookmark", G::PostMortem, None),
+    bind(&["e"], C::Global, Action::EditNote, "post-mortem: write or edit the note on the selected step", G::PostMortem, None),
+    bind(&["C"], C::Global, Action::SetCategory, "post-mortem: set the run's category (or auto: the classifier's)", G::PostMortem, None),
+    bind(&["a"], C::Global, Action::AddActionItem, "post-mortem: add an action item: text owner=NAME component=tool|prompt|agent|infra done_when=\"…\" (vague items are flagged as you type)", G::PostMortem, None),
+    bind(&["W"], C::Global, Action::WriteReport, "post-mortem: write the report into the library (reports/RUN.md)", G::PostMortem, None),
+    bind(&["T"], C::Global, Action::IncidentTimeline, "post-mortem: the incident timeline (trigger, decisions, divergence, failure, cascade, outside changes); Enter jumps to a row's step", G::PostMortem, None),
 ];
 
 /// The action bound to `key` in the first of `contexts` that binds it.

@@ -29,6 +29,7 @@ fn demo_with(meeting: MeetingOptions, w: u16, h: u16) -> App {
         sources: vec![PathBuf::from("assets/demo")],
         poll: false,
         meeting,
+        library: Some(PathBuf::from("/nonexistent/retrace-tests/library")),
     };
     let mut app = App::loaded(history, options, Rect::new(0, 0, w, h));
     settle(&mut app);
@@ -314,7 +315,7 @@ fn marks_from_the_post_mortem_show_on_the_card_and_the_timeline() {
     ];
     act(&mut app, &[Action::Present]);
     let s = screen(&app);
-    assert!(s.contains("◎ root cause: SMTP credentials rotated"), "{s}");
+    assert!(s.contains("◆ root cause: SMTP credentials rotated"), "{s}");
     assert!(
         !s.contains("ops@example.com"),
         "mark text is redacted too: {s}"

@@ -71,6 +71,7 @@ pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>, poll: bool) -> O
         sources,
         poll,
         meeting: MeetingOptions::default(),
+        library: None,
     }
 }
 

@@ -28,6 +28,8 @@ fn options(source: &str) -> Options {
         sources: vec![PathBuf::from(source)],
         poll: false,
         meeting: Default::default(),
+        // No notes anywhere: the post-mortem tests give their own library.
+        library: Some(PathBuf::from("/nonexistent/retrace-tests/library")),
     }
 }
 
@@ -1041,3 +1043,6 @@ mod problems;
 
 /// Parallel groups in the diff view (issue 18).
 mod diff_groups;
+
+/// Notes, the report and the incident timeline (issue 12).
+mod notes;

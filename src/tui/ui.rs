@@ -70,6 +70,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             focused: app.focus == super::layout::Pane::Timeline,
             mode: a.mode,
             glance: &app.glance,
+            notes: app.notes.current.as_ref(),
         }
         .render(r, buf);
     }
@@ -124,6 +125,9 @@ pub fn render(app: &App, frame: &mut Frame) {
                 theme,
             }
             .render(super::panes::problems::area(size), buf),
+            Overlay::Chooser(c) => super::panes::notes::draw_chooser(buf, size, c, theme),
+            Overlay::Incident(i) => super::panes::notes::draw_incident(buf, size, i, theme),
+            Overlay::Input(i) => super::panes::notes::draw_input(buf, size, i, theme),
             // Over the status and hint lines too: drawn last.
             Overlay::Help(_) | Overlay::Confirm(_) | Overlay::Note(_) => {}
         }

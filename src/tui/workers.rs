@@ -13,6 +13,9 @@ use super::glance;
 use super::jobs::JobRequest;
 use super::search::Searcher;
 use crate::index::SharedHistory;
+use crate::postmortem::notes::Library;
+use crate::postmortem::timeline::{self as postmortem_timeline, Timeline};
+use crate::postmortem::{report, Investigation};
 use crate::present;
 use crate::tree as structure;
 use crate::work::{catch, Cancel, Slot};
@@ -25,6 +28,56 @@ pub struct Workers {
     search: Slot<(String, Option<usize>)>,
     card: Slot<(usize, u32, bool)>,
     tokens: Slot<(usize, std::ops::Range<usize>)>,
+    postmortem: Slot<(usize, Option<ReportTo>)>,
+}
+
+/// The library folder a post-mortem's report is built from (its notes) and saved in.
+type ReportTo = std::path::PathBuf;
+
+/// A run investigated for its post-mortem.
+#[derive(Debug)]
+pub struct PostmortemDoc {
+    pub run: usize,
+    pub timeline: Arc<Timeline>,
+    /// Where the report was saved, when one was asked for.
+    pub saved: Option<std::path::PathBuf>,
+}
+
+/// The incident timeline of `run` and, given a library and notes, its report saved there
+/// (the classifier and the divergence engine run here: a worker's job).
+pub fn postmortem(
+    shared: &SharedHistory,
+    run: usize,
+    report: Option<ReportTo>,
+) -> Result<PostmortemDoc, String> {
+    let h = shared.read_politely();
+    if run >= h.run_count() {
+        return Err("no such run".into());
+    }
+    let inv = Investigation::open(&h, h.run(run), None).map_err(|e| e.to_string())?;
+    let mut timeline = postmortem_timeline::of(&inv);
+    for row in &mut timeline.rows {
+        row.summary = crate::sanitize::line(&row.summary).into_owned();
+    }
+    let saved = match report {
+        Some(root) => {
+            let library = Library::at(root);
+            let notes = library
+                .load_notes(inv.run.id())
+                .map_err(|e| e.to_string())?;
+            let doc = report::build(&h, &inv, &notes).map_err(|e| e.to_string())?;
+            let path = library
+                .save_report(inv.run.id(), &report::markdown(&doc))
+                .map_err(|e| e.to_string())?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(PostmortemDoc {
+        run,
+        timeline: Arc::new(timeline),
+        saved,
+    })
 }
 
 impl Workers {
@@ -85,6 +138,17 @@ impl Workers {
                 }
             },
         )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let postmortem = Slot::spawn(
+            "retrace-postmortem",
+            move |generation, (run, report), cancel: &Cancel| {
+                let result = catch(|| postmortem(&h, run, report));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Postmortem { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -103,6 +167,7 @@ impl Workers {
             search,
             card,
             tokens,
+            postmortem,
         })
     }
 
@@ -132,6 +197,11 @@ impl Workers {
                 run,
                 rows,
             } => self.tokens.submit(generation, (run, rows)),
+            JobRequest::Postmortem {
+                generation,
+                run,
+                report,
+            } => self.postmortem.submit(generation, (run, report)),
         }
     }
 }
@@ -184,6 +254,14 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
         } => JobOutput::Tokens {
             generation,
             result: glance::read_tokens(shared, run, rows, &Cancel::never()).map(Arc::new),
+        },
+        JobRequest::Postmortem {
+            generation,
+            run,
+            report,
+        } => JobOutput::Postmortem {
+            generation,
+            result: postmortem(shared, run, report).map(Arc::new),
         },
     }
 }

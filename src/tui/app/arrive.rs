@@ -56,6 +56,7 @@ impl App {
             return;
         }
         match out {
+            out @ JobOutput::Postmortem { .. } => self.postmortem_done(out),
             JobOutput::Structure { result, .. } => match result {
                 Ok(s) if Some(s.run) == self.timeline.run => {
                     let select = self.timeline.cursor.selected as u32;

@@ -10,9 +10,11 @@ mod arrive;
 mod glance;
 mod meeting;
 mod navigate;
+mod notes;
 mod replay;
 
 pub use meeting::{FollowState, Meeting, MeetingOptions, ReplayOn, DEFAULT_FIXED};
+pub use notes::NotesState;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -54,6 +56,9 @@ pub struct Options {
     pub poll: bool,
     /// Replay, presenter mode, `--at`, sharing and following.
     pub meeting: MeetingOptions,
+    /// The post-mortem's library folder (`--library`; else `RETRACE_LIBRARY` or the
+    /// XDG default).
+    pub library: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -65,6 +70,7 @@ impl Default for Options {
             sources: Vec::new(),
             poll: false,
             meeting: MeetingOptions::default(),
+            library: None,
         }
     }
 }
@@ -161,6 +167,8 @@ pub struct App {
     dirty: bool,
     /// Replay, presenter mode, positions, sharing and following.
     pub meeting: Meeting,
+    /// The post-mortem's notes on the shown run.
+    pub notes: NotesState,
 }
 
 impl App {
@@ -201,6 +209,7 @@ impl App {
             pending: VecDeque::new(),
             dirty: true,
             meeting,
+            notes: NotesState::default(),
         }
     }
 
@@ -375,6 +384,7 @@ impl App {
         if !self.input_waiting() {
             self.fold_pending();
         }
+        self.sync_notes();
         self.sync_meeting();
     }
 
@@ -403,6 +413,12 @@ impl App {
     }
 
     fn key(&mut self, key: KeyEvent) {
+        if let Some(Overlay::Input(input)) = self.overlays.last_mut() {
+            if overlays::notes::type_key(input, &key) {
+                self.dirty = true;
+                return;
+            }
+        }
         if let Some(Overlay::Search(s)) = self.overlays.last_mut() {
             if overlays::search::type_key(s, &key) {
                 self.dirty = true;
@@ -436,6 +452,7 @@ impl App {
         } else {
             self.update_views(action);
         }
+        self.sync_notes();
         self.sync_meeting();
     }
 
@@ -543,6 +560,13 @@ impl App {
             Action::Problems => self
                 .overlays
                 .push(Overlay::Problems(ProblemsState::default())),
+            Action::MarkRootCause
+            | Action::ToggleBookmark
+            | Action::EditNote
+            | Action::SetCategory
+            | Action::AddActionItem
+            | Action::WriteReport
+            | Action::IncidentTimeline => self.notes_update(action),
         }
         self.fit_views();
     }
@@ -578,6 +602,9 @@ impl App {
             Overlay::Confirm(q) => overlays::confirm::update(*q, action),
             Overlay::Note(_) => overlays::confirm::update_note(action),
             Overlay::Problems(p) => overlays::problems::update(p, action, problem_count),
+            Overlay::Input(i) => overlays::notes::update_input(i, action),
+            Overlay::Chooser(c) => overlays::notes::update_chooser(c, action),
+            Overlay::Incident(i) => overlays::notes::update_incident(i, action),
         };
         match effect {
             Effect::None => {}
@@ -602,6 +629,9 @@ impl App {
                 self.overlays.pop();
                 self.confirmed(question);
             }
+            Effect::SaveInput(input) => self.input_saved(input),
+            Effect::Category(c) => self.category_chosen(c),
+            Effect::JumpStep(run, step) => self.jump_to_step(run, step),
             Effect::ChooseOther(a) => {
                 self.close_overlay(|o| matches!(o, Overlay::Diff(_)));
                 self.choose_other(a);

@@ -62,6 +62,13 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::OnlyBucket
         | Action::ToggleWaterfall
         | Action::Problems
+        | Action::MarkRootCause
+        | Action::ToggleBookmark
+        | Action::EditNote
+        | Action::SetCategory
+        | Action::AddActionItem
+        | Action::WriteReport
+        | Action::IncidentTimeline
         | Action::Attach => Effect::None,
     }
 }

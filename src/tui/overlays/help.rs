@@ -50,6 +50,13 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::OnlyBucket
         | Action::ToggleWaterfall
         | Action::Problems
+        | Action::MarkRootCause
+        | Action::ToggleBookmark
+        | Action::EditNote
+        | Action::SetCategory
+        | Action::AddActionItem
+        | Action::WriteReport
+        | Action::IncidentTimeline
         | Action::Attach => return Effect::None,
     };
     *scroll = (*scroll as isize)

@@ -7,6 +7,7 @@
 pub mod confirm;
 pub mod diff;
 pub mod help;
+pub mod notes;
 pub mod problems;
 pub mod search;
 
@@ -30,6 +31,12 @@ pub enum Overlay {
     Note(String),
     /// The problems met while loading (bad lines, damaged files), as a list.
     Problems(ProblemsState),
+    /// A one-line text input (a step's note, an action item).
+    Input(notes::Input),
+    /// The category chooser.
+    Chooser(notes::Chooser),
+    /// The incident timeline.
+    Incident(notes::Incident),
 }
 
 impl Overlay {
@@ -41,16 +48,23 @@ impl Overlay {
             Overlay::Diff(_) => Context::Diff,
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
             Overlay::Problems(_) => Context::Problems,
+            Overlay::Input(_) => Context::Input,
+            Overlay::Chooser(_) | Overlay::Incident(_) => Context::Pick,
         }
     }
 
     /// The contexts whose hints the footer shows while it is on top.
     pub fn hint_contexts(&self) -> Vec<Context> {
         match self {
-            Overlay::Help(_) | Overlay::Search(_) | Overlay::Confirm(_) | Overlay::Note(_) => {
-                vec![self.context()]
+            Overlay::Help(_)
+            | Overlay::Search(_)
+            | Overlay::Confirm(_)
+            | Overlay::Note(_)
+            | Overlay::Input(_) => vec![self.context()],
+            Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Problems(_) => {
+                vec![self.context(), Context::Global]
             }
-            Overlay::Diff(_) | Overlay::Problems(_) => vec![self.context(), Context::Global],
+            Overlay::Diff(_) => vec![Context::Diff, Context::Global],
         }
     }
 }
@@ -76,6 +90,12 @@ pub enum Effect {
     ChooseOther(usize),
     /// A question was answered yes.
     Confirmed(confirm::Question),
+    /// An input was submitted.
+    SaveInput(notes::Input),
+    /// The category chosen (`None`: the classifier's).
+    Category(Option<crate::postmortem::Category>),
+    /// Close and select this step of this run in the full timeline.
+    JumpStep(usize, u32),
 }
 
 /// Moves a list cursor for the list-moving actions; `None` for any other action.

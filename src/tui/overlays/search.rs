@@ -92,6 +92,13 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::OnlyBucket
         | Action::ToggleWaterfall
         | Action::Problems
+        | Action::MarkRootCause
+        | Action::ToggleBookmark
+        | Action::EditNote
+        | Action::SetCategory
+        | Action::AddActionItem
+        | Action::WriteReport
+        | Action::IncidentTimeline
         | Action::Attach => Effect::None,
     }
 }

@@ -63,6 +63,24 @@ pub struct TimelineView<'a> {
     pub mode: Mode,
     /// The waterfall switch and the steps' tokens.
     pub glance: &'a Glance,
+    /// The post-mortem's notes on the run: root cause ◆, bookmarks ★ and notes ✎ are
+    /// shown before the error column.
+    pub notes: Option<&'a crate::postmortem::notes::Notes>,
+}
+
+/// The post-mortem's glyphs of `step`: ◆ root cause, ★ bookmark, ✎ note.
+pub fn note_glyphs(notes: &crate::postmortem::notes::Notes, step: u32) -> String {
+    let mut g = String::new();
+    if notes.root_cause == Some(step) {
+        g.push('◆');
+    }
+    if notes.bookmarks.binary_search(&step).is_ok() {
+        g.push('★');
+    }
+    if notes.step_note(step).is_some() {
+        g.push('✎');
+    }
+    g
 }
 
 struct Cols {
@@ -209,6 +227,12 @@ impl TimelineView<'_> {
         if c.waterfall > 0 {
             p.extend(bars::cell(bar, c.waterfall as usize));
             p.push((Role::Dim, " ".to_string()));
+        }
+        if let Some(n) = self.notes {
+            let g = note_glyphs(n, s.step);
+            if !g.is_empty() {
+                p.push((Role::Accent, format!("{g} ")));
+            }
         }
         let used: usize = p.iter().map(|(_, s)| width(s)).sum();
         let rest = w.saturating_sub(used);
