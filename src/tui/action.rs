@@ -93,4 +93,6 @@ pub enum Action {
     WriteReport,
     /// Post-mortem: the incident timeline of the shown run.
     IncidentTimeline,
+    /// Post-mortem: write or edit the run's blameless narrative.
+    EditNarrative,
 }

@@ -194,6 +194,7 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["C"], C::Global, Action::SetCategory, "post-mortem: set the run's category (or auto: the classifier's)", G::PostMortem, None),
     bind(&["a"], C::Global, Action::AddActionItem, "post-mortem: add an action item: text owner=NAME component=tool|prompt|agent|infra done_when=\"…\" (vague items are flagged as you type)", G::PostMortem, None),
     bind(&["W"], C::Global, Action::WriteReport, "post-mortem: write the report into the library (reports/RUN.md)", G::PostMortem, None),
+    bind(&["E"], C::Global, Action::EditNarrative, "post-mortem: write or edit the run's blameless narrative (Enter saves)", G::PostMortem, None),
     bind(&["T"], C::Global, Action::IncidentTimeline, "post-mortem: the incident timeline (trigger, decisions, divergence, failure, cascade, outside changes); Enter jumps to a row's step", G::PostMortem, None),
 ];
 

@@ -566,7 +566,8 @@ impl App {
             | Action::SetCategory
             | Action::AddActionItem
             | Action::WriteReport
-            | Action::IncidentTimeline => self.notes_update(action),
+            | Action::IncidentTimeline
+            | Action::EditNarrative => self.notes_update(action),
         }
         self.fit_views();
     }

@@ -160,6 +160,19 @@ impl App {
                 self.overlays
                     .push(Overlay::Input(Input::new(InputFor::StepNote(step), text)));
             }
+            Action::EditNarrative => {
+                if self.notes_at().is_none() {
+                    return;
+                }
+                let text = self
+                    .notes
+                    .current
+                    .as_ref()
+                    .and_then(|n| n.narrative.clone())
+                    .unwrap_or_default();
+                self.overlays
+                    .push(Overlay::Input(Input::new(InputFor::Narrative, text)));
+            }
             Action::AddActionItem => {
                 if self.notes_at().is_none() {
                     return;
@@ -218,6 +231,16 @@ impl App {
                     format!("note on step {step} removed")
                 } else {
                     format!("✎ note on step {step} saved")
+                };
+                self.save_notes(said);
+            }
+            InputFor::Narrative => {
+                let text = input.text.trim();
+                n.narrative = (!text.is_empty()).then(|| text.to_string());
+                let said = if text.is_empty() {
+                    "narrative removed".to_string()
+                } else {
+                    "narrative saved".to_string()
                 };
                 self.save_notes(said);
             }

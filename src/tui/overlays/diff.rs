@@ -69,6 +69,7 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::AddActionItem
         | Action::WriteReport
         | Action::IncidentTimeline
+        | Action::EditNarrative
         | Action::Attach => Effect::None,
     }
 }

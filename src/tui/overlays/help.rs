@@ -57,6 +57,7 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::AddActionItem
         | Action::WriteReport
         | Action::IncidentTimeline
+        | Action::EditNarrative
         | Action::Attach => return Effect::None,
     };
     *scroll = (*scroll as isize)

@@ -18,6 +18,8 @@ pub enum InputFor {
     StepNote(u32),
     /// A new action item (`text owner=… component=… done_when=…`).
     ActionItem,
+    /// The run's narrative (empty removes it).
+    Narrative,
 }
 
 /// A one-line text input.
@@ -53,6 +55,7 @@ impl Input {
         match self.target {
             InputFor::StepNote(step) => format!("Note on step {step}"),
             InputFor::ActionItem => "New action item".to_string(),
+            InputFor::Narrative => "Narrative: what happened, in order, blameless".to_string(),
         }
     }
 }

@@ -99,6 +99,7 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::AddActionItem
         | Action::WriteReport
         | Action::IncidentTimeline
+        | Action::EditNarrative
         | Action::Attach => Effect::None,
     }
 }

@@ -152,3 +152,28 @@ fn notes_survive_a_restart() {
     assert!(app.notes.current.as_ref().unwrap().root_cause.is_some());
     assert!(screen(&app).contains('◆'));
 }
+
+#[test]
+fn the_narrative_is_written_in_the_app_and_kept_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = failing(dir.path(), 160, 48);
+    act(&mut app, &[Action::EditNarrative]);
+    assert!(screen(&app).contains("Narrative"));
+    type_text(
+        &mut app,
+        "The SMTP credential was rotated; the agent refunded first.",
+    );
+    act(&mut app, &[Action::Open]);
+    assert!(app.overlay().is_none());
+    assert_eq!(
+        saved(dir.path()).narrative.as_deref(),
+        Some("The SMTP credential was rotated; the agent refunded first.")
+    );
+    // Editing starts from the saved text; emptying it removes it.
+    act(&mut app, &[Action::EditNarrative]);
+    for _ in 0.."The SMTP credential was rotated; the agent refunded first.".len() {
+        app.handle(Msg::Input(Event::Key(KeyEvent::from(KeyCode::Backspace))));
+    }
+    act(&mut app, &[Action::Open]);
+    assert_eq!(saved(dir.path()).narrative, None);
+}
