@@ -770,7 +770,7 @@ fn w_shows_the_waterfall_and_b_narrows_the_runs_to_the_strips_bucket() {
     t.wait("the waterfall's axis", |s| {
         s.contents()
             .lines()
-            .any(|l| l.contains("DUR 0───") && l.contains("─15.1s ERROR"))
+            .any(|l| l.contains("DUR 0───") && l.contains("─7.7s ERROR"))
     });
     t.keys("f");
     t.wait("step 15 with its bar", |s| {

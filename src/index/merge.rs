@@ -8,7 +8,7 @@ use super::parse::{LocalRun, Parsed};
 use super::pipeline::{Batch, LoadEvent, Loader, Source};
 use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, MAX_FILES, NO_STRING, NO_TS};
 use crate::ingest::detect::{detect, SNIFF_BYTES};
-use crate::model::{Format, Problem};
+use crate::model::{Format, Problem, StepKind};
 use crate::source;
 use crate::Error;
 
@@ -286,7 +286,8 @@ impl History {
             let s = &steps[i as usize];
             if s.ts != NO_TS {
                 entry.started_at = Some(entry.started_at.map_or(s.ts, |t| t.min(s.ts)));
-                let dur = if s.duration_ms.is_nan() {
+                // A run_end's duration is the whole run's: it ended at its own time.
+                let dur = if s.duration_ms.is_nan() || s.kind() == StepKind::RunEnd {
                     0
                 } else {
                     s.duration_ms as i64
