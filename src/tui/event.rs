@@ -68,7 +68,7 @@ pub enum JobOutput {
     },
     Postmortem {
         generation: u64,
-        result: Result<Arc<super::workers::PostmortemDoc>, String>,
+        result: Result<Arc<super::postmortem::PostmortemDoc>, String>,
     },
 }
 

@@ -23,6 +23,7 @@ pub mod keymap;
 pub mod layout;
 pub mod overlays;
 pub mod panes;
+pub mod postmortem;
 pub mod search;
 pub mod terminal;
 pub mod text;

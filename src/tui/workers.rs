@@ -11,11 +11,9 @@ use super::document::DetailLoader;
 use super::event::{JobOutput, Msg};
 use super::glance;
 use super::jobs::JobRequest;
+use super::postmortem::{postmortem, ReportTo};
 use super::search::Searcher;
 use crate::index::SharedHistory;
-use crate::postmortem::notes::Library;
-use crate::postmortem::timeline::{self as postmortem_timeline, Timeline};
-use crate::postmortem::{report, Investigation};
 use crate::present;
 use crate::tree as structure;
 use crate::work::{catch, Cancel, Slot};
@@ -29,55 +27,6 @@ pub struct Workers {
     card: Slot<(usize, u32, bool)>,
     tokens: Slot<(usize, std::ops::Range<usize>)>,
     postmortem: Slot<(usize, Option<ReportTo>)>,
-}
-
-/// The library folder a post-mortem's report is built from (its notes) and saved in.
-type ReportTo = std::path::PathBuf;
-
-/// A run investigated for its post-mortem.
-#[derive(Debug)]
-pub struct PostmortemDoc {
-    pub run: usize,
-    pub timeline: Arc<Timeline>,
-    /// Where the report was saved, when one was asked for.
-    pub saved: Option<std::path::PathBuf>,
-}
-
-/// The incident timeline of `run` and, given a library and notes, its report saved there
-/// (the classifier and the divergence engine run here: a worker's job).
-pub fn postmortem(
-    shared: &SharedHistory,
-    run: usize,
-    report: Option<ReportTo>,
-) -> Result<PostmortemDoc, String> {
-    let h = shared.read_politely();
-    if run >= h.run_count() {
-        return Err("no such run".into());
-    }
-    let inv = Investigation::open(&h, h.run(run), None).map_err(|e| e.to_string())?;
-    let mut timeline = postmortem_timeline::of(&inv);
-    for row in &mut timeline.rows {
-        row.summary = crate::sanitize::line(&row.summary).into_owned();
-    }
-    let saved = match report {
-        Some(root) => {
-            let library = Library::at(root);
-            let notes = library
-                .load_notes(inv.run.id())
-                .map_err(|e| e.to_string())?;
-            let doc = report::build(&h, &inv, &notes).map_err(|e| e.to_string())?;
-            let path = library
-                .save_report(inv.run.id(), &report::markdown(&doc))
-                .map_err(|e| e.to_string())?;
-            Some(path)
-        }
-        None => None,
-    };
-    Ok(PostmortemDoc {
-        run,
-        timeline: Arc::new(timeline),
-        saved,
-    })
 }
 
 impl Workers {
