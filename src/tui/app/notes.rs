@@ -74,13 +74,10 @@ impl App {
         };
         let mut marks = Vec::new();
         if let Some(step) = n.root_cause {
-            marks.push(mark(step, MarkKind::RootCause, "root cause"));
+            // The kind's label says it all: no text of its own.
+            marks.push(mark(step, MarkKind::RootCause, ""));
         }
-        marks.extend(
-            n.bookmarks
-                .iter()
-                .map(|&s| mark(s, MarkKind::Bookmark, "bookmark")),
-        );
+        marks.extend(n.bookmarks.iter().map(|&s| mark(s, MarkKind::Bookmark, "")));
         marks.extend(
             n.step_notes
                 .iter()

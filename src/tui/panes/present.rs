@@ -94,7 +94,11 @@ impl PresentView<'_> {
                 wrap(
                     &[(
                         Role::Warn,
-                        format!("{} {}: {text}", kind.glyph(), kind.label()),
+                        if text.is_empty() {
+                            format!("{} {}", kind.glyph(), kind.label())
+                        } else {
+                            format!("{} {}: {text}", kind.glyph(), kind.label())
+                        },
                     )],
                     w,
                 )

@@ -60,7 +60,8 @@ fn root_cause_bookmark_and_note_are_saved_and_shown() {
     act(&mut app, &[Action::Present]);
     let s = screen(&app);
     assert!(s.contains("◆ root cause"), "{s}");
-    assert!(s.contains("token rotated at 09:00"), "{s}");
+    assert!(!s.contains("root cause: root cause"), "the label once: {s}");
+    assert!(s.contains("✎ note: token rotated at 09:00"), "{s}");
     act(&mut app, &[Action::Present]);
     // Again: unmarked, unbookmarked.
     act(&mut app, &[Action::MarkRootCause, Action::ToggleBookmark]);
