@@ -98,6 +98,11 @@ pub fn list<'h>(history: &'h History, filter: Option<Filter>, order: Order) -> V
 /// Sorts runs by `order` (runs without the figure last, in either direction); ties keep
 /// their order.
 pub fn sort_runs(runs: &mut [RunRef<'_>], order: Order) {
+    runs.sort_by(|a, b| compare(order, a, b));
+}
+
+/// How two runs compare in `order` by their figures alone (equal figures: `Equal`).
+fn compare(order: Order, a: &RunRef, b: &RunRef) -> std::cmp::Ordering {
     let key = |r: &RunRef| -> Option<i64> {
         match order.by {
             RunSort::Time => r.started_at(),
@@ -106,13 +111,50 @@ pub fn sort_runs(runs: &mut [RunRef<'_>], order: Order) {
             RunSort::Errors => Some(i64::from(r.error_count())),
         }
     };
-    runs.sort_by(|a, b| match (key(a), key(b)) {
+    match (key(a), key(b)) {
         (Some(x), Some(y)) if order.descending => y.cmp(&x),
         (Some(x), Some(y)) => x.cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
-    });
+    }
+}
+
+/// Brings `listed` (run indices, as [`list`] gave them) up to date after the runs in
+/// `touched` changed or arrived, every other run being as it was: the same list [`list`]
+/// would give now, in time proportional to the touched runs plus one merge pass, so that
+/// a growing history does not re-sort every run on every batch.
+pub fn relist(
+    history: &History,
+    listed: &mut Vec<u32>,
+    touched: &[u32],
+    filter: Option<Filter>,
+    order: Order,
+) {
+    let mut touched = touched.to_vec();
+    touched.sort_unstable();
+    touched.dedup();
+    listed.retain(|run| touched.binary_search(run).is_err());
+    // Sorted stably from load order, as `list` sorts every run: ties stay in load order.
+    let mut fresh: Vec<RunRef> = touched
+        .iter()
+        .map(|&run| history.run(run as usize))
+        .filter(|r| filter.map_or(true, |f| f.query.matches_run(r, f.now)))
+        .collect();
+    sort_runs(&mut fresh, order);
+    let mut merged = Vec::with_capacity(listed.len() + fresh.len());
+    let mut fresh = fresh.into_iter().peekable();
+    for &run in listed.iter() {
+        let kept = history.run(run as usize);
+        while let Some(next) = fresh.next_if(|f| {
+            compare(order, f, &kept).then((f.index() as u32).cmp(&run)) == std::cmp::Ordering::Less
+        }) {
+            merged.push(next.index() as u32);
+        }
+        merged.push(run);
+    }
+    merged.extend(fresh.map(|r| r.index() as u32));
+    *listed = merged;
 }
 
 /// The glyph of an outcome: colour is never the only signal, so every view shows it.
@@ -160,6 +202,56 @@ mod tests {
         }
         assert_eq!(seen, RunSort::ALL);
         assert_eq!(o.next(), Order::OLDEST_FIRST);
+    }
+
+    /// `relist` after some runs changed gives what `list` gives, whichever runs changed,
+    /// in every order and under a filter.
+    #[test]
+    fn relisting_touched_runs_gives_the_full_list() {
+        let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+        let history = History::load(&[demo], &Default::default()).expect("the demo loads");
+        let all = history.run_count() as u32;
+        assert!(all >= 8, "the demo has enough runs to shuffle");
+        let query = Query::parse("agent:support-bot").expect("a run filter");
+        let filters = [
+            None,
+            Some(Filter {
+                query: &query,
+                now: 0,
+            }),
+        ];
+        let mut orders: Vec<Order> = RunSort::ALL.into_iter().map(Order::natural).collect();
+        orders.push(Order {
+            by: RunSort::Steps,
+            descending: false,
+        });
+        for order in orders {
+            for filter in filters {
+                let ids = |runs: Vec<RunRef>| -> Vec<u32> {
+                    runs.iter().map(|r| r.index() as u32).collect()
+                };
+                let expected = ids(list(&history, filter, order));
+                // Touched: every third run from several starting points, the first and
+                // last runs, all of them, none.
+                let mut cases: Vec<Vec<u32>> =
+                    (0..3).map(|k| (k..all).step_by(3).collect()).collect();
+                cases.extend([vec![0, all - 1], (0..all).collect(), vec![]]);
+                for touched in cases {
+                    let mut listed: Vec<u32> = expected
+                        .iter()
+                        .copied()
+                        .filter(|r| !touched.contains(r))
+                        .collect();
+                    relist(&history, &mut listed, &touched, filter, order);
+                    assert_eq!(
+                        listed,
+                        expected,
+                        "{order:?}, filtered: {}, touched {touched:?}",
+                        filter.is_some()
+                    );
+                }
+            }
+        }
     }
 
     #[test]

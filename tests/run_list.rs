@@ -173,3 +173,68 @@ fn the_demo_has_runs_of_every_mark_the_test_compares() {
         "{marks:?}"
     );
 }
+
+/// While a history loads, the browser re-places only the runs each batch touched: after
+/// the last batch its list is the one a full sort of the loaded history gives, in every
+/// order, with the same failure count.
+#[test]
+fn a_run_list_kept_up_batch_by_batch_is_the_full_list() {
+    use retrace::index::{LoadEvent, SharedHistory};
+    use retrace::runs::{self, Order, RunSort};
+    use retrace::tui::event::Msg;
+    use std::sync::Arc;
+
+    let small_batches = LoadOptions {
+        threads: Some(1),
+        chunk_size: 256,
+        ..LoadOptions::default()
+    };
+    let full = History::load(&[demo()], &LoadOptions::default()).unwrap();
+    for by in RunSort::ALL {
+        let order = Order::natural(by);
+        let (history, loader) = History::open(&[demo()], &small_batches).unwrap();
+        let mut app = App::new(
+            Arc::new(SharedHistory::new(history)),
+            Options::default(),
+            Rect::new(0, 0, 120, 40),
+        );
+        app.runs.sort = order;
+        let mut batches = 0;
+        for (i, event) in loader.events().iter().enumerate() {
+            let done = matches!(event, LoadEvent::Done(_));
+            batches += usize::from(!done);
+            app.handle(Msg::Load {
+                event: Box::new(event),
+                progress: (0, 0),
+            });
+            // Folded after every batch, and after bursts of three.
+            if i % 3 != 1 || done {
+                while app.has_deferred_work() {
+                    app.after_drain();
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        assert!(batches > 10, "the demo arrives in many batches ({batches})");
+        let expected: Vec<u32> = runs::list(&full, None, order)
+            .iter()
+            .map(|r| r.index() as u32)
+            .collect();
+        let ids = |h: &History, order: &[u32]| -> Vec<String> {
+            order
+                .iter()
+                .map(|&i| h.run(i as usize).id().to_string())
+                .collect()
+        };
+        let loaded = app.shared.read();
+        assert_eq!(
+            ids(&loaded, &app.runs.order),
+            ids(&full, &expected),
+            "{order:?}"
+        );
+        let all: Vec<_> = full.runs().collect();
+        assert_eq!(app.runs.failed, runs::failed_count(&all), "{order:?}");
+    }
+}

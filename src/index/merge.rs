@@ -240,11 +240,14 @@ impl History {
         index
     }
 
-    /// Brings every run touched since the last call into order and updates its figures.
-    pub fn settle(&mut self) {
-        for run in std::mem::take(&mut self.dirty) {
+    /// Brings every run touched since the last call into order and updates its figures;
+    /// returns those runs (new ones among them), for views that follow the history.
+    pub fn settle(&mut self) -> Vec<u32> {
+        let touched = std::mem::take(&mut self.dirty);
+        for &run in &touched {
             self.settle_run(run as usize);
         }
+        touched
     }
 
     fn settle_run(&mut self, run: usize) {

@@ -10,9 +10,10 @@ use crate::tui::layout::{inner, Pane};
 use crate::tui::panes::timeline;
 
 impl App {
-    /// The history grew: re-sort the runs, select the first run if none is, and refresh
-    /// the shown run when it gained steps.
-    pub(super) fn history_changed(&mut self) {
+    /// The history grew (`touched`: the runs that are new or changed): re-place them in
+    /// the run list, select the first run if none is, and refresh the shown run when it
+    /// gained steps.
+    pub(super) fn history_changed(&mut self, touched: &[u32]) {
         self.dirty = true;
         {
             let h = self.shared.read();
@@ -25,7 +26,7 @@ impl App {
                 }
                 self.runs.seen = h.run_count();
             }
-            self.runs.refresh(&h);
+            self.runs.update(&h, touched);
         }
         match (self.runs.selected, self.runs.run_at(0)) {
             (None, Some(first)) => self.select_run(first),

@@ -44,6 +44,10 @@ use super::workers;
 use crate::index::watch::WatchEvent;
 use crate::index::{Batch, History, LoadEvent, SharedHistory};
 
+/// The longest the UI thread folds loaded batches in one go (then it draws and reads
+/// keys, and comes back for the rest).
+const FOLD_BUDGET: Duration = Duration::from_millis(4);
+
 /// How the TUI is set up.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -220,7 +224,8 @@ impl App {
             done: true,
             ..LoadState::default()
         };
-        app.history_changed();
+        let all: Vec<u32> = (0..app.shared.read().run_count() as u32).collect();
+        app.history_changed(&all);
         app
     }
 
@@ -395,15 +400,22 @@ impl App {
         let Some(mut h) = self.shared.try_write() else {
             return;
         };
-        for p in self.pending.drain(..) {
+        // A burst of batches is folded a few milliseconds at a time, so that a key
+        // arriving meanwhile waits for one short fold, not for the whole burst; the loop
+        // comes back for the rest (`has_deferred_work`).
+        let budget = Instant::now() + FOLD_BUDGET;
+        while let Some(p) = self.pending.pop_front() {
             match p {
                 Pending::Load(b) => h.apply(*b),
                 Pending::Watch(ev) => h.apply_watch(*ev),
             }
+            if Instant::now() >= budget {
+                break;
+            }
         }
-        h.settle();
+        let touched = h.settle();
         drop(h);
-        self.history_changed();
+        self.history_changed(&touched);
     }
 
     pub fn resize(&mut self, size: Rect) {

@@ -28,6 +28,10 @@ use crate::tui::theme::{Role, Theme};
 pub struct RunListState {
     /// Run indices (into the history) in display order.
     pub order: Vec<u32>,
+    /// The runs passing the filter, in order, before the window narrows them.
+    listed: Vec<u32>,
+    /// Which runs (by history index) were counted as failed.
+    bad: Vec<bool>,
     pub cursor: ListCursor,
     /// The selected run, by history index.
     pub selected: Option<usize>,
@@ -56,39 +60,65 @@ pub struct RunListState {
 }
 
 impl RunListState {
-    /// Re-sorts after the history grew, keeping the selected run selected.
-    pub fn refresh(&mut self, h: &History) {
-        let before = self.cursor.selected;
-        let filter = self
-            .filter
+    fn filter(&self) -> Option<runs::Filter<'_>> {
+        self.filter
             .as_ref()
-            .map(|(query, now)| runs::Filter { query, now: *now });
-        let listed = runs::list(h, filter, self.sort);
+            .map(|(query, now)| runs::Filter { query, now: *now })
+    }
+
+    /// Rebuilds the list from every run (the filter, order or window changed), keeping
+    /// the selected run selected.
+    pub fn refresh(&mut self, h: &History) {
+        let listed = runs::list(h, self.filter(), self.sort);
+        self.listed = listed.iter().map(|r| r.index() as u32).collect();
+        self.bad.clear();
+        self.failed = 0;
+        self.has_tokens = false;
+        self.id_w = 3;
+        self.agent_w = 5;
+        let all: Vec<u32> = (0..h.run_count() as u32).collect();
+        self.count(h, &all);
+        self.relaid(h);
+    }
+
+    /// The history grew: only the `touched` runs (new or changed) changed, so they alone
+    /// are re-placed and re-counted; the list is then as [`Self::refresh`] would make it.
+    pub fn update(&mut self, h: &History, touched: &[u32]) {
+        let mut listed = std::mem::take(&mut self.listed);
+        runs::relist(h, &mut listed, touched, self.filter(), self.sort);
+        self.listed = listed;
+        self.count(h, touched);
+        self.relaid(h);
+    }
+
+    /// Counts `runs` in the list's figures (failures, token columns, column widths).
+    fn count(&mut self, h: &History, runs: &[u32]) {
+        self.bad.resize(h.run_count(), false);
+        for &i in runs {
+            let run = h.run(i as usize);
+            let bad = run.outcome().is_bad();
+            let was = std::mem::replace(&mut self.bad[i as usize], bad);
+            self.failed = self.failed + usize::from(bad) - usize::from(was);
+            self.has_tokens |= run.tokens().is_some();
+            self.id_w = self.id_w.max(width(&sanitize::line(run.id())).min(24));
+            let agent = width(&sanitize::line(run.agent().unwrap_or("-")));
+            self.agent_w = self.agent_w.max(agent.min(18));
+        }
+    }
+
+    /// Lays the listed runs out: the strip, the window, the selection.
+    fn relaid(&mut self, h: &History) {
+        let before = self.cursor.selected;
+        let listed: Vec<RunRef> = self.listed.iter().map(|&i| h.run(i as usize)).collect();
         self.strip.rebuild(&listed);
-        let window = self.window.clone();
-        self.order = listed
-            .iter()
-            .filter(|r| {
-                window
-                    .as_ref()
-                    .map_or(true, |w| r.started_at().is_some_and(|t| w.contains(&t)))
-            })
-            .map(|r| r.index() as u32)
-            .collect();
-        self.failed = h.runs().filter(|r| r.outcome().is_bad()).count();
-        self.has_tokens = h.runs().any(|r| r.tokens().is_some());
-        self.id_w = h
-            .runs()
-            .map(|r| width(&sanitize::line(r.id())))
-            .max()
-            .unwrap_or(3)
-            .clamp(3, 24);
-        self.agent_w = h
-            .runs()
-            .map(|r| width(&sanitize::line(r.agent().unwrap_or("-"))))
-            .max()
-            .unwrap_or(5)
-            .clamp(5, 18);
+        self.order = match &self.window {
+            None => self.listed.clone(),
+            Some(w) => listed
+                .iter()
+                .filter(|r| r.started_at().is_some_and(|t| w.contains(&t)))
+                .map(|r| r.index() as u32)
+                .collect(),
+        };
         if let Some(run) = self.selected {
             if let Some(pos) = self.order.iter().position(|&i| i as usize == run) {
                 self.cursor.selected = pos;
