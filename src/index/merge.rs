@@ -99,6 +99,7 @@ impl History {
                 modified: meta.modified().ok().filter(|_| !source::is_stream(path)),
                 lines: 0,
                 consumed: 0,
+                notes: Default::default(),
             });
         }
         let threads = options
@@ -126,11 +127,24 @@ impl History {
                 strings[id as usize]
             }
         };
+        let triggers: Vec<Option<(u32, StepKind)>> = p.runs.iter().map(|r| r.trigger).collect();
         let runs: Vec<u32> = p
             .runs
             .into_iter()
             .map(|local| self.merge_run(local, p.file))
             .collect();
+        for alias in p.aliases {
+            let entry = &mut self.runs[runs[alias.run as usize] as usize];
+            let table =
+                std::sync::Arc::make_mut(entry.aliases.get_or_insert_with(Default::default));
+            match table.get(&alias.name) {
+                Some((_, false)) => {}
+                Some((_, true)) if alias.weak => {}
+                _ => {
+                    table.insert(alias.name, (alias.id, alias.weak));
+                }
+            }
+        }
         let mut start = self.steps.len() as u32;
         for (i, error) in p.step_errors.into_iter().enumerate() {
             if error != NO_STRING {
@@ -149,9 +163,25 @@ impl History {
                 self.dirty.push(run);
             }
             entry.push_steps(start, count);
+            // Only the run's first step that may be its trigger becomes its `run_start`.
+            if let Some((at, kind)) = triggers[local_run] {
+                if entry.has_trigger {
+                    self.steps[(start + at) as usize].set_kind(kind);
+                }
+                entry.has_trigger = true;
+            }
             start += count;
         }
         let info = &mut self.files[p.file as usize];
+        for (line, reason) in p.file_notes {
+            if info.notes.insert(reason.clone()) {
+                self.problems.push(Problem {
+                    file: info.path.clone(),
+                    line: info.lines + line,
+                    reason,
+                });
+            }
+        }
         for (line, reason) in p.problems {
             self.problems.push(Problem {
                 file: info.path.clone(),
@@ -172,6 +202,7 @@ impl History {
             format,
             lines: 0,
             consumed: 0,
+            notes: Default::default(),
         });
         (self.files.len() - 1) as u32
     }
