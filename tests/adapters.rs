@@ -147,7 +147,7 @@ fn otel_step_records_keep_inputs_outputs_and_every_attribute() {
 
 #[test]
 fn claude_code_sessions_map_blocks_to_steps() {
-    let path = fixture("claude_code");
+    let path = fixture("claude_code/session.jsonl");
     let runs = runs(&path);
     assert_eq!(runs.len(), 1);
     let run = &runs[0];

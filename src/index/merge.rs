@@ -292,20 +292,19 @@ impl History {
         // records arrive in export order (spans) or from several files (sub-agents), by time.
         let format = entry.files.first().map(|&f| self.files[f as usize].format);
         let by_step = format.unwrap_or(Format::Native) == Format::Native;
-        let key = |s: &StepSummary| if by_step { i64::from(s.seq) } else { s.ts };
-        if slots[from..]
-            .windows(2)
-            .any(|w| key(&steps[w[0] as usize]) > key(&steps[w[1] as usize]))
-        {
-            let mut ordered: Vec<(StepSummary, u32)> = slots
+        let keys = order_keys(steps, &slots, from, by_step);
+        if keys.windows(2).any(|w| w[0] > w[1]) {
+            let keys = order_keys(steps, &slots, 0, by_step);
+            let mut ordered: Vec<(i64, StepSummary, u32)> = slots
                 .iter()
-                .map(|&i| {
+                .zip(keys)
+                .map(|(&i, key)| {
                     let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
-                    (steps[i as usize], error)
+                    (key, steps[i as usize], error)
                 })
                 .collect();
-            ordered.sort_by_key(|(s, _)| key(s));
-            for (&slot, (s, error)) in slots.iter().zip(ordered) {
+            ordered.sort_by_key(|(key, ..)| *key);
+            for (&slot, (_, s, error)) in slots.iter().zip(ordered) {
                 steps[slot as usize] = s;
                 if error != NO_STRING {
                     self.step_errors.insert(slot, error);
@@ -334,6 +333,31 @@ impl History {
         entry.counted = slots.len() as u32;
         entry.segments.shrink_to_fit();
     }
+}
+
+/// The keys the run's steps from `from` on are ordered by: `step` numbers, or times, a
+/// step without a time keeping its place after the step logged before it.
+fn order_keys(steps: &[StepSummary], slots: &[u32], from: usize, by_step: bool) -> Vec<i64> {
+    let mut carried = slots[..from]
+        .iter()
+        .rev()
+        .map(|&i| steps[i as usize].ts)
+        .find(|&t| t != NO_TS)
+        .unwrap_or(NO_TS);
+    slots[from..]
+        .iter()
+        .map(|&i| {
+            let s = &steps[i as usize];
+            if by_step {
+                i64::from(s.seq)
+            } else {
+                if s.ts != NO_TS {
+                    carried = s.ts;
+                }
+                carried
+            }
+        })
+        .collect()
 }
 
 fn whole_file_problem(path: &std::path::Path, reason: String) -> Problem {

@@ -47,15 +47,17 @@ pub fn link_blocks(line: &LineLinks, links: &[Link]) -> Linked {
             aliases.push(alias(u.to_string(), first.clone(), false));
         }
     }
-    // The model call the message's tool calls hang under, named for all its lines.
+    // The model call the message's tool calls hang under, named for all its lines: its
+    // text or thinking, else (weakly: a line of the message logged out of order must
+    // not win) what the message follows.
     let head = match links.first() {
-        Some(Link::ModelCall) => ids[0].clone(),
-        _ => line.parent.clone(),
+        Some(Link::ModelCall) => ids[0].clone().map(|id| (id, false)),
+        _ => line.parent.clone().map(|p| (p, true)),
     };
     let message_head = match (line.message, head) {
-        (Some(m), Some(head)) => {
+        (Some(m), Some((head, weak))) => {
             let name = message_name(m);
-            aliases.push(alias(name.clone(), head, false));
+            aliases.push(alias(name.clone(), head, weak));
             Some(name)
         }
         _ => None,

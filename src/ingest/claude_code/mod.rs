@@ -76,8 +76,11 @@ pub fn parse_line<'a>(
         .or(uuid)
         .map(super::usage_key);
 
+    // A compaction boundary starts a new chain: it follows from its logical parent. A
+    // summary names the last message of the conversation it sums up.
     let mut parent = str_of(&v, "parentUuid")
         .or(str_of(&v, "logicalParentUuid"))
+        .or(str_of(&v, "leafUuid"))
         .map(str::to_owned);
     let mut aliases = Vec::new();
     let mut steps: Vec<(StepRecord, Link)> = Vec::new();
