@@ -113,7 +113,7 @@ impl History {
     /// Adds one batch of parsed steps. Batches must be applied in the order the loader
     /// delivers them.
     pub fn apply(&mut self, batch: Batch) {
-        let p: Parsed = batch.0;
+        let p: Parsed = *batch.0;
         let strings: Vec<u32> = p
             .strings
             .strings()
