@@ -147,7 +147,7 @@ fn otel_step_records_keep_inputs_outputs_and_every_attribute() {
 
 #[test]
 fn claude_code_sessions_map_blocks_to_steps() {
-    let path = fixture("claude_code");
+    let path = fixture("claude_code/session.jsonl");
     let runs = runs(&path);
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
@@ -168,14 +168,15 @@ fn claude_code_sessions_map_blocks_to_steps() {
     assert_eq!(
         shape(&steps),
         owned(&[
-            ("message", "user", "-"),
+            ("run_start", "user", "-"),
             ("llm_call", "claude-sonnet-4-5", "u1"),
             ("tool_call", "Bash", "a1"),
-            ("tool_result", "tool_result", "a1"),
+            ("tool_result", "tool_result", "toolu_1"),
             ("tool_call", "Task", "u2"),
-            ("message", "[f00d] user", "agent-f00d"),
+            // The sub-agent hangs under the Task call that gave it its prompt.
+            ("message", "[f00d] user", "toolu_2"),
             ("llm_call", "[f00d] claude-haiku-4-5", "s1"),
-            ("tool_result", "tool_result", "a2"),
+            ("tool_result", "tool_result", "toolu_2"),
         ])
     );
     assert_eq!(steps[3]["status"], "error");
@@ -410,7 +411,7 @@ fn claude_code_tool_uses_of_one_message_are_siblings_and_results_find_their_call
     assert_eq!(
         links(&steps),
         owned(&[
-            ("message", "u1", "-"),
+            ("run_start", "u1", "-"),
             ("llm_call", "a1", "u1"),
             ("tool_call", "toolu_a", "a1"),
             ("tool_call", "toolu_b", "a1"),

@@ -99,6 +99,7 @@ impl History {
                 modified: meta.modified().ok().filter(|_| !source::is_stream(path)),
                 lines: 0,
                 consumed: 0,
+                notes: Default::default(),
             });
         }
         let threads = options
@@ -112,7 +113,7 @@ impl History {
     /// Adds one batch of parsed steps. Batches must be applied in the order the loader
     /// delivers them.
     pub fn apply(&mut self, batch: Batch) {
-        let p: Parsed = batch.0;
+        let p: Parsed = *batch.0;
         let strings: Vec<u32> = p
             .strings
             .strings()
@@ -126,11 +127,24 @@ impl History {
                 strings[id as usize]
             }
         };
+        let triggers: Vec<Option<(u32, StepKind)>> = p.runs.iter().map(|r| r.trigger).collect();
         let runs: Vec<u32> = p
             .runs
             .into_iter()
             .map(|local| self.merge_run(local, p.file))
             .collect();
+        for alias in p.aliases {
+            let entry = &mut self.runs[runs[alias.run as usize] as usize];
+            let table =
+                std::sync::Arc::make_mut(entry.aliases.get_or_insert_with(Default::default));
+            match table.get(&alias.name) {
+                Some((_, false)) => {}
+                Some((_, true)) if alias.weak => {}
+                _ => {
+                    table.insert(alias.name, (alias.id, alias.weak));
+                }
+            }
+        }
         let mut start = self.steps.len() as u32;
         for (i, error) in p.step_errors.into_iter().enumerate() {
             if error != NO_STRING {
@@ -149,9 +163,25 @@ impl History {
                 self.dirty.push(run);
             }
             entry.push_steps(start, count);
+            // Only the run's first step that may be its trigger becomes its `run_start`.
+            if let Some((at, kind)) = triggers[local_run] {
+                if entry.has_trigger {
+                    self.steps[(start + at) as usize].set_kind(kind);
+                }
+                entry.has_trigger = true;
+            }
             start += count;
         }
         let info = &mut self.files[p.file as usize];
+        for (line, reason) in p.file_notes {
+            if info.notes.insert(reason.clone()) {
+                self.problems.push(Problem {
+                    file: info.path.clone(),
+                    line: info.lines + line,
+                    reason,
+                });
+            }
+        }
         for (line, reason) in p.problems {
             self.problems.push(Problem {
                 file: info.path.clone(),
@@ -172,6 +202,7 @@ impl History {
             format,
             lines: 0,
             consumed: 0,
+            notes: Default::default(),
         });
         (self.files.len() - 1) as u32
     }
@@ -264,20 +295,19 @@ impl History {
         // records arrive in export order (spans) or from several files (sub-agents), by time.
         let format = entry.files.first().map(|&f| self.files[f as usize].format);
         let by_step = format.unwrap_or(Format::Native) == Format::Native;
-        let key = |s: &StepSummary| if by_step { i64::from(s.seq) } else { s.ts };
-        if slots[from..]
-            .windows(2)
-            .any(|w| key(&steps[w[0] as usize]) > key(&steps[w[1] as usize]))
-        {
-            let mut ordered: Vec<(StepSummary, u32)> = slots
+        let keys = order_keys(steps, &slots, from, by_step);
+        if keys.windows(2).any(|w| w[0] > w[1]) {
+            let keys = order_keys(steps, &slots, 0, by_step);
+            let mut ordered: Vec<(i64, StepSummary, u32)> = slots
                 .iter()
-                .map(|&i| {
+                .zip(keys)
+                .map(|(&i, key)| {
                     let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
-                    (steps[i as usize], error)
+                    (key, steps[i as usize], error)
                 })
                 .collect();
-            ordered.sort_by_key(|(s, _)| key(s));
-            for (&slot, (s, error)) in slots.iter().zip(ordered) {
+            ordered.sort_by_key(|(key, ..)| *key);
+            for (&slot, (_, s, error)) in slots.iter().zip(ordered) {
                 steps[slot as usize] = s;
                 if error != NO_STRING {
                     self.step_errors.insert(slot, error);
@@ -306,6 +336,31 @@ impl History {
         entry.counted = slots.len() as u32;
         entry.segments.shrink_to_fit();
     }
+}
+
+/// The keys the run's steps from `from` on are ordered by: `step` numbers, or times, a
+/// step without a time keeping its place after the step logged before it.
+fn order_keys(steps: &[StepSummary], slots: &[u32], from: usize, by_step: bool) -> Vec<i64> {
+    let mut carried = slots[..from]
+        .iter()
+        .rev()
+        .map(|&i| steps[i as usize].ts)
+        .find(|&t| t != NO_TS)
+        .unwrap_or(NO_TS);
+    slots[from..]
+        .iter()
+        .map(|&i| {
+            let s = &steps[i as usize];
+            if by_step {
+                i64::from(s.seq)
+            } else {
+                if s.ts != NO_TS {
+                    carried = s.ts;
+                }
+                carried
+            }
+        })
+        .collect()
 }
 
 fn whole_file_problem(path: &std::path::Path, reason: String) -> Problem {

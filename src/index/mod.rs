@@ -60,6 +60,8 @@ pub struct FileInfo {
     pub lines: u64,
     /// Bytes read: the offset just past the last complete line.
     pub consumed: u64,
+    /// Problems about the whole file already reported (each once).
+    notes: std::collections::BTreeSet<String>,
 }
 
 /// Marks a missing value in the compact step summary.
@@ -125,6 +127,32 @@ impl StepSummary {
     fn is_error(&self) -> bool {
         crate::model::is_error(self.kind(), self.status())
     }
+    fn set_kind(&mut self, kind: StepKind) {
+        self.packed = (self.packed & !(0xF << LEN_BITS)) | (kind as u32) << LEN_BITS;
+    }
+}
+
+/// A run's aliases (see [`crate::ingest::Alias`]): by name key, the id and whether the
+/// declaration was weak.
+pub(crate) type AliasTable = FxHashMap<u64, (Box<str>, bool)>;
+
+/// Hops followed from an alias to the id it stands for (an alias may name another).
+const ALIAS_HOPS: usize = 4;
+
+/// The id `name` stands for in `table`, when it is an alias.
+fn resolve_alias(table: &AliasTable, name: &str) -> Option<String> {
+    let mut current = name;
+    let mut resolved = None;
+    for _ in 0..ALIAS_HOPS {
+        match table.get(&crate::ingest::text_key(current)) {
+            Some((id, _)) if **id != *current => {
+                resolved = Some(&**id);
+                current = id;
+            }
+            _ => break,
+        }
+    }
+    resolved.map(str::to_owned)
 }
 
 /// A run's steps that sit next to each other in `History::steps`.
@@ -160,6 +188,10 @@ pub(crate) struct RunEntry {
     counted: u32,
     /// Touched since the last settle (and listed in `History::dirty`).
     dirty: bool,
+    /// Names the run's records gave to its steps, shared with reads in flight.
+    aliases: Option<std::sync::Arc<AliasTable>>,
+    /// One of the run's steps was made its trigger (its `run_start`).
+    has_trigger: bool,
 }
 
 /// A run's token total as its records add up: summed usages, and usages reported several
@@ -502,13 +534,15 @@ impl<'h> RunRef<'h> {
                 } else {
                     summary.seq as usize
                 };
-                (file, summary.offset(), summary.len(), sub)
+                let trigger = summary.kind() == StepKind::RunStart;
+                (file, summary.offset(), summary.len(), sub, trigger)
             })
             .collect();
         StepPlan {
             start: range.start,
             files,
             steps,
+            aliases: self.entry.aliases.clone(),
         }
     }
 }
@@ -519,8 +553,10 @@ pub struct StepPlan {
     /// The run position of the first step.
     start: usize,
     files: BTreeMap<usize, (PathBuf, Format)>,
-    /// Per step: file, record offset, record length, place among the record's steps.
-    steps: Vec<(usize, u64, Option<u32>, usize)>,
+    /// Per step: file, record offset, record length, place among the record's steps,
+    /// whether the index made it the run's trigger.
+    steps: Vec<(usize, u64, Option<u32>, usize, bool)>,
+    aliases: Option<std::sync::Arc<AliasTable>>,
 }
 
 impl StepPlan {
@@ -538,7 +574,7 @@ impl StepPlan {
         // Several steps can share a record (spans of one OTLP line, blocks of one
         // message): each distinct record is read and parsed once.
         let mut records: BTreeMap<(usize, u64), Option<u32>> = BTreeMap::new();
-        for &(file, offset, len, _) in &self.steps {
+        for &(file, offset, len, ..) in &self.steps {
             records.insert((file, offset), len);
         }
         let mut by_file: BTreeMap<usize, Vec<(u64, Option<u32>)>> = BTreeMap::new();
@@ -566,7 +602,7 @@ impl StepPlan {
         self.steps
             .iter()
             .enumerate()
-            .map(|(i, &(file, offset, _, sub))| {
+            .map(|(i, &(file, offset, _, sub, trigger))| {
                 let mut step = decoded
                     .get(&(file, offset))
                     .and_then(|steps| steps.get(sub))
@@ -577,6 +613,15 @@ impl StepPlan {
                         reason: format!("step {sub} of the record is gone"),
                     })?;
                 let position = (self.start + i) as u32;
+                if trigger && step.kind != StepKind::RunStart {
+                    step.kind = StepKind::RunStart;
+                    step.kind_name = StepKind::RunStart.as_str().to_string();
+                }
+                if let (Some(table), Some(parent)) = (&self.aliases, &step.parent) {
+                    if let Some(id) = resolve_alias(table, parent) {
+                        step.parent = Some(id);
+                    }
+                }
                 if step.id.is_empty() {
                     step.id = position.to_string();
                 }

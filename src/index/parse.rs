@@ -53,6 +53,19 @@ pub(super) struct LocalRun {
     pub(super) declared: Option<Outcome>,
     pub(super) end_error: Option<Box<str>>,
     pub(super) tokens: super::RunTokens,
+    /// Steps of the run in this chunk so far.
+    pub(super) steps: u32,
+    /// The first step that may be the run's trigger: its place among the run's steps of
+    /// the chunk, and its own kind (the merge gives it back when the run has a trigger).
+    pub(super) trigger: Option<(u32, StepKind)>,
+}
+
+/// An alias a record declared (see [`crate::ingest::Alias`]): run (local), name key, id.
+pub(super) struct LocalAlias {
+    pub(super) run: u32,
+    pub(super) name: u64,
+    pub(super) id: Box<str>,
+    pub(super) weak: bool,
 }
 
 /// What a worker made of one chunk; string and run ids are local to it.
@@ -72,6 +85,10 @@ pub(super) struct Parsed {
     pub(super) strings: Interner,
     /// (1-based line within the chunk, reason)
     pub(super) problems: Vec<(u64, String)>,
+    /// Problems that hold for the whole file: reported once per file.
+    pub(super) file_notes: Vec<(u64, String)>,
+    /// Aliases declared, in file order.
+    pub(super) aliases: Vec<LocalAlias>,
     /// Offset just past the chunk in its file: what has been read of it.
     pub(super) end: u64,
 }
@@ -89,6 +106,8 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         runs: Vec::new(),
         strings: Interner::default(),
         problems: Vec::new(),
+        file_notes: Vec::new(),
+        aliases: Vec::new(),
         end: chunk.base + chunk.len as u64,
     };
     let mut run_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
@@ -167,6 +186,11 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
                 }
             }
             Err(reason) => parsed.problems.push((parsed.lines, reason)),
+        }
+        for (_, reason) in part_problems.drain(..) {
+            if !parsed.file_notes.iter().any(|(_, r)| *r == reason) {
+                parsed.file_notes.push((parsed.lines, reason));
+            }
         }
     }
     parsed.group_by_run();
@@ -289,10 +313,23 @@ impl Parsed {
         if let Some(tokens) = ev.tokens {
             local.tokens.add(tokens, ev.tokens_count);
         }
+        for alias in &ev.aliases {
+            self.aliases.push(LocalAlias {
+                run,
+                name: crate::ingest::text_key(&alias.name),
+                id: alias.id.as_ref().into(),
+                weak: alias.weak,
+            });
+        }
         if ev.run_info_only {
             return;
         }
-        let kind = ev.step_kind();
+        let mut kind = ev.step_kind();
+        if ev.may_trigger && local.trigger.is_none() {
+            local.trigger = Some((local.steps, kind));
+            kind = StepKind::RunStart;
+        }
+        local.steps += 1;
         let status = ev.effective_status();
         let error = match (&ev.error, status) {
             (Some(e), Status::Error) => {

@@ -30,7 +30,7 @@ pub struct Source {
 }
 
 /// Parsed steps of one chunk, ready to be applied to the history in order.
-pub struct Batch(pub(super) Parsed);
+pub struct Batch(pub(super) Box<Parsed>);
 
 /// What the background load reports.
 pub enum LoadEvent {
@@ -138,7 +138,7 @@ fn run(
             pending.insert(parsed.seq, parsed);
             while let Some(p) = pending.remove(&next_seq) {
                 // A consumer that has gone away stops the load.
-                if events.send(LoadEvent::Batch(Batch(p))).is_err() {
+                if events.send(LoadEvent::Batch(Batch(Box::new(p)))).is_err() {
                     return Ok(());
                 }
                 next_seq += 1;

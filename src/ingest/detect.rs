@@ -35,8 +35,11 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         if obj.contains_key("run_id") && obj.contains_key("kind") {
             return Some(Format::Native);
         }
+        let is_summary = obj.get("type").and_then(Value::as_str) == Some("summary")
+            && obj.contains_key("leafUuid");
         if obj.contains_key("sessionId")
             || (obj.contains_key("messageId") && obj.contains_key("snapshot"))
+            || is_summary
         {
             return Some(Format::ClaudeCode);
         }
@@ -75,6 +78,10 @@ mod tests {
             ("{\"resourceMetrics\":[]}\n", Some(Format::Otel)),
             (
                 r#"{"type":"file-history-snapshot","messageId":"m","snapshot":{}}"#,
+                Some(Format::ClaudeCode),
+            ),
+            (
+                "{\"type\":\"summary\",\"summary\":\"Fix the tests\",\"leafUuid\":\"u9\"}\n{\"type\":\"summary\",\"summary\":\"Refactor\",\"leafUuid\":\"u7\"}",
                 Some(Format::ClaudeCode),
             ),
             (

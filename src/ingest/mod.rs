@@ -58,6 +58,23 @@ pub struct Event<'a> {
     pub outcome: Option<Outcome>,
     /// The record shown for this step (filled only when asked for).
     pub record: Option<serde_json::Value>,
+    /// Links this record makes for steps of other records (see [`Alias`]).
+    pub aliases: Vec<Alias<'a>>,
+    /// The step may be the run's trigger (a user's request): the index makes the first
+    /// such step of a run its `run_start`.
+    pub may_trigger: bool,
+}
+
+/// A name that stands for a step id inside one run, for links records make to each other
+/// that no single record can resolve (all lines of one model message, the call a
+/// sub-agent was launched by). A parent naming `name` is read as `id`, itself followed
+/// when it is a name (a few hops). The first declaration of a name wins; a `weak` one
+/// gives way to a later one that is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias<'a> {
+    pub name: Cow<'a, str>,
+    pub id: Cow<'a, str>,
+    pub weak: bool,
 }
 
 /// How a step's tokens count toward its run's total.
@@ -76,6 +93,11 @@ pub enum TokenCount {
 
 /// A stable key for [`TokenCount::Once`].
 pub fn usage_key(text: &str) -> u64 {
+    text_key(text)
+}
+
+/// A stable 64-bit key of a text (usage keys, alias names).
+pub fn text_key(text: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     text.hash(&mut h);
@@ -127,7 +149,9 @@ pub type PartProblem = (usize, String);
 
 /// Parses one record into events, appended to `out`. With `with_records`, each event
 /// carries the JSON it is shown with. A record that cannot be used at all is an `Err`;
-/// unusable parts of a usable document go to `problems`. A record that is valid but holds
+/// unusable parts of a usable document go to `problems`. For line formats, `problems` are
+/// notes about a usable line that hold for its whole file (a format version not seen
+/// before): the index reports each reason once per file. A record that is valid but holds
 /// no steps (an OpenTelemetry metrics line, a Codex `turn_context`) adds nothing.
 pub fn parse_record<'a>(
     format: Format,
@@ -156,7 +180,7 @@ pub fn parse_record<'a>(
             Ok(())
         }
         Format::Otel => otel::parse_line(text, with_records, out),
-        Format::ClaudeCode => claude_code::parse_line(text, with_records, out),
+        Format::ClaudeCode => claude_code::parse_line(text, ctx, with_records, out, problems),
         Format::Codex => codex::parse_line(text, ctx, with_records, out),
         Format::TauBench => tau_bench::parse(text, ctx, with_records, out, problems),
     }

@@ -1,0 +1,498 @@
+//! Claude Code transcripts of several layouts and versions (tests/fixtures/claude_code/,
+//! written by hand from observed transcripts; tests/fixtures/realdata/claude-code/, real
+//! sessions): the trigger, the model call a message's tool calls hang under, sub-agents
+//! under the call that launched them, failed results of every shape, interruptions,
+//! compactions, API errors, records of unknown types, versions not seen before, files of
+//! summaries only, and the same transcripts with lines reordered or fields left out.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use retrace::index::{History, LoadOptions};
+use retrace::model::{Step, StepKind};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+const TOOL_HEAVY: &str = "realdata/claude-code/tool_heavy.jsonl";
+const V1: &str = "claude_code/v1_0_inline_sidechain";
+const V2_0: &str = "claude_code/v2_0_sibling_agents";
+const V2_1: &str = "claude_code/v2_1_subagents";
+const V3: &str = "claude_code/v3_future.jsonl";
+
+fn retrace(args: &[&str], path: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run retrace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn load_with(path: &Path, chunk_size: usize) -> History {
+    let options = LoadOptions {
+        chunk_size,
+        ..LoadOptions::default()
+    };
+    History::load(&[path.to_path_buf()], &options).unwrap()
+}
+
+/// The steps of the only run (or of the run whose id starts with `run`).
+fn steps(path: &Path, run: &str) -> Vec<Step> {
+    let history = load_with(path, 512);
+    history.find_run(run).unwrap().load_steps().unwrap()
+}
+
+fn named<'s>(steps: &'s [Step], name: &str) -> &'s Step {
+    steps
+        .iter()
+        .find(|s| s.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no step named {name}"))
+}
+
+fn parent_of<'s>(steps: &'s [Step], step: &Step) -> Option<&'s Step> {
+    let p = step.parent.as_deref()?;
+    steps.iter().find(|s| s.id == p)
+}
+
+/// A copy of a fixture's files in a temporary folder, each file's lines changed by `change`.
+fn changed_copy(name: &str, mut change: impl FnMut(&Path, &mut Vec<Value>)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = fixture(name);
+    let files: Vec<PathBuf> = if from.is_dir() {
+        walk(&from)
+    } else {
+        vec![from.clone()]
+    };
+    for file in files {
+        let rel = file
+            .strip_prefix(if from.is_dir() {
+                &from
+            } else {
+                from.parent().unwrap()
+            })
+            .unwrap();
+        let mut lines: Vec<Value> = std::fs::read_to_string(&file)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        change(rel, &mut lines);
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+        std::fs::write(to, text).unwrap();
+    }
+    dir
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+// --- the trigger --------------------------------------------------------------------
+
+#[test]
+fn the_trigger_is_the_first_request_not_hooks_meta_lines_or_commands() {
+    let doc: Value =
+        serde_json::from_str(&retrace(&["show", "3c00", "--json"], &fixture(V2_1))).unwrap();
+    assert_eq!(
+        doc["run"]["trigger"],
+        "why does the orders migration fail on staging?"
+    );
+    let kinds: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "run_start").count(), 1);
+    // The hook's progress and the meta line come before it, and stay what they are.
+    assert_eq!(&kinds[..3], ["progress", "message", "run_start"]);
+    // In the real session, later requests stay messages.
+    let real = steps(&fixture(TOOL_HEAVY), "d6e0");
+    let requests: Vec<&Step> = real
+        .iter()
+        .filter(|s| s.name.as_deref() == Some("user"))
+        .collect();
+    assert_eq!(requests[0].kind, StepKind::RunStart);
+    assert_eq!(
+        retrace::describe::trigger(&real),
+        Some(&json!("start phoenix in background"))
+    );
+    assert!(requests[1..].iter().all(|s| s.kind == StepKind::Message));
+}
+
+#[test]
+fn the_browser_list_and_pick_see_the_trigger_as_the_run_start() {
+    let history = load_with(&fixture(TOOL_HEAVY), 1 << 20);
+    let run = history.runs().next().unwrap();
+    let kinds: Vec<StepKind> = run.steps().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == StepKind::RunStart).count(),
+        1
+    );
+}
+
+// --- parallel tool calls (issue 18) ------------------------------------------------
+
+/// The tree lines of `retrace show RUN --tree`, with the step names they show.
+fn tree(run: &str, path: &Path) -> Vec<String> {
+    retrace(&["show", run, "--tree"], path)
+        .lines()
+        .skip_while(|l| !l.contains('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Where the step named `name` sits in the tree: its line's indentation (the text
+/// before its glyph) and the line.
+fn tree_line<'t>(lines: &'t [String], name: &str) -> (usize, &'t str) {
+    let line = lines
+        .iter()
+        .find(|l| l.ends_with(&format!(" {name}")))
+        .unwrap_or_else(|| panic!("no tree line for {name}:\n{}", lines.join("\n")));
+    let depth = line.find('#').unwrap();
+    (depth, line)
+}
+
+#[test]
+fn tool_calls_of_one_message_are_siblings_under_its_model_call_in_the_tree() {
+    let lines = tree("d6e0", &fixture(TOOL_HEAVY));
+    let (web, web_line) = tree_line(&lines, "WebSearch");
+    let (glob, glob_line) = tree_line(&lines, "Glob");
+    assert_eq!(web, glob, "siblings at one depth:\n{}", lines.join("\n"));
+    assert!(
+        web_line.contains("├─→") && glob_line.contains("└─→"),
+        "{web_line}\n{glob_line}"
+    );
+    // Their results hang under each of them, not under the other call.
+    let at = |l: &str| lines.iter().position(|x| x == l).unwrap();
+    let (w, g) = (at(web_line), at(glob_line));
+    assert!(
+        lines[w + 1..g].iter().any(|l| l.contains("tool_result")),
+        "WebSearch's result is under it:\n{}",
+        lines.join("\n")
+    );
+    // The parent of both is the model call of their message (its first line's text).
+    let s = steps(&fixture(TOOL_HEAVY), "d6e0");
+    let (a, b) = (named(&s, "WebSearch"), named(&s, "Glob"));
+    assert_eq!(a.parent, b.parent);
+    let head = parent_of(&s, a).expect("the model call is a step");
+    assert_eq!(head.kind, StepKind::LlmCall);
+    assert_eq!(head.name.as_deref(), Some("claude-opus-4-6"));
+    // The two calls of a later message, the second streamed after the first had run,
+    // are siblings too.
+    let (read, fetch) = (named(&s, "Read"), named(&s, "WebFetch"));
+    assert_eq!(read.parent, fetch.parent);
+    assert_eq!(tree_line(&lines, "Read").0, tree_line(&lines, "WebFetch").0);
+    // Every result hangs under its own call.
+    for r in s.iter().filter(|s| s.kind == StepKind::ToolResult) {
+        let call = parent_of(&s, r).expect("a result's call");
+        assert_eq!(call.kind, StepKind::ToolCall, "{r:?}");
+    }
+}
+
+#[test]
+fn siblings_stay_siblings_when_the_lines_of_a_message_are_logged_in_another_order() {
+    // The two tool_use lines of the parallel message, and the model call's text and
+    // thinking, in reverse order (times swapped with them, so the file stays in time order).
+    let dir = changed_copy(TOOL_HEAVY, |_, lines| {
+        let of_message: Vec<usize> = (0..lines.len())
+            .filter(|&i| {
+                lines[i].pointer("/message/id").and_then(Value::as_str)
+                    == Some("msg_01LbyjvsALGe2gMsTgDSj7e6")
+            })
+            .collect();
+        assert_eq!(of_message.len(), 4);
+        let times: Vec<Value> = of_message
+            .iter()
+            .map(|&i| lines[i]["timestamp"].clone())
+            .collect();
+        let moved: Vec<Value> = of_message.iter().rev().map(|&i| lines[i].clone()).collect();
+        for (k, &i) in of_message.iter().enumerate() {
+            lines[i] = moved[k].clone();
+            lines[i]["timestamp"] = times[k].clone();
+        }
+    });
+    let s = steps(dir.path(), "d6e0");
+    let (a, b) = (named(&s, "WebSearch"), named(&s, "Glob"));
+    assert_eq!(a.parent, b.parent);
+    assert_eq!(parent_of(&s, a).unwrap().kind, StepKind::LlmCall);
+}
+
+// --- sub-agents -----------------------------------------------------------------------
+
+/// The tool call a sub-agent's first step hangs under, by the agent's step name prefix.
+fn launcher<'s>(s: &'s [Step], agent_prefix: &str) -> &'s Step {
+    let root = s
+        .iter()
+        .find(|x| {
+            x.name
+                .as_deref()
+                .is_some_and(|n| n.starts_with(agent_prefix))
+        })
+        .unwrap_or_else(|| panic!("no step of {agent_prefix}"));
+    let call = parent_of(s, root).unwrap_or_else(|| panic!("{root:?} has no parent step"));
+    assert_eq!(call.kind, StepKind::ToolCall);
+    call
+}
+
+#[test]
+fn an_inline_sidechain_of_the_first_releases_hangs_under_its_task_call_by_prompt() {
+    let s = steps(&fixture(V1), "1a00");
+    assert_eq!(launcher(&s, "[agent]").id, "toolu_b1_task");
+    // Its model call follows its prompt.
+    let reply = named(&s, "[agent] claude-sonnet-4-20250514");
+    assert_eq!(
+        parent_of(&s, reply).unwrap().name.as_deref(),
+        Some("[agent] user")
+    );
+}
+
+#[test]
+fn sibling_agent_files_hang_under_their_call_by_agent_id_even_with_one_prompt_for_two() {
+    let s = steps(&fixture(V2_0), "2b00");
+    assert_eq!(launcher(&s, "[ace001]").id, "toolu_c2_a");
+    assert_eq!(launcher(&s, "[beef02]").id, "toolu_c2_b");
+    // The two Task calls of one message are siblings.
+    let calls: Vec<&Step> = s.iter().filter(|x| x.kind == StepKind::ToolCall).collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].parent, calls[1].parent);
+}
+
+#[test]
+fn without_agent_ids_in_the_session_a_sub_agent_is_found_by_its_prompt() {
+    // Results that do not name their agent: each sub-agent still finds a Task call
+    // that gave its prompt.
+    let dir = changed_copy(V2_0, |_, lines| {
+        for l in lines.iter_mut() {
+            if let Some(r) = l.get_mut("toolUseResult").and_then(Value::as_object_mut) {
+                r.remove("agentId");
+            }
+        }
+    });
+    let s = steps(dir.path(), "2b00");
+    for agent in ["[ace001]", "[beef02]"] {
+        assert_eq!(launcher(&s, agent).name.as_deref(), Some("Task"));
+    }
+}
+
+#[test]
+fn a_subagents_folder_hangs_under_its_task_call_by_agent_id() {
+    let s = steps(&fixture(V2_1), "3c00");
+    let call = launcher(&s, "[a7e3]");
+    assert_eq!(call.id, "toolu_d3_task");
+    // The agent's progress lines in the session hang there too.
+    let progress = named(&s, "agent_progress");
+    assert_eq!(progress.parent.as_deref(), Some("toolu_d3_task"));
+    // Its calls hang under it, its results under them.
+    let glob = named(&s, "[a7e3] Glob");
+    let result = s
+        .iter()
+        .find(|x| x.parent.as_deref() == Some(glob.id.as_str()))
+        .unwrap();
+    assert_eq!(result.kind, StepKind::ToolResult);
+}
+
+// --- errors, interruptions, compactions, unknown records ----------------------------
+
+#[test]
+fn failed_tool_results_are_errors_whatever_their_shape() {
+    let v1 = steps(&fixture(V1), "1a00");
+    let grep = named(&v1, "Grep");
+    let result = v1
+        .iter()
+        .find(|x| x.parent.as_deref() == Some(grep.id.as_str()))
+        .unwrap();
+    assert!(result.is_error(), "a result of text blocks saying Error:");
+    let v21 = steps(&fixture(V2_1), "3c00");
+    let results: Vec<&Step> = v21
+        .iter()
+        .filter(|x| x.kind == StepKind::ToolResult)
+        .collect();
+    let of = |call: &str| {
+        results
+            .iter()
+            .find(|r| r.parent.as_deref() == Some(call))
+            .unwrap()
+    };
+    // `toolUseResult` says "Error: …" while the content does not.
+    assert!(of("toolu_d3_log").is_error());
+    // `is_error: true` (a rejected call).
+    assert!(of("toolu_d3_edit").is_error());
+    let edit_error = of("toolu_d3_edit").error.as_ref().unwrap();
+    assert!(edit_error.message.as_deref().unwrap().contains("rejected"));
+    // A sub-agent's answer is not an error.
+    assert!(!of("toolu_d3_task").is_error());
+}
+
+#[test]
+fn an_interrupted_turn_cancels_the_run() {
+    let out = retrace(&["ls", "--json"], &fixture(V2_1));
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["runs"][0]["outcome"], "cancelled");
+    let real: Value =
+        serde_json::from_str(&retrace(&["ls", "--json"], &fixture(TOOL_HEAVY))).unwrap();
+    assert_eq!(real["runs"][0]["outcome"], "cancelled");
+    // A session nobody interrupted is not.
+    let v1: Value = serde_json::from_str(&retrace(&["ls", "--json"], &fixture(V1))).unwrap();
+    assert_ne!(v1["runs"][0]["outcome"], "cancelled");
+}
+
+#[test]
+fn compactions_and_api_errors_are_visible_steps() {
+    let s = steps(&fixture(V2_1), "3c00");
+    let boundary = named(&s, "compact_boundary");
+    assert_eq!(
+        boundary.record["output"]["compactMetadata"]["trigger"],
+        "auto"
+    );
+    // A boundary starts a new chain: it follows from its logical parent.
+    assert_eq!(boundary.parent.as_deref(), Some("d3-e1"));
+    let summary = named(&s, "compact summary");
+    assert_eq!(summary.kind, StepKind::Message);
+    let api = named(&s, "API error");
+    assert_eq!(api.kind, StepKind::LlmCall);
+    assert!(api.is_error());
+    let system = named(&s, "api_error");
+    assert!(system.is_error());
+    let error = system.error.as_ref().unwrap();
+    assert_eq!(error.code.as_deref(), Some("529"));
+    assert_eq!(error.message.as_deref(), Some("Overloaded"));
+}
+
+#[test]
+fn records_of_unknown_types_are_kept_whole() {
+    let s = steps(&fixture(V2_1), "3c00");
+    let unknown = named(&s, "x-agent-note");
+    assert_eq!(unknown.kind, StepKind::Other);
+    assert_eq!(unknown.kind_name, "x-agent-note");
+    assert_eq!(
+        unknown.record["output"]["note"]["text"],
+        "a record type this reader does not know"
+    );
+    let v3 = steps(&fixture(V3), "4d00");
+    assert_eq!(
+        named(&v3, "session-checkpoint").record["output"]["checkpoint"]["files"],
+        3
+    );
+    // A content block of an unknown type too.
+    assert_eq!(
+        named(&v3, "assistant plan").record["output"]["steps"][1],
+        "summarise"
+    );
+}
+
+#[test]
+fn a_version_not_seen_is_read_and_reported_once_per_file() {
+    for chunk in [64, 512, 1 << 20] {
+        let history = load_with(&fixture(V3), chunk);
+        let problems = history.problems();
+        assert_eq!(problems.len(), 1, "chunk {chunk}: {problems:?}");
+        assert!(
+            problems[0].reason.contains("3.0.1"),
+            "{}",
+            problems[0].reason
+        );
+        let run = history.find_run("4d00").unwrap();
+        assert_eq!(run.step_count(), 6);
+    }
+    // Versions the reader was checked with are no problem.
+    for seen in [V1, V2_0, V2_1, TOOL_HEAVY] {
+        let history = load_with(&fixture(seen), 512);
+        assert!(
+            history.problems().is_empty(),
+            "{seen}: {:?}",
+            history.problems()
+        );
+    }
+}
+
+#[test]
+fn lines_without_a_time_keep_their_place_and_missing_fields_are_no_problem() {
+    let s = steps(&fixture(V3), "4d00");
+    let names: Vec<&str> = s.iter().filter_map(|x| x.name.as_deref()).collect();
+    assert_eq!(
+        names,
+        [
+            "user",
+            "assistant plan",
+            "Read",
+            "tool_result",
+            "session-checkpoint",
+            "claude-opus-5"
+        ]
+    );
+    let result = named(&s, "tool_result");
+    assert_eq!(result.parent.as_deref(), Some("toolu_f4"));
+}
+
+// --- summaries ------------------------------------------------------------------------
+
+#[test]
+fn a_file_of_summaries_only_is_read_as_claude_code() {
+    let path = fixture("claude_code/summaries_only");
+    let doc: Value = serde_json::from_str(&retrace(&["ls", "--json"], &path)).unwrap();
+    assert_eq!(doc["problems"], json!([]));
+    let run = &doc["runs"][0];
+    assert_eq!(run["format"], "claude-code");
+    assert_eq!(run["steps"], 2);
+    let s = steps(&path, "5e00");
+    assert_eq!(s[0].record["output"], "Orders migration fails on staging");
+    // Each names the message it sums up.
+    assert_eq!(s[0].parent.as_deref(), Some("d3-u5"));
+}
+
+#[test]
+fn a_summary_beside_its_session_hangs_under_the_message_it_sums_up() {
+    let s = steps(&fixture(V1), "1a00");
+    let summary = named(&s, "summary");
+    assert_eq!(summary.parent.as_deref(), Some("b1-u3"));
+    assert!(parent_of(&s, summary).is_some());
+}
+
+// --- reordered lines ------------------------------------------------------------------
+
+#[test]
+fn a_session_read_with_its_lines_shuffled_has_the_same_tree() {
+    let shape = |s: &[Step]| {
+        let mut v: Vec<(String, Option<String>, StepKind)> = s
+            .iter()
+            .map(|x| (x.id.clone(), x.parent.clone(), x.kind))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let before = shape(&steps(&fixture(V2_1), "3c00"));
+    let dir = changed_copy(V2_1, |_, lines| {
+        // A fixed shuffle: reversed, then every other line moved to the end.
+        lines.reverse();
+        let (odd, even): (Vec<_>, Vec<_>) = std::mem::take(lines)
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 1);
+        lines.extend(even.into_iter().chain(odd).map(|(_, l)| l));
+    });
+    let after = shape(&steps(dir.path(), "3c00"));
+    assert_eq!(before, after);
+}
