@@ -132,6 +132,7 @@ impl History {
             .map(|local| self.merge_run(local, p.file))
             .collect();
         let mut start = self.steps.len() as u32;
+        let batch_start = start;
         for (i, error) in p.step_errors.into_iter().enumerate() {
             if error != NO_STRING {
                 self.step_errors.insert(start + i as u32, remap(error));
@@ -141,7 +142,7 @@ impl History {
             s.name = remap(s.name);
             s
         }));
-        for (local_run, count) in p.run_steps.into_iter().enumerate() {
+        for (local_run, &count) in p.run_steps.iter().enumerate() {
             let run = runs[local_run];
             let entry = &mut self.runs[run as usize];
             if !entry.dirty {
@@ -151,7 +152,27 @@ impl History {
             entry.push_steps(start, count);
             start += count;
         }
+        if !p.places.is_empty() {
+            // The run of each step of the batch: steps are grouped by run, in run order.
+            let mut ends = Vec::with_capacity(runs.len());
+            let mut end = 0;
+            for &count in &p.run_steps {
+                end += count;
+                ends.push(end);
+            }
+            let run_of = |step: u32| runs[ends.partition_point(|&e| e <= step)];
+            self.place(p.file, batch_start, &p.places, run_of, remap);
+        }
         let info = &mut self.files[p.file as usize];
+        for (line, reason) in p.notes {
+            if self.noted.insert((p.file, reason.clone())) {
+                self.problems.push(Problem {
+                    file: info.path.clone(),
+                    line: info.lines + line,
+                    reason,
+                });
+            }
+        }
         for (line, reason) in p.problems {
             self.problems.push(Problem {
                 file: info.path.clone(),

@@ -3,6 +3,7 @@
 //! run is opened ([`RunRef::load_steps`]).
 
 mod interner;
+mod link;
 mod merge;
 mod parse;
 mod pipeline;
@@ -122,6 +123,9 @@ impl StepSummary {
     fn status(&self) -> Status {
         Status::from_u8((self.packed >> 30) as u8)
     }
+    fn set_kind(&mut self, kind: StepKind) {
+        self.packed = (self.packed & !(0xF << LEN_BITS)) | (kind as u32) << LEN_BITS;
+    }
     fn is_error(&self) -> bool {
         crate::model::is_error(self.kind(), self.status())
     }
@@ -217,6 +221,12 @@ pub struct History {
     skipped_files: usize,
     /// A run without `run_end` whose file changed this recently is taken as still running.
     running_window_ms: i64,
+    /// Resolved places (see [`crate::ingest::Place`]) by step location and place in record.
+    links: FxHashMap<(u64, u32), link::Link>,
+    /// Where the resolution of each file's places stands.
+    file_links: FxHashMap<u32, link::FileLinks>,
+    /// Whole-file problems already reported, so each is reported once per file.
+    noted: rustc_hash::FxHashSet<(u32, String)>,
 }
 
 /// A run of the history, borrowed.
@@ -505,10 +515,24 @@ impl<'h> RunRef<'h> {
                 (file, summary.offset(), summary.len(), sub)
             })
             .collect();
+        let links = if self.history.links.is_empty() {
+            Vec::new()
+        } else {
+            let text = |s: u32| self.history.string(s).map(str::to_owned);
+            range
+                .clone()
+                .map(|i| {
+                    let summary = &self.history.steps[self.entry.global_index(i) as usize];
+                    let link = self.history.links.get(&(summary.loc, summary.seq))?;
+                    Some((text(link.id), text(link.parent), link.start))
+                })
+                .collect()
+        };
         StepPlan {
             start: range.start,
             files,
             steps,
+            links,
         }
     }
 }
@@ -521,7 +545,12 @@ pub struct StepPlan {
     files: BTreeMap<usize, (PathBuf, Format)>,
     /// Per step: file, record offset, record length, place among the record's steps.
     steps: Vec<(usize, u64, Option<u32>, usize)>,
+    /// Per step (empty when none has one): its resolved id, parent and whether it is its
+    /// run's start (see [`crate::ingest::Place`]).
+    links: Vec<Option<ResolvedLink>>,
 }
+
+type ResolvedLink = (Option<String>, Option<String>, bool);
 
 impl StepPlan {
     pub fn len(&self) -> usize {
@@ -577,6 +606,9 @@ impl StepPlan {
                         reason: format!("step {sub} of the record is gone"),
                     })?;
                 let position = (self.start + i) as u32;
+                if let Some(Some((id, parent, start))) = self.links.get(i) {
+                    resolve(&mut step, id, parent, *start);
+                }
                 if step.id.is_empty() {
                     step.id = position.to_string();
                 }
@@ -584,6 +616,23 @@ impl StepPlan {
                 Ok(step)
             })
             .collect()
+    }
+}
+
+/// Gives a step the place the index resolved for it.
+fn resolve(step: &mut Step, id: &Option<String>, parent: &Option<String>, start: bool) {
+    if let Some(id) = id {
+        step.id = id.clone();
+    }
+    if parent.is_some() {
+        step.parent = parent.clone();
+    }
+    if start {
+        step.kind = StepKind::RunStart;
+        step.kind_name = StepKind::RunStart.as_str().to_string();
+        if let Some(record) = step.record.as_object_mut() {
+            record.insert("kind".into(), StepKind::RunStart.as_str().into());
+        }
     }
 }
 

@@ -50,6 +50,14 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         {
             return Some(Format::Codex);
         }
+        // The oldest Codex layout: the session object itself, then bare items.
+        if !obj.contains_key("type")
+            && obj.contains_key("id")
+            && obj.contains_key("timestamp")
+            && (obj.contains_key("instructions") || obj.contains_key("git"))
+        {
+            return Some(Format::Codex);
+        }
     }
     None
 }
@@ -79,6 +87,10 @@ mod tests {
             ),
             (
                 r#"{"timestamp":"t","type":"session_meta","payload":{"id":"x"}}"#,
+                Some(Format::Codex),
+            ),
+            (
+                r#"{"id":"x","timestamp":"2025-08-01T10:00:00.000Z","instructions":null}"#,
                 Some(Format::Codex),
             ),
             (
