@@ -17,6 +17,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if trimmed.starts_with('[') {
         return looks_like_tau_bench(trimmed).then_some(Format::TauBench);
     }
+    if trimmed.starts_with('{') && looks_like_tau2_results(trimmed) {
+        return Some(Format::TauBench);
+    }
     for line in text
         .lines()
         .map(str::trim)
@@ -72,6 +75,22 @@ fn looks_like_tau_bench(text: &str) -> bool {
     head.contains("\"task_id\"") && head.contains("\"traj\"")
 }
 
+/// A tau2-bench results object: `simulations`, or (when its `tasks` fill the sniff window)
+/// the `info` that comes first, naming the user and agent simulated.
+fn looks_like_tau2_results(text: &str) -> bool {
+    if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) {
+        return obj.get("simulations").is_some_and(Value::is_array);
+    }
+    // A JSON Lines file's first line is a whole object; a results document's is not.
+    let first_line = text.lines().next().unwrap_or("");
+    if serde_json::from_str::<Value>(first_line).is_ok() {
+        return false;
+    }
+    let head: String = text.chars().take(SNIFF_BYTES).collect();
+    head.contains("\"simulations\"")
+        || (head.contains("\"agent_info\"") && head.contains("\"user_info\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +114,10 @@ mod tests {
             ),
             (
                 r#"[{"task_id": 1, "reward": 1.0, "traj": []}]"#,
+                Some(Format::TauBench),
+            ),
+            (
+                r#"{"info": {"agent_info": {}, "user_info": {}}, "tasks": [], "simulations": []}"#,
                 Some(Format::TauBench),
             ),
             (r#"[{"name": "x"}]"#, None),

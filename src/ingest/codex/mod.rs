@@ -242,7 +242,11 @@ fn session(
     } else {
         ev.place = Place::Aside;
     }
-    let name = if own { "session" } else { "forked from session" };
+    let name = if own {
+        "session"
+    } else {
+        "forked from session"
+    };
     let shown = without(payload, &["base_instructions", "instructions"]);
     Mapped::new("message", name, None, Some(shown))
 }
@@ -314,7 +318,11 @@ fn response_item(payload: &Value, p_type: &str, ev: &mut Event) -> Mapped {
         }
         other => {
             ev.place = Place::Aside;
-            let name = if other.is_empty() { "response_item" } else { other };
+            let name = if other.is_empty() {
+                "response_item"
+            } else {
+                other
+            };
             Mapped::new("other", name, None, Some(payload.clone()))
         }
     }

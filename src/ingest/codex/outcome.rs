@@ -13,7 +13,10 @@ const HEADER_LINES: usize = 8;
 
 /// The error a tool output reports, if any. `output` is the parsed output value.
 pub fn output_error(output: &Value) -> Option<StepError> {
-    if let Some(code) = output.pointer("/metadata/exit_code").and_then(Value::as_i64) {
+    if let Some(code) = output
+        .pointer("/metadata/exit_code")
+        .and_then(Value::as_i64)
+    {
         return exit_error(code, output.get("output").and_then(Value::as_str));
     }
     if output.get("success").and_then(Value::as_bool) == Some(false) {
@@ -30,7 +33,10 @@ pub fn output_error(output: &Value) -> Option<StepError> {
     let text = match output {
         Value::String(s) => Some(s.clone()),
         Value::Array(_) => super::super::json::content_text(output),
-        Value::Object(_) => output.get("output").and_then(Value::as_str).map(str::to_owned),
+        Value::Object(_) => output
+            .get("output")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         _ => None,
     }?;
     exit_error(header_exit_code(&text)?, Some(&text))
