@@ -88,8 +88,11 @@ pub fn parse_line<'a>(
     };
     let p_type = str_of(payload, "type").unwrap_or("");
     let run_id = session_id(ctx.file_stem);
+    // A line's time, when the layout gives lines one (the oldest layout's header carries
+    // the session's time but its items none: steps keep their order in the file).
+    let wrapped = v.get("payload").is_some() || !std::ptr::eq(payload, &v);
     let mut ev = Event {
-        ts: rfc3339_of(&v, "timestamp"),
+        ts: rfc3339_of(&v, "timestamp").filter(|_| wrapped),
         ..Event::default()
     };
     let mapped = match line_type {
