@@ -152,7 +152,7 @@ impl History {
             entry.push_steps(start, count);
             start += count;
         }
-        if !p.places.is_empty() {
+        if !p.extras.places.is_empty() {
             // The run of each step of the batch: steps are grouped by run, in run order.
             let mut ends = Vec::with_capacity(runs.len());
             let mut end = 0;
@@ -161,10 +161,10 @@ impl History {
                 ends.push(end);
             }
             let run_of = |step: u32| runs[ends.partition_point(|&e| e <= step)];
-            self.place(p.file, batch_start, &p.places, run_of, remap);
+            self.place(p.file, batch_start, &p.extras.places, run_of, remap);
         }
         let info = &mut self.files[p.file as usize];
-        for (line, reason) in p.notes {
+        for (line, reason) in p.extras.notes {
             if self.noted.insert((p.file, reason.clone())) {
                 self.problems.push(Problem {
                     file: info.path.clone(),

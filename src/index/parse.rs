@@ -72,13 +72,20 @@ pub(super) struct Parsed {
     pub(super) strings: Interner,
     /// (1-based line within the chunk, reason)
     pub(super) problems: Vec<(u64, String)>,
-    /// Problems about the whole file an adapter noticed on a line (an unknown format
-    /// version): (1-based line within the chunk, reason), reported once per file.
+    /// What only some formats have (boxed: most chunks have none).
+    pub(super) extras: Box<Extras>,
+    /// Offset just past the chunk in its file: what has been read of it.
+    pub(super) end: u64,
+}
+
+/// What an adapter says beyond steps and problems.
+#[derive(Default)]
+pub(super) struct Extras {
+    /// Problems about the whole file noticed on a line (an unknown format version):
+    /// (1-based line within the chunk, reason), reported once per file.
     pub(super) notes: Vec<(u64, String)>,
     /// Steps whose place the index resolves (see [`Place`]), in file order.
     pub(super) places: Vec<Placed>,
-    /// Offset just past the chunk in its file: what has been read of it.
-    pub(super) end: u64,
 }
 
 /// A step whose place in its run is resolved when its batch is applied.
@@ -105,8 +112,7 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         runs: Vec::new(),
         strings: Interner::default(),
         problems: Vec::new(),
-        notes: Vec::new(),
-        places: Vec::new(),
+        extras: Box::default(),
         end: chunk.base + chunk.len as u64,
     };
     let mut run_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
@@ -187,7 +193,7 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
             Err(reason) => parsed.problems.push((parsed.lines, reason)),
         }
         for (_, reason) in part_problems.drain(..) {
-            parsed.notes.push((parsed.lines, reason));
+            parsed.extras.notes.push((parsed.lines, reason));
         }
     }
     parsed.group_by_run();
@@ -321,7 +327,7 @@ impl Parsed {
                 id: string(ev.id.as_deref()),
                 parent: string(ev.parent.as_deref()),
             };
-            self.places.push(placed);
+            self.extras.places.push(placed);
         }
         let kind = ev.step_kind();
         let status = ev.effective_status();
@@ -381,7 +387,7 @@ impl Parsed {
             errors[at] = self.step_errors[i];
             moved_to[i] = at as u32;
         }
-        for placed in &mut self.places {
+        for placed in &mut self.extras.places {
             placed.step = moved_to[placed.step as usize];
         }
         self.steps = steps;

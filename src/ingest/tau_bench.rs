@@ -55,9 +55,12 @@ pub fn parse<'a>(
     Ok(())
 }
 
+/// The spans `(start, len)` of a results document's simulations, and its `info`.
+type Simulations = (Vec<(usize, usize)>, Value);
+
 /// The spans of a tau2-bench results document's `simulations` and its `info`, or `None`
 /// when the object is not one (a single trial or simulation).
-fn simulations(text: &str) -> Result<Option<(Vec<(usize, usize)>, Value)>, String> {
+fn simulations(text: &str) -> Result<Option<Simulations>, String> {
     let mut found = None;
     let mut info = Value::Null;
     scan_object(text, |m| match m.key {

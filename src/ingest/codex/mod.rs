@@ -196,7 +196,7 @@ fn session(
     problems: &mut Vec<PartProblem>,
 ) -> Mapped {
     let id = str_of(payload, "id").or(str_of(payload, "session_id"));
-    let own = id.is_none_or(|id| id == run_id || !is_uuid(run_id));
+    let own = id.map_or(true, |id| id == run_id || !is_uuid(run_id));
     if own {
         ev.describes_run = true;
         ev.id = Some(Cow::Borrowed(ROOT_ID));
