@@ -206,14 +206,18 @@ fn codex_rollouts_map_calls_and_outputs() {
     assert_eq!(
         shape(&steps),
         owned(&[
-            ("run_start", "session", "-"),
-            ("message", "user", "-"),
-            ("llm_call", "reasoning", "-"),
-            ("tool_call", "shell", "-"),
+            ("message", "session", "-"),
+            ("run_start", "user", "session"),
+            ("llm_call", "reasoning", "t1"),
+            ("tool_call", "shell", "t1.m1"),
             ("tool_result", "output", "call_A"),
-            ("llm_call", "assistant", "-"),
-            ("error", "stream_error", "-"),
+            ("llm_call", "assistant", "t1"),
+            ("error", "stream_error", "t1"),
         ])
+    );
+    assert_eq!(
+        steps[1]["summary"], "run the tests",
+        "the user's request is the trigger"
     );
     assert_eq!(steps[3]["id"], "call_A");
     assert_eq!(steps[4]["status"], "error");

@@ -146,6 +146,7 @@ impl History {
             }
         }
         let mut start = self.steps.len() as u32;
+        let batch_start = start;
         for (i, error) in p.step_errors.into_iter().enumerate() {
             if error != NO_STRING {
                 self.step_errors.insert(start + i as u32, remap(error));
@@ -155,7 +156,7 @@ impl History {
             s.name = remap(s.name);
             s
         }));
-        for (local_run, count) in p.run_steps.into_iter().enumerate() {
+        for (local_run, &count) in p.run_steps.iter().enumerate() {
             let run = runs[local_run];
             let entry = &mut self.runs[run as usize];
             if !entry.dirty {
@@ -172,8 +173,19 @@ impl History {
             }
             start += count;
         }
+        if !p.extras.places.is_empty() {
+            // The run of each step of the batch: steps are grouped by run, in run order.
+            let mut ends = Vec::with_capacity(runs.len());
+            let mut end = 0;
+            for &count in &p.run_steps {
+                end += count;
+                ends.push(end);
+            }
+            let run_of = |step: u32| runs[ends.partition_point(|&e| e <= step)];
+            self.place(p.file, batch_start, &p.extras.places, run_of, remap);
+        }
         let info = &mut self.files[p.file as usize];
-        for (line, reason) in p.file_notes {
+        for (line, reason) in p.extras.notes {
             if info.notes.insert(reason.clone()) {
                 self.problems.push(Problem {
                     file: info.path.clone(),

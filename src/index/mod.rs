@@ -3,6 +3,7 @@
 //! run is opened ([`RunRef::load_steps`]).
 
 mod interner;
+mod link;
 mod merge;
 mod parse;
 mod pipeline;
@@ -124,11 +125,11 @@ impl StepSummary {
     fn status(&self) -> Status {
         Status::from_u8((self.packed >> 30) as u8)
     }
-    fn is_error(&self) -> bool {
-        crate::model::is_error(self.kind(), self.status())
-    }
     fn set_kind(&mut self, kind: StepKind) {
         self.packed = (self.packed & !(0xF << LEN_BITS)) | (kind as u32) << LEN_BITS;
+    }
+    fn is_error(&self) -> bool {
+        crate::model::is_error(self.kind(), self.status())
     }
 }
 
@@ -249,6 +250,10 @@ pub struct History {
     skipped_files: usize,
     /// A run without `run_end` whose file changed this recently is taken as still running.
     running_window_ms: i64,
+    /// Resolved places (see [`crate::ingest::Place`]) by step location and place in record.
+    links: FxHashMap<(u64, u32), link::Link>,
+    /// Where the resolution of each file's places stands.
+    file_links: FxHashMap<u32, link::FileLinks>,
 }
 
 /// A run of the history, borrowed.
@@ -538,11 +543,25 @@ impl<'h> RunRef<'h> {
                 (file, summary.offset(), summary.len(), sub, trigger)
             })
             .collect();
+        let links = if self.history.links.is_empty() {
+            Vec::new()
+        } else {
+            let text = |s: u32| self.history.string(s).map(str::to_owned);
+            range
+                .clone()
+                .map(|i| {
+                    let summary = &self.history.steps[self.entry.global_index(i) as usize];
+                    let link = self.history.links.get(&(summary.loc, summary.seq))?;
+                    Some((text(link.id), text(link.parent), link.start))
+                })
+                .collect()
+        };
         StepPlan {
             start: range.start,
             files,
             steps,
             aliases: self.entry.aliases.clone(),
+            links,
         }
     }
 }
@@ -557,7 +576,12 @@ pub struct StepPlan {
     /// whether the index made it the run's trigger.
     steps: Vec<(usize, u64, Option<u32>, usize, bool)>,
     aliases: Option<std::sync::Arc<AliasTable>>,
+    /// Per step (empty when none has one): its resolved id, parent and whether it is its
+    /// run's start (see [`crate::ingest::Place`]).
+    links: Vec<Option<ResolvedLink>>,
 }
+
+type ResolvedLink = (Option<String>, Option<String>, bool);
 
 impl StepPlan {
     pub fn len(&self) -> usize {
@@ -613,6 +637,9 @@ impl StepPlan {
                         reason: format!("step {sub} of the record is gone"),
                     })?;
                 let position = (self.start + i) as u32;
+                if let Some(Some((id, parent, start))) = self.links.get(i) {
+                    resolve(&mut step, id, parent, *start);
+                }
                 if trigger && step.kind != StepKind::RunStart {
                     step.kind = StepKind::RunStart;
                     step.kind_name = StepKind::RunStart.as_str().to_string();
@@ -629,6 +656,23 @@ impl StepPlan {
                 Ok(step)
             })
             .collect()
+    }
+}
+
+/// Gives a step the place the index resolved for it.
+fn resolve(step: &mut Step, id: &Option<String>, parent: &Option<String>, start: bool) {
+    if let Some(id) = id {
+        step.id = id.clone();
+    }
+    if parent.is_some() {
+        step.parent = parent.clone();
+    }
+    if start {
+        step.kind = StepKind::RunStart;
+        step.kind_name = StepKind::RunStart.as_str().to_string();
+        if let Some(record) = step.record.as_object_mut() {
+            record.insert("kind".into(), StepKind::RunStart.as_str().into());
+        }
     }
 }
 

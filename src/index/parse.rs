@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use super::interner::Interner;
 use super::{StepSummary, NO_STRING, NO_TS};
 use crate::ingest::native::parse_event;
-use crate::ingest::{framing, parse_record, Context, Event, Framing};
+use crate::ingest::{framing, parse_record, Context, Event, Framing, Place};
 use crate::model::{Format, Outcome, Status, StepKind};
 
 /// Longest error message kept in the index (the full one is in the file).
@@ -85,12 +85,33 @@ pub(super) struct Parsed {
     pub(super) strings: Interner,
     /// (1-based line within the chunk, reason)
     pub(super) problems: Vec<(u64, String)>,
-    /// Problems that hold for the whole file: reported once per file.
-    pub(super) file_notes: Vec<(u64, String)>,
     /// Aliases declared, in file order.
     pub(super) aliases: Vec<LocalAlias>,
+    /// What only some formats have (boxed: most chunks have none).
+    pub(super) extras: Box<Extras>,
     /// Offset just past the chunk in its file: what has been read of it.
     pub(super) end: u64,
+}
+
+/// What an adapter says beyond steps and problems.
+#[derive(Default)]
+pub(super) struct Extras {
+    /// Problems about the whole file noticed on a line (an unknown format version):
+    /// (1-based line within the chunk, reason), reported once per file.
+    pub(super) notes: Vec<(u64, String)>,
+    /// Steps whose place the index resolves (see [`Place`]), in file order.
+    pub(super) places: Vec<Placed>,
+}
+
+/// A step whose place in its run is resolved when its batch is applied.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placed {
+    /// Index in `Parsed::steps`.
+    pub(super) step: u32,
+    pub(super) place: Place,
+    /// The record's own id and parent (local strings), or `NO_STRING`.
+    pub(super) id: u32,
+    pub(super) parent: u32,
 }
 
 /// Parses a chunk; returns what it found and the emptied buffer, for reuse.
@@ -106,8 +127,8 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         runs: Vec::new(),
         strings: Interner::default(),
         problems: Vec::new(),
-        file_notes: Vec::new(),
         aliases: Vec::new(),
+        extras: Box::default(),
         end: chunk.base + chunk.len as u64,
     };
     let mut run_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
@@ -188,8 +209,8 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
             Err(reason) => parsed.problems.push((parsed.lines, reason)),
         }
         for (_, reason) in part_problems.drain(..) {
-            if !parsed.file_notes.iter().any(|(_, r)| *r == reason) {
-                parsed.file_notes.push((parsed.lines, reason));
+            if !parsed.extras.notes.iter().any(|(_, r)| *r == reason) {
+                parsed.extras.notes.push((parsed.lines, reason));
             }
         }
     }
@@ -324,6 +345,16 @@ impl Parsed {
         if ev.run_info_only {
             return;
         }
+        if ev.place != Place::Given {
+            let mut string = |s: Option<&str>| s.map_or(NO_STRING, |s| self.strings.intern(s));
+            let placed = Placed {
+                step: self.steps.len() as u32,
+                place: ev.place,
+                id: string(ev.id.as_deref()),
+                parent: string(ev.parent.as_deref()),
+            };
+            self.extras.places.push(placed);
+        }
         let mut kind = ev.step_kind();
         if ev.may_trigger && local.trigger.is_none() {
             local.trigger = Some((local.steps, kind));
@@ -379,11 +410,16 @@ impl Parsed {
         let n = self.steps.len();
         let mut steps = vec![StepSummary::new(0, 0, 0, StepKind::Other, Status::Unset); n];
         let mut errors = vec![NO_STRING; n];
+        let mut moved_to = vec![0u32; n];
         for (i, &r) in self.step_runs.iter().enumerate() {
             let at = next[r as usize] as usize;
             next[r as usize] += 1;
             steps[at] = self.steps[i];
             errors[at] = self.step_errors[i];
+            moved_to[i] = at as u32;
+        }
+        for placed in &mut self.extras.places {
+            placed.step = moved_to[placed.step as usize];
         }
         self.steps = steps;
         self.step_errors = errors;

@@ -17,6 +17,9 @@ pub fn detect(head: &[u8]) -> Option<Format> {
     if trimmed.starts_with('[') {
         return looks_like_tau_bench(trimmed).then_some(Format::TauBench);
     }
+    if trimmed.starts_with('{') && looks_like_tau2_results(trimmed) {
+        return Some(Format::TauBench);
+    }
     for line in text
         .lines()
         .map(str::trim)
@@ -53,6 +56,14 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         {
             return Some(Format::Codex);
         }
+        // The oldest Codex layout: the session object itself, then bare items.
+        if !obj.contains_key("type")
+            && obj.contains_key("id")
+            && obj.contains_key("timestamp")
+            && (obj.contains_key("instructions") || obj.contains_key("git"))
+        {
+            return Some(Format::Codex);
+        }
     }
     None
 }
@@ -65,6 +76,22 @@ fn looks_like_tau_bench(text: &str) -> bool {
     }
     let head: String = text.chars().take(SNIFF_BYTES).collect();
     head.contains("\"task_id\"") && head.contains("\"traj\"")
+}
+
+/// A tau2-bench results object: `simulations`, or (when its `tasks` fill the sniff window)
+/// the `info` that comes first, naming the user and agent simulated.
+fn looks_like_tau2_results(text: &str) -> bool {
+    if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) {
+        return obj.get("simulations").is_some_and(Value::is_array);
+    }
+    // A JSON Lines file's first line is a whole object; a results document's is not.
+    let first_line = text.lines().next().unwrap_or("");
+    if serde_json::from_str::<Value>(first_line).is_ok() {
+        return false;
+    }
+    let head: String = text.chars().take(SNIFF_BYTES).collect();
+    head.contains("\"simulations\"")
+        || (head.contains("\"agent_info\"") && head.contains("\"user_info\""))
 }
 
 #[cfg(test)]
@@ -89,7 +116,15 @@ mod tests {
                 Some(Format::Codex),
             ),
             (
+                r#"{"id":"x","timestamp":"2025-08-01T10:00:00.000Z","instructions":null}"#,
+                Some(Format::Codex),
+            ),
+            (
                 r#"[{"task_id": 1, "reward": 1.0, "traj": []}]"#,
+                Some(Format::TauBench),
+            ),
+            (
+                r#"{"info": {"agent_info": {}, "user_info": {}}, "tasks": [], "simulations": []}"#,
                 Some(Format::TauBench),
             ),
             (r#"[{"name": "x"}]"#, None),

@@ -63,6 +63,8 @@ pub struct Event<'a> {
     /// The step may be the run's trigger (a user's request): the index makes the first
     /// such step of a run its `run_start`.
     pub may_trigger: bool,
+    /// Where the step hangs when its record alone cannot say (see [`Place`]).
+    pub place: Place,
 }
 
 /// A name that stands for a step id inside one run, for links records make to each other
@@ -75,6 +77,35 @@ pub struct Alias<'a> {
     pub name: Cow<'a, str>,
     pub id: Cow<'a, str>,
     pub weak: bool,
+}
+
+/// Where a step hangs in its run when its record alone cannot say: a Codex rollout's
+/// items belong to the turn and the model call before them in the file. The index
+/// resolves places in file order (see `index::link`), giving turns and model calls ids
+/// and their members parents; the first turn becomes the run's start (its trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Place {
+    /// The record's own id and parent (or none) are the step's.
+    #[default]
+    Given,
+    /// The run's root (a session header): turns hang under it.
+    Root,
+    /// A user's request: opens a turn.
+    Turn,
+    /// A model's output (reasoning, text): continues the model call open in the turn, or
+    /// opens one.
+    Model,
+    /// A tool call the model proposed: under the model call open in the turn (calls of
+    /// one response are siblings), else under the turn.
+    Call,
+    /// An input to the model (a tool's output, injected context, an error): under its
+    /// given parent, else the turn; the next model output opens a new model call.
+    Input,
+    /// The turn was aborted: an input that leaves the run cancelled unless it goes on.
+    Abort,
+    /// Beside the conversation (a harness event, an unknown record): under the turn,
+    /// changing nothing.
+    Aside,
 }
 
 /// How a step's tokens count toward its run's total.
@@ -181,7 +212,7 @@ pub fn parse_record<'a>(
         }
         Format::Otel => otel::parse_line(text, with_records, out),
         Format::ClaudeCode => claude_code::parse_line(text, ctx, with_records, out, problems),
-        Format::Codex => codex::parse_line(text, ctx, with_records, out),
+        Format::Codex => codex::parse_line(text, ctx, with_records, out, problems),
         Format::TauBench => tau_bench::parse(text, ctx, with_records, out, problems),
     }
 }
