@@ -1,9 +1,6 @@
 //! The divergence engine on real runs: tau-bench airline trajectories of gpt-4o (same
-//! task, reward 1 and reward 0; see ../shared/realdata/PROVENANCE.md). Every failing
-//! trial is compared with every successful trial of its task.
-//!
-//! These tests read the folder named by `RETRACE_SHARED` (CI sets it to `../shared`).
-//! When it is set and the data is missing they fail; when it is unset they skip, saying so.
+//! task, reward 1 and reward 0; see tests/fixtures/realdata/PROVENANCE-shared.md). Every
+//! failing trial is compared with every successful trial of its task.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,20 +10,8 @@ use retrace::index::{History, LoadOptions, RunRef};
 use retrace::model::{Outcome, StepKind};
 
 fn tau_bench() -> Option<History> {
-    let Some(shared) = std::env::var_os("RETRACE_SHARED") else {
-        eprintln!(
-            "skipped: RETRACE_SHARED is not set, so ../shared/realdata/tau-bench is not read"
-        );
-        return None;
-    };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(shared)
-        .join("realdata/tau-bench");
-    assert!(
-        path.join("gpt-4o-airline.subset.json").exists(),
-        "RETRACE_SHARED is set but {} has no gpt-4o-airline.subset.json",
-        path.display()
-    );
+        .join("tests/fixtures/realdata/tau-bench/gpt-4o-airline.subset.json");
     let history = History::load(&[path], &LoadOptions::default()).expect("loads");
     assert_eq!(history.run_count(), 40);
     Some(history)

@@ -1,8 +1,6 @@
-//! The real agent runs in `../shared/realdata/` (see PROVENANCE.md there) load in full,
-//! with counts, mapped fields and tree shapes pinned per format.
-//!
-//! These tests read the folder named by `RETRACE_SHARED` (CI sets it to `../shared`).
-//! When it is set and the data is missing they fail; when it is unset they skip, saying so.
+//! The real agent runs in `tests/fixtures/realdata/` (copied from the shared collection;
+//! see PROVENANCE.md and PROVENANCE-shared.md there) load in full, with counts, mapped
+//! fields and tree shapes pinned per format.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -11,17 +9,10 @@ use retrace::index::{History, LoadOptions, RunRef};
 use retrace::model::{Format, Outcome, StepKind};
 
 fn realdata(sub: &str) -> Option<PathBuf> {
-    let Some(shared) = std::env::var_os("RETRACE_SHARED") else {
-        eprintln!("skipped: RETRACE_SHARED is not set, so ../shared/realdata is not read");
-        return None;
-    };
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(shared);
-    let path = shared.join("realdata").join(sub);
-    assert!(
-        path.exists(),
-        "RETRACE_SHARED is set but {} is missing",
-        path.display()
-    );
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/realdata")
+        .join(sub);
+    assert!(path.exists(), "{} is missing", path.display());
     Some(path)
 }
 
@@ -113,7 +104,7 @@ fn tau_bench_loads_every_trial() {
 
 #[test]
 fn otel_collector_output_loads_spans_and_passes_over_metrics_and_logs() {
-    let Some(path) = realdata("otel") else { return };
+    let Some(path) = realdata("otel/otel-demo.collector-file-exporter.jsonl") else { return };
     let history = load(path);
     // PROVENANCE: 547 spans in 141 traces; 40 metric and 16 log lines are not problems.
     assert_eq!(history.run_count(), 141);
@@ -178,18 +169,21 @@ fn claude_code_transcripts_load_with_sidechains() {
     assert_eq!(short.label("git_branch"), Some("master"));
     assert_eq!(short.model(), Some("claude-opus-4-6"));
     let short_steps = short.load_steps().unwrap();
-    assert_eq!(short_steps[2].kind, StepKind::Message);
+    // The session's first request is its trigger.
+    assert_eq!(short_steps[2].kind, StepKind::RunStart);
     assert_eq!(
-        short_steps[2].record["output"],
+        short_steps[2].record["input"],
         "mix phx.server doesnt seem to start"
     );
     assert_tree_links_resolve(&short, &[]);
     // The compaction sidechain's first three lines continue main-session lines whose file
-    // was not copied (PROVENANCE): those are the only links that cannot resolve.
+    // was not copied (PROVENANCE), and the sub-agent's launching call (found by its
+    // prompt) is in that file too: those are the only links that cannot resolve.
     assert_tree_links_resolve(
         &sub,
         &[
             "agent-",
+            "prompt:",
             "6d942f99-74cb-4183-92e6-69aa915cb5f6",
             "e9fefb1c-927a-42d2-80a7-61bb6cc646d2",
             "ce1910a6-d099-47d6-b88c-2f2f8abc0cc2",
@@ -211,7 +205,8 @@ fn codex_rollouts_load_with_paired_calls() {
     assert_eq!(run.model(), Some("gpt-5.3-codex"));
     assert_eq!(run.agent(), Some("Codex Desktop"));
     assert_eq!(history.find_run("019c8a53").unwrap().step_count(), 446);
-    assert_eq!(history.find_run("019c8a59").unwrap().step_count(), 1303);
+    // With its `compacted` record as a step.
+    assert_eq!(history.find_run("019c8a59").unwrap().step_count(), 1304);
     for run in history.runs() {
         let steps = run.load_steps().unwrap();
         let calls: BTreeSet<&str> = steps
