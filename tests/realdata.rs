@@ -104,7 +104,9 @@ fn tau_bench_loads_every_trial() {
 
 #[test]
 fn otel_collector_output_loads_spans_and_passes_over_metrics_and_logs() {
-    let Some(path) = realdata("otel/otel-demo.collector-file-exporter.jsonl") else { return };
+    let Some(path) = realdata("otel/otel-demo.collector-file-exporter.jsonl") else {
+        return;
+    };
     let history = load(path);
     // PROVENANCE: 547 spans in 141 traces; 40 metric and 16 log lines are not problems.
     assert_eq!(history.run_count(), 141);

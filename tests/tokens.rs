@@ -257,7 +257,7 @@ fn ls_json_tokens_of_the_real_samples() {
         (Some(105_981), Some(212))
     );
     assert_eq!(tokens_of("codex", "019c8bfe"), (Some(298_373), Some(1123)));
-    assert_eq!(tokens_of("otel", ""), (Some(1020), Some(76)));
+    assert_eq!(tokens_of("otel", "4bedea77"), (Some(1020), Some(76)));
 }
 
 #[test]

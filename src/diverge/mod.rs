@@ -340,8 +340,20 @@ pub struct DiffPlan {
     pub b: usize,
     /// Why B was picked (`None`: it was given).
     pub picked: Option<String>,
+    /// The whole pick, by run index, to bind again to the history ([`DiffPlan::bind`]).
+    pick: Option<PickedRuns>,
     a_steps: StepPlan,
     b_steps: StepPlan,
+}
+
+/// A [`Pick`] without its borrow of the history: runs by index.
+#[derive(Debug, Clone)]
+struct PickedRuns {
+    reason: String,
+    trigger_similarity: f64,
+    structure_similarity: f64,
+    candidates: usize,
+    alternatives: Vec<(usize, f64)>,
 }
 
 /// What [`DiffPlan::run`] made: both runs' steps and their comparison.
@@ -358,11 +370,22 @@ impl DiffPlan {
         a: RunRef<'h>,
         against: Option<RunRef<'h>>,
     ) -> Result<DiffPlan, DiffError> {
-        let (b, picked) = choose(history, &a, against)?;
+        let (b, pick) = choose(history, &a, against)?;
         Ok(DiffPlan {
             a: a.index(),
             b: b.index(),
-            picked: picked.map(|p| p.reason),
+            picked: pick.as_ref().map(|p| p.reason.clone()),
+            pick: pick.map(|p| PickedRuns {
+                reason: p.reason,
+                trigger_similarity: p.trigger_similarity,
+                structure_similarity: p.structure_similarity,
+                candidates: p.candidates,
+                alternatives: p
+                    .alternatives
+                    .iter()
+                    .map(|(r, score)| (r.index(), *score))
+                    .collect(),
+            }),
             a_steps: a.plan(0..a.step_count()),
             b_steps: b.plan(0..b.step_count()),
         })
@@ -389,6 +412,30 @@ impl DiffPlan {
             b_steps,
             comparison,
         })
+    }
+
+    /// The diff [`diff`] would have made, from what [`DiffPlan::run`] made (under a new
+    /// short hold of the same history, which only grows).
+    pub fn bind<'h>(self, history: &'h History, made: PlannedDiff) -> Diff<'h> {
+        Diff {
+            a: history.run(self.a),
+            b: history.run(self.b),
+            a_steps: made.a_steps,
+            b_steps: made.b_steps,
+            comparison: made.comparison,
+            pick: self.pick.map(|p| Pick {
+                run: history.run(self.b),
+                reason: p.reason,
+                trigger_similarity: p.trigger_similarity,
+                structure_similarity: p.structure_similarity,
+                candidates: p.candidates,
+                alternatives: p
+                    .alternatives
+                    .into_iter()
+                    .map(|(run, score)| (history.run(run), score))
+                    .collect(),
+            }),
+        }
     }
 }
 

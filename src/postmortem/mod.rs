@@ -28,8 +28,9 @@ mod vocab;
 use serde::{Deserialize, Serialize};
 
 use crate::diverge::{self, Diff, DiffError};
-use crate::index::{History, RunRef};
+use crate::index::{History, RunRef, StepPlan};
 use crate::model::Step;
+use crate::work::Cancel;
 
 /// The failure categories of a post-mortem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -108,21 +109,9 @@ impl<'h> Investigation<'h> {
         run: RunRef<'h>,
         against: Option<RunRef<'h>>,
     ) -> Result<Investigation<'h>, crate::Error> {
-        match diverge::diff(history, run, against) {
-            Ok(d) => Ok(Investigation {
-                run,
-                steps: d.a_steps.clone(),
-                diff: Some(d),
-            }),
-            Err(DiffError::NoComparableRun { .. }) => Ok(Investigation {
-                run,
-                steps: run.load_steps()?,
-                diff: None,
-            }),
-            Err(DiffError::Core(e)) => Err(e),
-            // Nothing cancels this comparison (it runs without a cancel token).
-            Err(DiffError::Cancelled) => Err(crate::Error::Internal("comparison cancelled".into())),
-        }
+        let plan = InvestigationPlan::new(history, run, against)?;
+        let read = plan.read(&Cancel::never())?;
+        Ok(read.bind(history))
     }
 
     /// The comparison run's id, when there is one.
@@ -142,6 +131,93 @@ impl<'h> Investigation<'h> {
     /// that ended badly.
     pub fn first_failure(&self) -> Option<&Step> {
         first_failure(&self.steps, self.run.outcome().is_bad())
+    }
+}
+
+/// An investigation decided while holding the history (which runs, where their steps
+/// live) and read after letting go of it ([`InvestigationPlan::read`]), then bound to
+/// the history again under a short hold: for front ends sharing the history with a
+/// writer.
+pub struct InvestigationPlan {
+    run: usize,
+    how: Planned,
+}
+
+enum Planned {
+    Diff(diverge::DiffPlan),
+    /// Nothing comparable: the run alone.
+    Alone(StepPlan),
+}
+
+/// What [`InvestigationPlan::read`] read, to [`ReadInvestigation::bind`].
+pub struct ReadInvestigation {
+    run: usize,
+    read: Read,
+}
+
+enum Read {
+    Diff(Box<(diverge::DiffPlan, diverge::PlannedDiff)>),
+    Alone(Vec<Step>),
+}
+
+impl InvestigationPlan {
+    /// Chooses the comparison run and plans the reads (short: no step is read).
+    pub fn new(
+        history: &History,
+        run: RunRef<'_>,
+        against: Option<RunRef<'_>>,
+    ) -> Result<InvestigationPlan, crate::Error> {
+        let how = match diverge::DiffPlan::new(history, run, against) {
+            Ok(plan) => Planned::Diff(plan),
+            Err(DiffError::NoComparableRun { .. }) => Planned::Alone(run.plan(0..run.step_count())),
+            Err(DiffError::Core(e)) => return Err(e),
+            Err(DiffError::Cancelled) => {
+                return Err(crate::Error::Internal("comparison cancelled".into()))
+            }
+        };
+        Ok(InvestigationPlan {
+            run: run.index(),
+            how,
+        })
+    }
+
+    /// Reads the runs and aligns them (the long part), stopping once `cancel` is set.
+    pub fn read(self, cancel: &Cancel) -> Result<ReadInvestigation, crate::Error> {
+        let read = match self.how {
+            Planned::Diff(plan) => match plan.run(cancel) {
+                Ok(made) => Read::Diff(Box::new((plan, made))),
+                Err(DiffError::Core(e)) => return Err(e),
+                Err(_) => return Err(crate::Error::Internal("comparison cancelled".into())),
+            },
+            Planned::Alone(steps) => Read::Alone(steps.read(true)?),
+        };
+        Ok(ReadInvestigation {
+            run: self.run,
+            read,
+        })
+    }
+}
+
+impl ReadInvestigation {
+    /// The investigation, bound to `history` (the one it was planned on: it only grows).
+    pub fn bind(self, history: &History) -> Investigation<'_> {
+        let run = history.run(self.run);
+        match self.read {
+            Read::Diff(read) => {
+                let (plan, made) = *read;
+                let diff = plan.bind(history, made);
+                Investigation {
+                    run,
+                    steps: diff.a_steps.clone(),
+                    diff: Some(diff),
+                }
+            }
+            Read::Alone(steps) => Investigation {
+                run,
+                steps,
+                diff: None,
+            },
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crate::index::SharedHistory;
 use crate::postmortem::notes::Library;
 use crate::postmortem::timeline::{self as postmortem_timeline, Timeline};
-use crate::postmortem::{report, Investigation};
+use crate::postmortem::{report, InvestigationPlan};
+use crate::work::Cancel;
 
 /// The library folder a post-mortem's report is built from (its notes) and saved in.
 pub type ReportTo = std::path::PathBuf;
@@ -28,12 +29,20 @@ pub fn postmortem(
     shared: &SharedHistory,
     run: usize,
     report: Option<ReportTo>,
+    cancel: &Cancel,
 ) -> Result<PostmortemDoc, String> {
+    // The runs are chosen under a short hold, read and aligned outside it, and bound
+    // again under another: the loop's writer never waits for the reading.
+    let plan = {
+        let h = shared.read_politely();
+        if run >= h.run_count() {
+            return Err("no such run".into());
+        }
+        InvestigationPlan::new(&h, h.run(run), None).map_err(|e| e.to_string())?
+    };
+    let read = plan.read(cancel).map_err(|e| e.to_string())?;
     let h = shared.read_politely();
-    if run >= h.run_count() {
-        return Err("no such run".into());
-    }
-    let inv = Investigation::open(&h, h.run(run), None).map_err(|e| e.to_string())?;
+    let inv = read.bind(&h);
     let mut timeline = postmortem_timeline::of(&inv);
     for row in &mut timeline.rows {
         row.summary = crate::sanitize::line(&row.summary).into_owned();

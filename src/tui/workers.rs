@@ -90,8 +90,11 @@ impl Workers {
         let (h, t) = (Arc::clone(&shared), tx.clone());
         let postmortem = Slot::spawn(
             "retrace-postmortem",
-            move |generation, (run, report), cancel: &Cancel| {
-                let result = catch(|| postmortem(&h, run, report));
+            move |generation, (run, report): (usize, Option<ReportTo>), cancel: &Cancel| {
+                // A report asked for is saved even when a newer job supersedes it.
+                let never = Cancel::never();
+                let stop = if report.is_some() { &never } else { cancel };
+                let result = catch(|| postmortem(&h, run, report, stop));
                 if !cancel.is_cancelled() {
                     let result = result.map(Arc::new);
                     let _ = t.send(Msg::Job(JobOutput::Postmortem { generation, result }));
@@ -210,7 +213,7 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
             report,
         } => JobOutput::Postmortem {
             generation,
-            result: postmortem(shared, run, report).map(Arc::new),
+            result: postmortem(shared, run, report, &Cancel::never()).map(Arc::new),
         },
     }
 }
