@@ -364,3 +364,24 @@ fn ctrl_c_stops_the_server_cleanly_after_what_it_acknowledged() {
     );
     assert!(runs_by_id(&saved).contains_key("88888888888888888888888888888888"));
 }
+
+#[test]
+fn the_browsers_listen_flag_needs_a_terminal_and_names_retrace_serve() {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["--listen", "127.0.0.1:0", "assets/demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("retrace serve"), "{err}");
+    // A value that is not an address is a usage error naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["--listen", "assets/demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assets/demo"));
+}

@@ -198,6 +198,12 @@ impl Handle {
         &self.shared.config.save_dir
     }
 
+    /// Takes [`Handle::events`] for another thread to read (the browser forwards them to
+    /// its loop); the handle keeps an empty one, and still stops the receiver.
+    pub fn take_events(&mut self) -> Receiver<ServeEvent> {
+        std::mem::replace(&mut self.events, channel().1)
+    }
+
     /// The latest problems (at most 1000).
     pub fn problems(&self) -> Vec<ServeProblem> {
         self.shared
