@@ -261,6 +261,58 @@ fn a_trace_sent_in_pieces_across_files_is_one_run_running_until_its_root_arrives
 }
 
 #[test]
+fn a_middle_span_sent_after_its_children_still_heads_them_in_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("received");
+    let server = Server::start(&saved, &["--max-file", "700"]);
+    let trace = "1234567890abcdef1234567890abcdef";
+    let (root, llm) = ("00000000000000a0", "00000000000000b0");
+    let t = 1_700_000_000_000;
+    // As SDKs export: each span when it ends, so children first, in reverse order within
+    // one request, then their parent (the model call), then the root.
+    let send = |spans: Vec<Value>| {
+        let reply = post(
+            server.addr,
+            "/v1/traces",
+            "application/json",
+            "",
+            &request_json("late-parent", spans),
+        );
+        assert_eq!(reply.status, 200);
+    };
+    send(vec![
+        span_json(trace, "00000000000000c2", Some(llm), "tool-two", t + 30),
+        span_json(trace, "00000000000000c1", Some(llm), "tool-one", t + 20),
+    ]);
+    send(vec![span_json(trace, llm, Some(root), "model", t + 10)]);
+    let runs = runs_by_id(&saved);
+    assert_eq!(runs[trace]["outcome"], "running", "no root yet");
+    send(vec![span_json(trace, root, None, "agent", t)]);
+
+    let runs = runs_by_id(&saved);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[trace]["outcome"], "success");
+    assert!(runs[trace]["files"].as_array().unwrap().len() >= 2);
+    let steps = steps(&saved, trace);
+    let by_name = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
+    assert_eq!(by_name("model")["parent"], root);
+    assert_eq!(by_name("tool-one")["parent"], llm);
+    assert_eq!(by_name("tool-two")["parent"], llm);
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["show", trace, "--tree"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout);
+    // The two tools branch under the model call; nothing is left without its parent.
+    assert!(
+        tree.contains("├─· #2 tool-one") && tree.contains("└─· #3 tool-two"),
+        "{tree}"
+    );
+    assert!(!tree.contains("not found"), "{tree}");
+}
+
+#[test]
 fn what_is_received_appears_to_a_watcher_of_the_folder_as_it_arrives() {
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("received");
