@@ -159,13 +159,8 @@ fn the_python_sdk_exports_runs_that_ls_and_show_read() {
         // The exception propagates: the tool span and its root both failed (which is
         // first depends on their start times, often within one millisecond).
         assert_eq!(failed["errors"], 2, "{failed}");
-        assert!(
-            failed["first_error"]["error"]
-                .as_str()
-                .unwrap()
-                .contains("card declined"),
-            "{failed}"
-        );
+        // The exception's type is the error's code (as `error.type` would be).
+        assert_eq!(failed["first_error"]["error"], "RuntimeError", "{failed}");
 
         let failed_steps = steps(&saved, ids["failed"].as_str().unwrap());
         let tool = failed_steps
@@ -174,6 +169,10 @@ fn the_python_sdk_exports_runs_that_ls_and_show_read() {
             .unwrap();
         assert_eq!(tool["status"], "error", "{tool}");
         assert_eq!(tool["error"]["type"], "RuntimeError", "{tool}");
+        // The exception's own message, not the status's `RuntimeError: card declined`
+        // again; the stack trace stays out of the summary.
+        assert_eq!(tool["error"]["message"], "card declined", "{tool}");
+        assert!(!tool["summary"].as_str().unwrap().contains("Traceback"));
         assert!(!tool["parent"].is_null());
 
         // The tree: the model call and the tool call hang under the agent's root span.
@@ -182,6 +181,11 @@ fn the_python_sdk_exports_runs_that_ls_and_show_read() {
         assert_eq!(root["name"], "invoke_agent support");
         let by_name = |n: &str| steps.iter().find(|s| s["name"] == n).unwrap().clone();
         assert_eq!(by_name("chat")["kind"], "llm_call");
+        assert_eq!(
+            by_name("chat")["summary"],
+            r#"calls search({"q":"refund policy"})"#,
+            "the proposed call, not the raw output"
+        );
         assert_eq!(by_name("chat")["parent"], root["id"]);
         assert_eq!(by_name("search")["kind"], "tool_call");
         assert_eq!(by_name("search")["parent"], root["id"]);

@@ -934,22 +934,29 @@ fn listen_receives_runs_live_shows_receiver_problems_and_quits_cleanly() {
     let trace = "5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed";
     let child = otlp_span(trace, "00000000000000c1", "00000000000000a1", "lookup", 10);
     assert_eq!(post_traces(&addr, &child), 200);
-    let screen = t.wait("the run listed as running", |s| {
-        s.contents()
-            .lines()
-            .any(|l| l.contains("5e1ec7ed") && l.contains("running"))
+    // (The count comes from the receiver, the run from the watcher: either may be first.)
+    t.wait("the run listed as running, the request counted", |s| {
+        let c = s.contents();
+        c.contains("1 received")
+            && c.lines()
+                .any(|l| l.contains("5e1ec7ed") && l.contains("running"))
     });
-    assert!(screen.contains("1 received"), "{screen}");
     // Its root (the parent, sent last) completes it.
     let root = otlp_span(trace, "00000000000000a1", "", "agent", 0);
     assert_eq!(post_traces(&addr, &root), 200);
     let screen = t.wait("the run succeeded, with its agent", |s| {
-        s.contents()
-            .lines()
-            .any(|l| l.contains("listen-bot") && l.contains("success"))
+        let c = s.contents();
+        c.contains("2 received")
+            && c.lines()
+                .any(|l| l.contains("listen-bot") && l.contains("success"))
     });
-    assert!(screen.contains("2 received"), "{screen}");
-    assert!(screen.contains("1 runs"), "one run, not two: {screen}");
+    let rows = screen.lines().filter(|l| l.contains("listen-bot")).count();
+    assert_eq!(rows, 1, "one run, not two: {screen}");
+    // The tree is rebuilt: the child hangs under its late parent.
+    t.wait("the child under its parent in the tree", |s| {
+        let c = s.contents();
+        c.contains("#1 lookup") && !c.contains("not found")
+    });
 
     // A malformed request is answered 400, and is a problem of the `!` view.
     assert_eq!(post_traces(&addr, "{not json"), 400);
