@@ -342,3 +342,23 @@ fn the_any_agent_trace_reads_model_calls_and_tool_arguments() {
         [r#"{"timezone":"America/New_York"}"#, r#"{"text":"2025"}"#]
     );
 }
+
+#[test]
+fn a_span_without_a_trace_id_is_a_problem_of_its_line_and_the_rest_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut orphan = span("00000000000000c1", None, "lost", 0, json!({}));
+    orphan.as_object_mut().unwrap().remove("traceId");
+    let kept = span("00000000000000c2", None, "kept", 0, json!({}));
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(&file, otlp_line(&[orphan, kept]) + "\n").unwrap();
+    let doc = retrace_json(&["ls"], &file);
+    assert_eq!(doc["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["runs"][0]["steps"], 1);
+    let problems = doc["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["line"], 1);
+    assert_eq!(
+        problems[0]["reason"],
+        "1 span(s) without a traceId left out"
+    );
+}

@@ -168,6 +168,10 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
             }
             Err(reason) => parsed.problems.push((parsed.lines, reason)),
         }
+        // Parts of a usable line that were left out (spans without a trace id).
+        for (_, reason) in part_problems.drain(..) {
+            parsed.problems.push((parsed.lines, reason));
+        }
     }
     parsed.group_by_run();
     parsed.note_stop(chunk.stopped);

@@ -155,7 +155,7 @@ pub fn parse_record<'a>(
             out.push(ev);
             Ok(())
         }
-        Format::Otel => otel::parse_line(text, with_records, out),
+        Format::Otel => otel::parse_line(text, with_records, out, problems),
         Format::ClaudeCode => claude_code::parse_line(text, with_records, out),
         Format::Codex => codex::parse_line(text, ctx, with_records, out),
         Format::TauBench => tau_bench::parse(text, ctx, with_records, out, problems),

@@ -554,7 +554,13 @@ mod tests {
         );
 
         let mut events = Vec::new();
-        crate::ingest::otel::parse_line(out.line.as_deref().unwrap(), false, &mut events).unwrap();
+        crate::ingest::otel::parse_line(
+            out.line.as_deref().unwrap(),
+            false,
+            &mut events,
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].run_id, "ab".repeat(16));
         assert_eq!(events[0].name.as_deref(), Some("search"));

@@ -19,10 +19,13 @@ use super::{Event, TokenCount};
 use crate::model::{count_of, Outcome, Status, StepError, Tokens};
 use messages::embedded;
 
+/// Parses one line into one event a span. Spans that cannot be placed in a run (no trace
+/// id) are left out and said once for the line in `problems`; the rest loads.
 pub fn parse_line<'a>(
     line: &'a str,
     with_records: bool,
     out: &mut Vec<Event<'a>>,
+    problems: &mut Vec<super::PartProblem>,
 ) -> Result<(), String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let Some(obj) = v.as_object() else {
@@ -35,6 +38,7 @@ pub fn parse_line<'a>(
         return Err("not an OTLP line: no resourceSpans, resourceMetrics or resourceLogs".into());
     };
     let first = out.len();
+    let mut left_out = 0;
     for rs in resource_spans.as_array().into_iter().flatten() {
         let resource = attributes(rs.pointer("/resource/attributes"));
         for ss in rs
@@ -50,14 +54,18 @@ pub fn parse_line<'a>(
                 .into_iter()
                 .flatten()
             {
-                if let Some(ev) = map_span(span, &resource, scope, with_records) {
-                    out.push(ev);
+                match map_span(span, &resource, scope, with_records) {
+                    Some(ev) => out.push(ev),
+                    None => left_out += 1,
                 }
             }
         }
     }
     for (sub, ev) in out[first..].iter_mut().enumerate() {
         ev.sub = sub as u32;
+    }
+    if left_out > 0 {
+        problems.push((0, format!("{left_out} span(s) without a traceId left out")));
     }
     Ok(())
 }
