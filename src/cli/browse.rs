@@ -201,3 +201,25 @@ fn with_save_dir(
     }
     paths
 }
+
+#[cfg(all(test, feature = "tui"))]
+mod tests {
+    use super::with_save_dir;
+
+    #[test]
+    fn the_save_folder_is_read_beside_the_paths_unless_already_under_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let inside = logs.join("received");
+        let apart = dir.path().join("received");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::create_dir_all(&apart).unwrap();
+        let given = vec![logs.clone()];
+        assert_eq!(with_save_dir(&[], &apart), vec![apart.clone()]);
+        assert_eq!(with_save_dir(&given, &apart), vec![logs.clone(), apart]);
+        // Read once, through the folder that holds it.
+        assert_eq!(with_save_dir(&given, &inside), given);
+        let relative = logs.join("..").join("logs").join("received");
+        assert_eq!(with_save_dir(&given, &relative), given);
+    }
+}
