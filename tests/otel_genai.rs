@@ -440,3 +440,71 @@ fn a_span_without_a_trace_id_is_a_problem_of_its_line_and_the_rest_loads() {
         "1 span(s) without a traceId left out"
     );
 }
+
+#[test]
+fn genai_events_sent_as_log_records_are_messages_under_their_model_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = "abcdefabcdefabcdefabcdefabcdef01";
+    let chat = span(
+        "00000000000000d1",
+        None,
+        "chat gpt-x",
+        0,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-x"}),
+    );
+    let record = |name: &str, ms: u64, body: Value| {
+        json!({"timeUnixNano": (ms * 1_000_000).to_string(), "traceId": trace,
+               "spanId": "00000000000000d1", "eventName": name, "body": body})
+    };
+    // OTLP AnyValues: strings, key/value lists, arrays.
+    let text = |s: &str| json!({"stringValue": s});
+    let kvlist = |kvs: &[(&str, Value)]| {
+        let values: Vec<Value> = kvs
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
+        json!({"kvlistValue": {"values": values}})
+    };
+    let function = kvlist(&[
+        ("name", text("refund")),
+        ("arguments", text(r#"{"order":7}"#)),
+    ]);
+    let call = kvlist(&[
+        ("id", text("call_9")),
+        ("type", text("function")),
+        ("function", function),
+    ]);
+    let message = kvlist(&[("tool_calls", json!({"arrayValue": {"values": [call]}}))]);
+    let choice = kvlist(&[
+        ("index", json!({"intValue": "0"})),
+        ("finish_reason", text("tool_calls")),
+        ("message", message),
+    ]);
+    let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        record("gen_ai.user.message", 1, kvlist(&[("content", text("refund order 7"))])),
+        record("gen_ai.choice", 4, choice),
+        // An application log: not a GenAI event, passed over.
+        json!({"timeUnixNano": "5000000", "traceId": trace, "spanId": "00000000000000d1",
+               "body": {"stringValue": "GET /orders/7 200"}}),
+    ]}]}]});
+    let file = dir.path().join("t.jsonl");
+    std::fs::write(&file, format!("{}\n{logs}\n", otlp_line(&[chat]))).unwrap();
+    let runs = runs(&file);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["steps"], 3, "the span and its two GenAI events");
+    let steps = steps_of("abcdef", &file);
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["chat gpt-x", "gen_ai.user.message", "gen_ai.choice"]
+    );
+    assert!(steps[1..].iter().all(|s| s["parent"] == "00000000000000d1"));
+    assert_eq!(steps[1]["kind"], "message");
+    assert_eq!(steps[1]["summary"], "refund order 7");
+    let history = retrace::index::History::load(&[file], &Default::default()).unwrap();
+    let records = history.find_run("abcdef").unwrap().load_steps().unwrap();
+    assert_eq!(
+        records[2].record["output"]["tool_calls"],
+        json!([{"id": "call_9", "name": "refund", "arguments": {"order": 7}}])
+    );
+}

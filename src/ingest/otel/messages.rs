@@ -50,11 +50,15 @@ pub fn model_output(attrs: &Map<String, Value>, events: Option<&Value>) -> Optio
         from_attribute("gen_ai.output"),
         from_attribute("gen_ai.completion"),
     ];
-    sources.into_iter().flatten().find_map(|v| {
-        let mut answer = Answer::default();
-        answer.collect(&v, 0);
-        answer.into_value()
-    })
+    sources.into_iter().flatten().find_map(|v| answer_of(&v))
+}
+
+/// The text and tool calls of one answer in any of the layouts (a message, a choice, a
+/// list of either); `None` when it holds neither.
+pub fn answer_of(v: &Value) -> Option<Value> {
+    let mut answer = Answer::default();
+    answer.collect(v, 0);
+    answer.into_value()
 }
 
 /// `gen_ai.choice` span events: their content as one JSON attribute

@@ -4,9 +4,11 @@
 //! `input.value`, `llm.*`, `tool.name`) and OpenLLMetry (`traceloop.*`,
 //! `llm.request.type`) give kinds, tools, models, inputs and outputs ([`messages`] reads
 //! a model call's messages); span status ERROR and `exception` events are errors. Spans
-//! of kinds none of these name are kept as steps of their own (`span`). `resourceMetrics`
-//! and `resourceLogs` lines carry no spans and are passed over.
+//! of kinds none of these name are kept as steps of their own (`span`). `resourceLogs`
+//! lines give the GenAI events among their records ([`logs`]); `resourceMetrics` lines
+//! are passed over.
 
+mod logs;
 mod messages;
 
 use std::borrow::Cow;
@@ -31,13 +33,18 @@ pub fn parse_line<'a>(
     let Some(obj) = v.as_object() else {
         return Err("not a JSON object".into());
     };
+    let first = out.len();
     let Some(resource_spans) = obj.get("resourceSpans") else {
-        if obj.contains_key("resourceMetrics") || obj.contains_key("resourceLogs") {
+        if let Some(resource_logs) = obj.get("resourceLogs") {
+            logs::parse(resource_logs, with_records, out);
+            number_from(first, out);
+            return Ok(());
+        }
+        if obj.contains_key("resourceMetrics") {
             return Ok(());
         }
         return Err("not an OTLP line: no resourceSpans, resourceMetrics or resourceLogs".into());
     };
-    let first = out.len();
     let mut left_out = 0;
     for rs in resource_spans.as_array().into_iter().flatten() {
         let resource = attributes(rs.pointer("/resource/attributes"));
@@ -61,9 +68,7 @@ pub fn parse_line<'a>(
             }
         }
     }
-    for (sub, ev) in out[first..].iter_mut().enumerate() {
-        ev.sub = sub as u32;
-    }
+    number_from(first, out);
     if left_out > 0 {
         problems.push((0, format!("{left_out} span(s) without a traceId left out")));
     }
@@ -251,6 +256,13 @@ fn map_span<'a>(
         );
     }
     Some(ev)
+}
+
+/// Numbers the events of one line (from `first`) in their order there.
+fn number_from(first: usize, out: &mut [Event<'_>]) {
+    for (sub, ev) in out[first..].iter_mut().enumerate() {
+        ev.sub = sub as u32;
+    }
 }
 
 /// A status message as an error message: some instrumentations (OpenInference's) append
