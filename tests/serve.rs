@@ -441,3 +441,68 @@ fn the_browsers_listen_flag_needs_a_terminal_and_names_retrace_serve() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("assets/demo"));
 }
+
+#[test]
+fn genai_events_posted_to_v1_logs_are_saved_and_hang_under_their_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("received");
+    let server = Server::start(&saved, &[]);
+    let trace = "4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e";
+    let chat = span_json(trace, "00000000000000e1", None, "chat", 1_000);
+    let reply = post(
+        server.addr,
+        "/v1/traces",
+        "application/json",
+        "",
+        &request_json("events", vec![chat]),
+    );
+    assert_eq!(reply.status, 200);
+    let record = |name: &str, body: &str| {
+        serde_json::json!({"timeUnixNano": "1000002000000", "traceId": trace,
+            "spanId": "00000000000000e1", "eventName": name,
+            "body": {"kvlistValue": {"values": [
+                {"key": "content", "value": {"stringValue": body}}]}}})
+    };
+    let logs = serde_json::json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        record("gen_ai.choice", "The order shipped."),
+        serde_json::json!({"traceId": trace, "body": {"stringValue": "GET /orders 200"}}),
+    ]}]}]});
+    let reply = post(
+        server.addr,
+        "/v1/logs",
+        "application/json",
+        "",
+        logs.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 200);
+    // The server prints its line as it answers: wait for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logs_event = loop {
+        let received = server.events("received");
+        if let Some(e) = received.into_iter().find(|e| e["signal"] == "logs") {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "no received event for the logs");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(logs_event["genai_events"], 1, "{logs_event}");
+    assert!(logs_event["file"].is_string());
+    let steps = steps(&saved, trace);
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["chat", "gen_ai.choice"],
+        "the application log passed over"
+    );
+    assert_eq!(steps[1]["parent"], "00000000000000e1");
+    assert_eq!(steps[1]["summary"], "The order shipped.");
+    // A malformed log export is refused like a malformed trace export.
+    let reply = post(
+        server.addr,
+        "/v1/logs",
+        "application/json",
+        "",
+        b"{not json",
+    );
+    assert_eq!(reply.status, 400);
+}

@@ -104,6 +104,7 @@ mod tests {
             spans: 3,
             traces: 1,
             rejected_spans: 0,
+            genai_events: 0,
             file: None,
         }))));
         assert_eq!((app.receiver.requests, app.receiver.spans), (1, 3));
