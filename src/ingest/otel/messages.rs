@@ -247,7 +247,14 @@ pub fn unflatten(attrs: &Map<String, Value>, prefix: &str) -> Option<Value> {
     (!root.is_empty()).then(|| arrays_of_indexes(Value::Object(root)))
 }
 
+/// Keys of more dotted segments than this are no message layout (and would nest the
+/// value as deep): they are left in the step's meta only.
+const MAX_PATH_SEGMENTS: usize = 16;
+
 fn insert_path(root: &mut Map<String, Value>, path: &str, value: &Value) {
+    if path.split('.').nth(MAX_PATH_SEGMENTS).is_some() {
+        return;
+    }
     let mut node = root;
     let mut segments = path.split('.').peekable();
     while let Some(segment) = segments.next() {
@@ -305,6 +312,10 @@ mod tests {
         assert_eq!(calls[1]["tool_call"]["function"]["name"], "b", "{v}");
         assert_eq!(v[1]["message"]["role"], "assistant");
         assert!(unflatten(&a, "llm.input_messages").is_none());
+        // A hostile key cannot nest the value without bound.
+        let deep = format!("llm.output_messages.{}", vec!["0"; 100_000].join("."));
+        let hostile = attrs(json!({ deep: "x" }));
+        assert!(unflatten(&hostile, "llm.output_messages").is_none());
     }
 
     #[test]
