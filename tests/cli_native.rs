@@ -415,3 +415,30 @@ fn links_carry_ids_parents_and_kinds_without_records() {
         assert!(!f.record.is_null());
     }
 }
+
+#[test]
+fn unknown_kinds_are_other_steps_with_their_raw_json_and_no_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        r#"{"run_id":"r-new","step":0,"kind":"run_start","agent":"a","input":"go"}"#,
+        r#"{"run_id":"r-new","step":1,"parent":0,"kind":"handoff","to":"billing-agent","output":{"text":"passing to billing"},"extra":{"x":[1,2]}}"#,
+        r#"{"run_id":"r-new","step":2,"parent":1,"kind":"checkpoint","state":{"cart":3}}"#,
+        r#"{"run_id":"r-new","step":3,"kind":"run_end","outcome":"success"}"#,
+    ];
+    std::fs::write(dir.path().join("r.jsonl"), lines.join("\n") + "\n").unwrap();
+    let doc = json_of(&retrace(&["show", "r-new", "--json"], &[dir.path()]));
+    assert_eq!(doc["problems"], serde_json::json!([]));
+    let steps = doc["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4, "nothing dropped");
+    assert_eq!(steps[1]["kind"], "handoff", "the kind shown as written");
+    assert_eq!(steps[1]["summary"], "passing to billing");
+    assert_eq!(steps[2]["kind"], "checkpoint");
+    assert_eq!(steps[2]["parent"], "1");
+    // The step's record (its detail) is the line itself, unknown fields and all.
+    let history =
+        retrace::index::History::load(&[dir.path().to_path_buf()], &Default::default()).unwrap();
+    let steps = history.find_run("r-new").unwrap().load_steps().unwrap();
+    assert_eq!(steps[1].kind, retrace::model::StepKind::Other);
+    assert_eq!(steps[1].record["extra"]["x"][1], 2);
+    assert_eq!(steps[2].record["state"]["cart"], 3);
+}

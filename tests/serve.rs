@@ -159,13 +159,8 @@ fn the_python_sdk_exports_runs_that_ls_and_show_read() {
         // The exception propagates: the tool span and its root both failed (which is
         // first depends on their start times, often within one millisecond).
         assert_eq!(failed["errors"], 2, "{failed}");
-        assert!(
-            failed["first_error"]["error"]
-                .as_str()
-                .unwrap()
-                .contains("card declined"),
-            "{failed}"
-        );
+        // The exception's type is the error's code (as `error.type` would be).
+        assert_eq!(failed["first_error"]["error"], "RuntimeError", "{failed}");
 
         let failed_steps = steps(&saved, ids["failed"].as_str().unwrap());
         let tool = failed_steps
@@ -174,6 +169,10 @@ fn the_python_sdk_exports_runs_that_ls_and_show_read() {
             .unwrap();
         assert_eq!(tool["status"], "error", "{tool}");
         assert_eq!(tool["error"]["type"], "RuntimeError", "{tool}");
+        // The exception's own message, not the status's `RuntimeError: card declined`
+        // again; the stack trace stays out of the summary.
+        assert_eq!(tool["error"]["message"], "card declined", "{tool}");
+        assert!(!tool["summary"].as_str().unwrap().contains("Traceback"));
         assert!(!tool["parent"].is_null());
 
         // The tree: the model call and the tool call hang under the agent's root span.
@@ -182,6 +181,11 @@ fn the_python_sdk_exports_runs_that_ls_and_show_read() {
         assert_eq!(root["name"], "invoke_agent support");
         let by_name = |n: &str| steps.iter().find(|s| s["name"] == n).unwrap().clone();
         assert_eq!(by_name("chat")["kind"], "llm_call");
+        assert_eq!(
+            by_name("chat")["summary"],
+            r#"calls search({"q":"refund policy"})"#,
+            "the proposed call, not the raw output"
+        );
         assert_eq!(by_name("chat")["parent"], root["id"]);
         assert_eq!(by_name("search")["kind"], "tool_call");
         assert_eq!(by_name("search")["parent"], root["id"]);
@@ -258,6 +262,58 @@ fn a_trace_sent_in_pieces_across_files_is_one_run_running_until_its_root_arrives
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["agent", "first", "second"], "ordered by time");
     assert!(steps[1..].iter().all(|s| s["parent"] == root));
+}
+
+#[test]
+fn a_middle_span_sent_after_its_children_still_heads_them_in_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("received");
+    let server = Server::start(&saved, &["--max-file", "700"]);
+    let trace = "1234567890abcdef1234567890abcdef";
+    let (root, llm) = ("00000000000000a0", "00000000000000b0");
+    let t = 1_700_000_000_000;
+    // As SDKs export: each span when it ends, so children first, in reverse order within
+    // one request, then their parent (the model call), then the root.
+    let send = |spans: Vec<Value>| {
+        let reply = post(
+            server.addr,
+            "/v1/traces",
+            "application/json",
+            "",
+            &request_json("late-parent", spans),
+        );
+        assert_eq!(reply.status, 200);
+    };
+    send(vec![
+        span_json(trace, "00000000000000c2", Some(llm), "tool-two", t + 30),
+        span_json(trace, "00000000000000c1", Some(llm), "tool-one", t + 20),
+    ]);
+    send(vec![span_json(trace, llm, Some(root), "model", t + 10)]);
+    let runs = runs_by_id(&saved);
+    assert_eq!(runs[trace]["outcome"], "running", "no root yet");
+    send(vec![span_json(trace, root, None, "agent", t)]);
+
+    let runs = runs_by_id(&saved);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[trace]["outcome"], "success");
+    assert!(runs[trace]["files"].as_array().unwrap().len() >= 2);
+    let steps = steps(&saved, trace);
+    let by_name = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
+    assert_eq!(by_name("model")["parent"], root);
+    assert_eq!(by_name("tool-one")["parent"], llm);
+    assert_eq!(by_name("tool-two")["parent"], llm);
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["show", trace, "--tree"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&out.stdout);
+    // The two tools branch under the model call; nothing is left without its parent.
+    assert!(
+        tree.contains("├─· #2 tool-one") && tree.contains("└─· #3 tool-two"),
+        "{tree}"
+    );
+    assert!(!tree.contains("not found"), "{tree}");
 }
 
 #[test]
@@ -363,4 +419,90 @@ fn ctrl_c_stops_the_server_cleanly_after_what_it_acknowledged() {
         "no longer listening"
     );
     assert!(runs_by_id(&saved).contains_key("88888888888888888888888888888888"));
+}
+
+#[test]
+fn the_browsers_listen_flag_needs_a_terminal_and_names_retrace_serve() {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["--listen", "127.0.0.1:0", "assets/demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("retrace serve"), "{err}");
+    // A value that is not an address is a usage error naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["--listen", "assets/demo"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("assets/demo"));
+}
+
+#[test]
+fn genai_events_posted_to_v1_logs_are_saved_and_hang_under_their_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("received");
+    let server = Server::start(&saved, &[]);
+    let trace = "4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e4e";
+    let chat = span_json(trace, "00000000000000e1", None, "chat", 1_000);
+    let reply = post(
+        server.addr,
+        "/v1/traces",
+        "application/json",
+        "",
+        &request_json("events", vec![chat]),
+    );
+    assert_eq!(reply.status, 200);
+    let record = |name: &str, body: &str| {
+        serde_json::json!({"timeUnixNano": "1000002000000", "traceId": trace,
+            "spanId": "00000000000000e1", "eventName": name,
+            "body": {"kvlistValue": {"values": [
+                {"key": "content", "value": {"stringValue": body}}]}}})
+    };
+    let logs = serde_json::json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        record("gen_ai.choice", "The order shipped."),
+        serde_json::json!({"traceId": trace, "body": {"stringValue": "GET /orders 200"}}),
+    ]}]}]});
+    let reply = post(
+        server.addr,
+        "/v1/logs",
+        "application/json",
+        "",
+        logs.to_string().as_bytes(),
+    );
+    assert_eq!(reply.status, 200);
+    // The server prints its line as it answers: wait for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logs_event = loop {
+        let received = server.events("received");
+        if let Some(e) = received.into_iter().find(|e| e["signal"] == "logs") {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "no received event for the logs");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(logs_event["genai_events"], 1, "{logs_event}");
+    assert!(logs_event["file"].is_string());
+    let steps = steps(&saved, trace);
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["chat", "gen_ai.choice"],
+        "the application log passed over"
+    );
+    assert_eq!(steps[1]["parent"], "00000000000000e1");
+    assert_eq!(steps[1]["summary"], "The order shipped.");
+    // A malformed log export is refused like a malformed trace export.
+    let reply = post(
+        server.addr,
+        "/v1/logs",
+        "application/json",
+        "",
+        b"{not json",
+    );
+    assert_eq!(reply.status, 400);
 }

@@ -881,3 +881,100 @@ fn a_post_mortem_is_noted_reported_and_its_notes_survive_a_restart() {
     t.wait_exit();
     t.assert_restored();
 }
+
+/// POSTs an OTLP/JSON body to `/v1/traces`; the status code of the answer.
+fn post_traces(addr: &str, body: &str) -> u16 {
+    use std::net::TcpStream;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/traces HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {reply:?}"))
+}
+
+/// One span of `trace` as OTLP/JSON, in a request of the service `listen-bot`.
+fn otlp_span(trace: &str, span: &str, parent: &str, name: &str, ms: u64) -> String {
+    let ns = |ms: u64| (1_700_000_000_000 + ms) * 1_000_000;
+    format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"listen-bot"}}}}]}},"scopeSpans":[{{"spans":[{{"traceId":"{trace}","spanId":"{span}","parentSpanId":"{parent}","name":"{name}","startTimeUnixNano":"{}","endTimeUnixNano":"{}","status":{{"code":1}}}}]}}]}}]}}"#,
+        ns(ms),
+        ns(ms + 50)
+    )
+}
+
+#[test]
+fn listen_receives_runs_live_shows_receiver_problems_and_quits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // No path and no --save: only the per-user save folder is read, not the current one.
+    let args = [Path::new("--listen"), Path::new("127.0.0.1:0")];
+    let xdg = data.to_str().unwrap();
+    let mut t = Tui::spawn_with(&args, 160, 40, &[("XDG_DATA_HOME", xdg)]);
+    let screen = t.wait_text(" received ");
+    let addr = screen
+        .split("⇠ OTLP ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the address in the status line:\n{screen}"))
+        .to_string();
+    assert!(addr.starts_with("127.0.0.1:"), "{screen}");
+    assert!(!addr.ends_with(":0"), "the port it got is shown: {screen}");
+    t.wait_text("◉ watching");
+
+    // A child arrives before its root: one run, still running.
+    let trace = "5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed";
+    let child = otlp_span(trace, "00000000000000c1", "00000000000000a1", "lookup", 10);
+    assert_eq!(post_traces(&addr, &child), 200);
+    // (The count comes from the receiver, the run from the watcher: either may be first.)
+    t.wait("the run listed as running, the request counted", |s| {
+        let c = s.contents();
+        c.contains("1 received")
+            && c.lines()
+                .any(|l| l.contains("5e1ec7ed") && l.contains("running"))
+    });
+    // Its root (the parent, sent last) completes it.
+    let root = otlp_span(trace, "00000000000000a1", "", "agent", 0);
+    assert_eq!(post_traces(&addr, &root), 200);
+    let screen = t.wait("the run succeeded, with its agent", |s| {
+        let c = s.contents();
+        c.contains("2 received")
+            && c.lines()
+                .any(|l| l.contains("listen-bot") && l.contains("success"))
+    });
+    let rows = screen.lines().filter(|l| l.contains("listen-bot")).count();
+    assert_eq!(rows, 1, "one run, not two: {screen}");
+    // The tree is rebuilt: the child hangs under its late parent.
+    t.wait("the child under its parent in the tree", |s| {
+        let c = s.contents();
+        c.contains("#1 lookup") && !c.contains("not found")
+    });
+
+    // A malformed request is answered 400, and is a problem of the `!` view.
+    assert_eq!(post_traces(&addr, "{not json"), 400);
+    t.keys("!");
+    let screen = t.wait_text(&format!("http://{addr}/v1/traces"));
+    assert!(screen.contains("400 POST from 127.0.0.1:"), "{screen}");
+    assert!(!screen.contains("(whole file)"), "{screen}");
+    t.keys("\x1b");
+    t.wait("the problems view closed", |s| {
+        !s.contents().contains("/v1/traces")
+    });
+    t.keys("q");
+    let status = t.wait_exit();
+    assert!(status.success(), "{status:?}");
+    t.assert_restored();
+    // The port is closed, and what was received is saved in the per-user folder.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+    let saved = data.join("retrace/received");
+    let files: Vec<_> = std::fs::read_dir(&saved).unwrap().collect();
+    assert!(!files.is_empty(), "nothing saved in {}", saved.display());
+}

@@ -64,6 +64,17 @@ pub struct Args {
     /// reports (default: $RETRACE_LIBRARY, else $XDG_DATA_HOME/retrace).
     #[arg(long, value_name = "DIR")]
     pub library: Option<std::path::PathBuf>,
+    /// Receive OTLP/HTTP traces while browsing (as `retrace serve` does): runs appear as
+    /// they are sent. ADDR is HOST:PORT or :PORT (default 127.0.0.1:4318); anything but
+    /// loopback lets other machines send.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1,
+          default_missing_value = crate::serve::DEFAULT_LISTEN,
+          value_parser = crate::serve::parse_listen)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// With --listen: the folder received traces are saved in, and read from (default:
+    /// $XDG_DATA_HOME/retrace/received, else ~/.local/share/retrace/received).
+    #[arg(long, value_name = "DIR", requires = "listen")]
+    pub save: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -100,6 +111,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         return browse(args);
     }
+    if args.listen.is_some() {
+        return Err(CliError::Usage(
+            "--listen receives while the browser is open, on a terminal: without one, \
+             use `retrace serve`"
+                .into(),
+        ));
+    }
     let history = super::load(&args.paths, common)?;
     super::report_problems(&history, 20);
     let mut out = super::stdout();
@@ -112,16 +130,96 @@ pub fn run(args: Args) -> Result<(), CliError> {
 #[cfg(feature = "tui")]
 fn browse(args: Args) -> Result<(), CliError> {
     let common = args.common;
-    let paths = args.paths.resolved();
     let load = crate::index::LoadOptions {
         format: common.format,
         ..crate::index::LoadOptions::default()
     };
+    // The receiver starts first: its errors (the port taken) are plain messages, and its
+    // save folder exists before the history is opened on it.
+    let mut receiver = match args.listen {
+        Some(addr) => Some(start_receiver(addr, args.save.clone())?),
+        None => None,
+    };
+    let paths = match &receiver {
+        Some(r) => with_save_dir(&args.paths.paths, r.save_dir()),
+        None => args.paths.resolved(),
+    };
     let mut options = crate::tui::options(args.theme.map(Theme::as_str), paths.clone(), args.poll);
     options.meeting = args.meeting()?;
     options.library = args.library.clone();
-    match crate::tui::run(paths, load, options)? {
+    options.receiving = receiver.as_ref().map(crate::serve::Handle::addr);
+    let events = receiver.as_mut().map(crate::serve::Handle::take_events);
+    let exit = crate::tui::run(paths, load, options, events);
+    // The screen is restored by now; requests in progress finish and are saved.
+    if let Some(r) = receiver {
+        r.shutdown();
+    }
+    match exit? {
         crate::tui::Exit::Signal(sig) => Err(CliError::Signal(sig)),
         crate::tui::Exit::Quit => Ok(()),
+    }
+}
+
+/// Starts the OTLP receiver for `--listen`, saving into `save` (else the per-user
+/// default, never one of the folders being read).
+#[cfg(feature = "tui")]
+fn start_receiver(
+    addr: std::net::SocketAddr,
+    save: Option<std::path::PathBuf>,
+) -> Result<crate::serve::Handle, CliError> {
+    let Some(save_dir) = save.or_else(crate::serve::default_save_dir) else {
+        return Err(CliError::Usage(
+            "--listen: no save folder: pass --save DIR (neither XDG_DATA_HOME nor HOME is set)"
+                .into(),
+        ));
+    };
+    let handle = crate::serve::start(crate::serve::Config::new(addr, save_dir))
+        .map_err(|e| CliError::Failed(anyhow::anyhow!("--listen: {e}")))?;
+    if !handle.addr().ip().is_loopback() {
+        eprintln!(
+            "retrace: warning: receiving OTLP on {}, which other machines can reach \
+             (no authentication, no TLS)",
+            handle.addr()
+        );
+    }
+    Ok(handle)
+}
+
+/// The paths to read and watch: those given (none: only the save folder, not the current
+/// one) and the receiver's save folder, unless it is already under one of them.
+#[cfg(feature = "tui")]
+fn with_save_dir(
+    given: &[std::path::PathBuf],
+    save_dir: &std::path::Path,
+) -> Vec<std::path::PathBuf> {
+    let canonical =
+        |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let save = canonical(save_dir);
+    let mut paths = given.to_vec();
+    if !given.iter().any(|p| save.starts_with(canonical(p))) {
+        paths.push(save_dir.to_path_buf());
+    }
+    paths
+}
+
+#[cfg(all(test, feature = "tui"))]
+mod tests {
+    use super::with_save_dir;
+
+    #[test]
+    fn the_save_folder_is_read_beside_the_paths_unless_already_under_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let inside = logs.join("received");
+        let apart = dir.path().join("received");
+        std::fs::create_dir_all(&inside).unwrap();
+        std::fs::create_dir_all(&apart).unwrap();
+        let given = vec![logs.clone()];
+        assert_eq!(with_save_dir(&[], &apart), vec![apart.clone()]);
+        assert_eq!(with_save_dir(&given, &apart), vec![logs.clone(), apart]);
+        // Read once, through the folder that holds it.
+        assert_eq!(with_save_dir(&given, &inside), given);
+        let relative = logs.join("..").join("logs").join("received");
+        assert_eq!(with_save_dir(&given, &relative), given);
     }
 }

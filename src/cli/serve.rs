@@ -153,7 +153,7 @@ fn print_received(out: &mut impl Write, json: bool, r: &Received) -> io::Result<
     let peer = r.peer.map_or("-".into(), |p| p.to_string());
     let signal = match r.signal {
         serve::Signal::Traces => "traces",
-        serve::Signal::Logs => "logs (passed over)",
+        serve::Signal::Logs => "logs",
         serve::Signal::Metrics => "metrics (passed over)",
     };
     let encoding = match r.encoding {
@@ -165,17 +165,26 @@ fn print_received(out: &mut impl Write, json: bool, r: &Received) -> io::Result<
         crate::time::format_short(crate::search::now_ms()),
         r.bytes
     );
-    if r.signal == serve::Signal::Traces {
-        line.push_str(&format!(": {} span(s) in {} trace(s)", r.spans, r.traces));
-        if r.rejected_spans > 0 {
-            line.push_str(&format!(", {} rejected", r.rejected_spans));
+    match r.signal {
+        serve::Signal::Traces => {
+            line.push_str(&format!(": {} span(s) in {} trace(s)", r.spans, r.traces));
+            if r.rejected_spans > 0 {
+                line.push_str(&format!(", {} rejected", r.rejected_spans));
+            }
         }
-        if let Some(file) = &r.file {
+        serve::Signal::Logs => {
             line.push_str(&format!(
-                " -> {}",
-                sanitize::line(&file.display().to_string())
+                ": {} GenAI event(s), the rest passed over",
+                r.genai_events
             ));
         }
+        serve::Signal::Metrics => line.push_str(" (passed over)"),
+    }
+    if let Some(file) = &r.file {
+        line.push_str(&format!(
+            " -> {}",
+            sanitize::line(&file.display().to_string())
+        ));
     }
     writeln!(out, "{line}")
 }

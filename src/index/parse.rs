@@ -208,8 +208,12 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
             }
             Err(reason) => parsed.problems.push((parsed.lines, reason)),
         }
-        for (_, reason) in part_problems.drain(..) {
-            if !parsed.extras.notes.iter().any(|(_, r)| *r == reason) {
+        // Notes about the whole file (once per file), and parts of a usable line that
+        // were left out (spans without a trace id: on their line).
+        for (part, reason) in part_problems.drain(..) {
+            if part != crate::ingest::FILE_NOTE {
+                parsed.problems.push((parsed.lines, reason));
+            } else if !parsed.extras.notes.iter().any(|(_, r)| *r == reason) {
                 parsed.extras.notes.push((parsed.lines, reason));
             }
         }

@@ -175,8 +175,13 @@ pub struct Context<'a> {
     pub file_stem: &'a str,
 }
 
-/// A part of a document that could not be used: byte offset in the document, reason.
+/// A part of a document that could not be used: byte offset in the document (or
+/// [`FILE_NOTE`]), reason.
 pub type PartProblem = (usize, String);
+
+/// The place of a [`PartProblem`] that holds for the whole file (a format version not
+/// seen, a record type not known): reported once per file, not on every line.
+pub const FILE_NOTE: usize = usize::MAX;
 
 /// Parses one record into events, appended to `out`. With `with_records`, each event
 /// carries the JSON it is shown with. A record that cannot be used at all is an `Err`;
@@ -210,7 +215,7 @@ pub fn parse_record<'a>(
             out.push(ev);
             Ok(())
         }
-        Format::Otel => otel::parse_line(text, with_records, out),
+        Format::Otel => otel::parse_line(text, with_records, out, problems),
         Format::ClaudeCode => claude_code::parse_line(text, ctx, with_records, out, problems),
         Format::Codex => codex::parse_line(text, ctx, with_records, out, problems),
         Format::TauBench => tau_bench::parse(text, ctx, with_records, out, problems),

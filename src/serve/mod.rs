@@ -2,8 +2,9 @@
 //! `/v1/traces`, protobuf or JSON, gzip or not; each request is saved as one line of
 //! Collector file-exporter JSON in a folder of its own, fsynced before it is
 //! acknowledged, so that what was received is history like any other file (`ls`, `diff`,
-//! `search`, and the watcher, which picks up the new lines). `/v1/logs` and `/v1/metrics`
-//! are accepted and passed over. Runs on threads of its own ([`start`] gives a
+//! `search`, and the watcher, which picks up the new lines). From `/v1/logs` the GenAI
+//! events are kept (a model call's messages, when an instrumentation logs them);
+//! `/v1/metrics` is accepted and passed over. Runs on threads of its own ([`start`] gives a
 //! [`Handle`] to stop it); no terminal code, no async runtime.
 //!
 //! Spans of one trace that arrive in several requests, out of order or late, are lines
@@ -12,6 +13,7 @@
 //! `running` while its file is being written (see [`crate::index::LoadOptions`]).
 
 mod http;
+mod logs;
 mod otlp;
 pub mod proto;
 mod receiver;
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use logs::{decode_genai_events, GenAiEvents};
 pub use otlp::{decode_traces, Encoding, Traces, MAX_SPAN_DEPTH};
 pub use store::{torn_files, Store, TornFile};
 
@@ -124,7 +127,9 @@ pub struct Received {
     pub spans: usize,
     pub traces: usize,
     pub rejected_spans: usize,
-    /// Where the spans were written (none for logs, metrics, or no usable span).
+    /// GenAI events kept from a log export (`gen_ai.*` log records of a trace).
+    pub genai_events: usize,
+    /// Where the spans or events were written (none for metrics, or nothing usable).
     pub file: Option<PathBuf>,
 }
 
@@ -196,6 +201,12 @@ impl Handle {
     /// The save folder.
     pub fn save_dir(&self) -> &Path {
         &self.shared.config.save_dir
+    }
+
+    /// Takes [`Handle::events`] for another thread to read (the browser forwards them to
+    /// its loop); the handle keeps an empty one, and still stops the receiver.
+    pub fn take_events(&mut self) -> Receiver<ServeEvent> {
+        std::mem::replace(&mut self.events, channel().1)
     }
 
     /// The latest problems (at most 1000).

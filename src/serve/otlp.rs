@@ -133,7 +133,11 @@ pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<Traces, String> 
 
 /// Takes a list field out of an object, under its lowerCamelCase or its snake_case name
 /// (OTLP/JSON receivers accept both). Absent or null is `None`; not a list is an error.
-fn take_list(obj: &mut Value, camel: &str, snake: &str) -> Result<Option<Vec<Value>>, String> {
+pub(super) fn take_list(
+    obj: &mut Value,
+    camel: &str,
+    snake: &str,
+) -> Result<Option<Vec<Value>>, String> {
     let Some(map) = obj.as_object_mut() else {
         return Err(format!("{camel}: an element is not an object"));
     };
@@ -190,7 +194,7 @@ fn check_span(span: &mut Value, shared_depth: usize) -> Result<String, String> {
 }
 
 /// A hex id of `bytes` bytes, not all zero, in lowercase.
-fn hex_id(v: Option<&Value>, bytes: usize) -> Result<String, String> {
+pub(super) fn hex_id(v: Option<&Value>, bytes: usize) -> Result<String, String> {
     let s = match v {
         None | Some(Value::Null) => return Err("is missing".into()),
         Some(Value::String(s)) => s,
@@ -206,7 +210,7 @@ fn hex_id(v: Option<&Value>, bytes: usize) -> Result<String, String> {
 }
 
 /// Nesting depth of a JSON value (a scalar is 0).
-fn depth(v: &Value) -> usize {
+pub(super) fn depth(v: &Value) -> usize {
     match v {
         Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
@@ -223,14 +227,7 @@ fn request_json(request: &proto::ExportTraceServiceRequest) -> Value {
         .map(|rs| {
             let mut obj = Map::new();
             if let Some(resource) = &rs.resource {
-                let mut r = Map::new();
-                r.insert("attributes".into(), attributes(&resource.attributes));
-                put_count(
-                    &mut r,
-                    "droppedAttributesCount",
-                    resource.dropped_attributes_count,
-                );
-                obj.insert("resource".into(), Value::Object(r));
+                obj.insert("resource".into(), resource_json(resource));
             }
             let scopes = rs.scope_spans.iter().map(scope_spans_json).collect();
             obj.insert("scopeSpans".into(), Value::Array(scopes));
@@ -241,21 +238,36 @@ fn request_json(request: &proto::ExportTraceServiceRequest) -> Value {
     json!({ "resourceSpans": resource_spans })
 }
 
+pub(super) fn resource_json(resource: &proto::Resource) -> Value {
+    let mut r = Map::new();
+    r.insert("attributes".into(), attributes(&resource.attributes));
+    put_count(
+        &mut r,
+        "droppedAttributesCount",
+        resource.dropped_attributes_count,
+    );
+    Value::Object(r)
+}
+
+pub(super) fn scope_json(scope: &proto::InstrumentationScope) -> Value {
+    let mut s = Map::new();
+    put_str(&mut s, "name", &scope.name);
+    put_str(&mut s, "version", &scope.version);
+    if !scope.attributes.is_empty() {
+        s.insert("attributes".into(), attributes(&scope.attributes));
+    }
+    put_count(
+        &mut s,
+        "droppedAttributesCount",
+        scope.dropped_attributes_count,
+    );
+    Value::Object(s)
+}
+
 fn scope_spans_json(ss: &proto::ScopeSpans) -> Value {
     let mut obj = Map::new();
     if let Some(scope) = &ss.scope {
-        let mut s = Map::new();
-        put_str(&mut s, "name", &scope.name);
-        put_str(&mut s, "version", &scope.version);
-        if !scope.attributes.is_empty() {
-            s.insert("attributes".into(), attributes(&scope.attributes));
-        }
-        put_count(
-            &mut s,
-            "droppedAttributesCount",
-            scope.dropped_attributes_count,
-        );
-        obj.insert("scope".into(), Value::Object(s));
+        obj.insert("scope".into(), scope_json(scope));
     }
     obj.insert(
         "spans".into(),
@@ -355,7 +367,7 @@ fn span_json(span: &proto::Span) -> Value {
     Value::Object(obj)
 }
 
-fn attributes(list: &[proto::KeyValue]) -> Value {
+pub(super) fn attributes(list: &[proto::KeyValue]) -> Value {
     Value::Array(
         list.iter()
             .map(|kv| {
@@ -366,7 +378,7 @@ fn attributes(list: &[proto::KeyValue]) -> Value {
     )
 }
 
-fn any_value_json(v: &proto::AnyValue) -> Value {
+pub(super) fn any_value_json(v: &proto::AnyValue) -> Value {
     match &v.value {
         None => json!({}),
         Some(any_value::Value::StringValue(s)) => json!({ "stringValue": s }),
@@ -395,19 +407,19 @@ fn double(d: f64) -> Value {
     }
 }
 
-fn put_str(obj: &mut Map<String, Value>, key: &str, value: &str) {
+pub(super) fn put_str(obj: &mut Map<String, Value>, key: &str, value: &str) {
     if !value.is_empty() {
         obj.insert(key.into(), Value::String(value.to_string()));
     }
 }
 
-fn put_count(obj: &mut Map<String, Value>, key: &str, value: u32) {
+pub(super) fn put_count(obj: &mut Map<String, Value>, key: &str, value: u32) {
     if value != 0 {
         obj.insert(key.into(), Value::from(value));
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -554,7 +566,13 @@ mod tests {
         );
 
         let mut events = Vec::new();
-        crate::ingest::otel::parse_line(out.line.as_deref().unwrap(), false, &mut events).unwrap();
+        crate::ingest::otel::parse_line(
+            out.line.as_deref().unwrap(),
+            false,
+            &mut events,
+            &mut Vec::new(),
+        )
+        .unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].run_id, "ab".repeat(16));
         assert_eq!(events[0].name.as_deref(), Some("search"));

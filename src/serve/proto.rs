@@ -1,6 +1,6 @@
 //! The subset of the OTLP protobuf messages the receiver decodes and answers with,
 //! declared by hand for prost (field numbers from opentelemetry-proto v1: collector/trace,
-//! trace, common, resource; and google.rpc.Status). Owns no logic.
+//! trace, logs, common, resource; and google.rpc.Status). Owns no logic.
 
 /// `opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -22,6 +22,60 @@ pub struct ExportTracePartialSuccess {
     pub rejected_spans: i64,
     #[prost(string, tag = "2")]
     pub error_message: String,
+}
+
+/// `opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest` (the GenAI events
+/// among its records are kept).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExportLogsServiceRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub resource_logs: Vec<ResourceLogs>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ResourceLogs {
+    #[prost(message, optional, tag = "1")]
+    pub resource: Option<Resource>,
+    #[prost(message, repeated, tag = "2")]
+    pub scope_logs: Vec<ScopeLogs>,
+    #[prost(string, tag = "3")]
+    pub schema_url: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ScopeLogs {
+    #[prost(message, optional, tag = "1")]
+    pub scope: Option<InstrumentationScope>,
+    #[prost(message, repeated, tag = "2")]
+    pub log_records: Vec<LogRecord>,
+    #[prost(string, tag = "3")]
+    pub schema_url: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LogRecord {
+    #[prost(fixed64, tag = "1")]
+    pub time_unix_nano: u64,
+    #[prost(fixed64, tag = "11")]
+    pub observed_time_unix_nano: u64,
+    #[prost(int32, tag = "2")]
+    pub severity_number: i32,
+    #[prost(string, tag = "3")]
+    pub severity_text: String,
+    #[prost(message, optional, tag = "5")]
+    pub body: Option<AnyValue>,
+    #[prost(message, repeated, tag = "6")]
+    pub attributes: Vec<KeyValue>,
+    #[prost(uint32, tag = "7")]
+    pub dropped_attributes_count: u32,
+    #[prost(fixed32, tag = "8")]
+    pub flags: u32,
+    #[prost(bytes = "vec", tag = "9")]
+    pub trace_id: Vec<u8>,
+    #[prost(bytes = "vec", tag = "10")]
+    pub span_id: Vec<u8>,
+    #[prost(string, tag = "12")]
+    pub event_name: String,
 }
 
 /// `google.rpc.Status`, the body of every OTLP/HTTP error response (details left out).

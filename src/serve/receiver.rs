@@ -277,11 +277,25 @@ fn answer(
         spans: 0,
         traces: 0,
         rejected_spans: 0,
+        genai_events: 0,
         file: None,
     };
+    if signal == Signal::Logs {
+        let events = match super::logs::decode_genai_events(&body, encoding) {
+            Ok(events) => events,
+            Err(reason) => return refuse(400, otlp::INVALID_ARGUMENT, reason),
+        };
+        if let Some(line) = &events.line {
+            match save(shared, line) {
+                Ok(path) => received.file = Some(path),
+                Err(reason) => return refuse(503, otlp::UNAVAILABLE, reason),
+            }
+        }
+        received.genai_events = events.events;
+    }
     if signal != Signal::Traces {
-        // Logs and metrics are accepted so that a shared exporter config works, and
-        // passed over: an empty response is a full success for every signal.
+        // Metrics (and the logs that are not GenAI events) are accepted so that a shared
+        // exporter config works, and passed over: an empty response is a full success.
         shared.report(ServeEvent::Received(received));
         return Answer {
             status: 200,
@@ -298,22 +312,9 @@ fn answer(
         Err(reason) => return refuse(400, otlp::INVALID_ARGUMENT, reason),
     };
     if let Some(line) = &traces.line {
-        let written = match shared.store.lock() {
-            Ok(mut store) => store.append(line.as_bytes()),
-            Err(_) => Err(io::Error::other("the store was poisoned by a panic")),
-        };
-        match written {
+        match save(shared, line) {
             Ok(path) => received.file = Some(path),
-            Err(e) => {
-                return refuse(
-                    503,
-                    otlp::UNAVAILABLE,
-                    format!(
-                        "could not save the spans in {}: {e}",
-                        shared.config.save_dir.display()
-                    ),
-                )
-            }
+            Err(reason) => return refuse(503, otlp::UNAVAILABLE, reason),
         }
     }
     received.spans = traces.spans;
@@ -329,6 +330,20 @@ fn answer(
         body: otlp::success_body(encoding, traces.rejected, traces.rejection.as_deref()),
         close: false,
     }
+}
+
+/// Appends one line to the save folder (durably: see [`super::Store`]); the file it went to.
+fn save(shared: &Shared, line: &str) -> Result<std::path::PathBuf, String> {
+    let written = match shared.store.lock() {
+        Ok(mut store) => store.append(line.as_bytes()),
+        Err(_) => Err(io::Error::other("the store was poisoned by a panic")),
+    };
+    written.map_err(|e| {
+        format!(
+            "could not save what was received in {}: {e}",
+            shared.config.save_dir.display()
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy)]

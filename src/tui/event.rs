@@ -1,6 +1,7 @@
 //! Everything that happens arrives as one [`Msg`] on one channel: terminal input, batches
 //! of the background load, results of workers, signals. This module also starts the
-//! threads that feed the channel (input, loader, signals); it never changes app state.
+//! threads that feed the channel (input, loader, watcher, OTLP receiver, signals); it
+//! never changes app state.
 
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -38,6 +39,8 @@ pub enum Msg {
     Tick(std::time::Instant),
     /// What the followed presenter said.
     Heard(crate::share::Heard),
+    /// What the OTLP receiver (`--listen`) answered: a request saved, or a problem.
+    Serve(Box<crate::serve::ServeEvent>),
 }
 
 /// A worker's result, tagged with the generation of its request.
@@ -142,6 +145,24 @@ pub fn spawn_follower(follower: crate::share::Follower, tx: Sender<Msg>) -> std:
         .spawn(move || {
             for heard in follower.events.iter() {
                 if tx.send(Msg::Heard(heard)).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// Forwards what the OTLP receiver reports until it stops or the app goes away. (The
+/// receiver itself runs on its own threads, started by the caller.)
+pub fn spawn_receiver(
+    events: std::sync::mpsc::Receiver<crate::serve::ServeEvent>,
+    tx: Sender<Msg>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("retrace-receive".into())
+        .spawn(move || {
+            for event in events.iter() {
+                if tx.send(Msg::Serve(Box::new(event))).is_err() {
                     return;
                 }
             }

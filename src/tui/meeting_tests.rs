@@ -30,6 +30,7 @@ fn demo_with(meeting: MeetingOptions, w: u16, h: u16) -> App {
         poll: false,
         meeting,
         library: Some(PathBuf::from("/nonexistent/retrace-tests/library")),
+        receiving: None,
     };
     let mut app = App::loaded(history, options, Rect::new(0, 0, w, h));
     settle(&mut app);

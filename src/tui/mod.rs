@@ -73,15 +73,24 @@ pub fn options(theme_flag: Option<&str>, sources: Vec<PathBuf>, poll: bool) -> O
         poll,
         meeting: MeetingOptions::default(),
         library: None,
+        receiving: None,
     }
 }
 
 /// Opens the history under `paths` and runs the browser until the user quits or a
 /// signal arrives. Errors before the screen is taken (a missing path, no run files) are
-/// returned as they are, for the caller to report.
-pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::Result<Exit> {
+/// returned as they are, for the caller to report. `received`: the events of the OTLP
+/// receiver the caller started (`options.receiving` says where it listens); its save
+/// folder is one of `paths`, so what it saves arrives through the watcher.
+pub fn run(
+    paths: Vec<PathBuf>,
+    load: LoadOptions,
+    options: Options,
+    received: Option<Receiver<crate::serve::ServeEvent>>,
+) -> anyhow::Result<Exit> {
     let (history, loader) = History::open(&paths, &load)?;
-    if history.files().is_empty() {
+    // A receiving browser may start empty: runs arrive as they are sent.
+    if history.files().is_empty() && options.receiving.is_none() {
         anyhow::bail!(
             "no run files under {}",
             paths
@@ -119,6 +128,9 @@ pub fn run(paths: Vec<PathBuf>, load: LoadOptions, options: Options) -> anyhow::
     let mut guard = TerminalGuard::enter(app.mouse)?;
     event::spawn_loader(loader, tx.clone())?;
     event::spawn_input(tx.clone())?;
+    if let Some(events) = received {
+        event::spawn_receiver(events, tx.clone())?;
+    }
     let watch_options = WatchOptions {
         poll: app.options.poll,
         format: load.format,

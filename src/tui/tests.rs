@@ -30,6 +30,7 @@ fn options(source: &str) -> Options {
         meeting: Default::default(),
         // No notes anywhere: the post-mortem tests give their own library.
         library: Some(PathBuf::from("/nonexistent/retrace-tests/library")),
+        receiving: None,
     }
 }
 

@@ -263,6 +263,25 @@ fn status_left(app: &App, h: &History, cols: usize) -> Vec<Piece> {
     p
 }
 
+/// ` ⇠ OTLP 127.0.0.1:4318 · 3 received `: where the receiver listens (a warning when
+/// other machines can send), and the requests saved so far.
+fn receiving(addr: std::net::SocketAddr, r: &crate::tui::app::ReceiverState) -> Piece {
+    let role = if addr.ip().is_loopback() {
+        Role::Ok
+    } else {
+        Role::Warn
+    };
+    let open = if addr.ip().is_loopback() {
+        ""
+    } else {
+        " (open to the network)"
+    };
+    (
+        role,
+        format!(" ⇠ OTLP {addr}{open} · {} received ", r.requests),
+    )
+}
+
 /// Kept whole at the right of the status line: loading progress, watching and follow
 /// mode, and the last message.
 fn status_right(app: &App, cols: usize) -> Vec<Piece> {
@@ -286,6 +305,9 @@ fn status_right(app: &App, cols: usize) -> Vec<Piece> {
                 p.push((Role::Ok, s));
             }
         }
+    }
+    if let Some(addr) = app.options.receiving {
+        p.push(receiving(addr, &app.receiver));
     }
     if app.follow {
         p.push((Role::Accent, " ⇣ follow ".into()));

@@ -57,7 +57,7 @@ pub fn parse_line<'a>(
         None => ctx.file_stem,
     };
     if let Some(note) = version_note(&v) {
-        problems.push((0, note));
+        problems.push((super::FILE_NOTE, note));
     }
     let uuid = str_of(&v, "uuid");
     let sidechain = v.get("isSidechain").and_then(Value::as_bool) == Some(true);

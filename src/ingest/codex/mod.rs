@@ -132,7 +132,7 @@ pub fn parse_line<'a>(
         }
         other => {
             problems.push((
-                0,
+                super::FILE_NOTE,
                 format!("unknown Codex record type {other:?}: kept as `other` steps"),
             ));
             ev.place = Place::Aside;
@@ -234,7 +234,7 @@ fn session(
         ev.labels = Some(labels);
         if let Some(version) = str_of(payload, "cli_version").filter(|v| !is_known_version(v)) {
             problems.push((
-                0,
+                super::FILE_NOTE,
                 format!(
                     "Codex cli_version {version:?} is newer than the rollouts retrace knows \
                      (up to {}.{}): read as the newest known layout",

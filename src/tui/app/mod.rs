@@ -11,10 +11,12 @@ mod glance;
 mod meeting;
 mod navigate;
 mod notes;
+mod receive;
 mod replay;
 
 pub use meeting::{FollowState, Meeting, MeetingOptions, ReplayOn, DEFAULT_FIXED};
 pub use notes::NotesState;
+pub use receive::ReceiverState;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -63,6 +65,8 @@ pub struct Options {
     /// The post-mortem's library folder (`--library`; else `RETRACE_LIBRARY` or the
     /// XDG default).
     pub library: Option<PathBuf>,
+    /// The OTLP receiver's address, when the browser receives (`--listen`).
+    pub receiving: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -75,6 +79,7 @@ impl Default for Options {
             poll: false,
             meeting: MeetingOptions::default(),
             library: None,
+            receiving: None,
         }
     }
 }
@@ -173,6 +178,8 @@ pub struct App {
     pub meeting: Meeting,
     /// The post-mortem's notes on the shown run.
     pub notes: NotesState,
+    /// What the OTLP receiver reported (with `--listen`).
+    pub receiver: ReceiverState,
 }
 
 impl App {
@@ -214,6 +221,7 @@ impl App {
             dirty: true,
             meeting,
             notes: NotesState::default(),
+            receiver: ReceiverState::default(),
         }
     }
 
@@ -379,6 +387,7 @@ impl App {
             Msg::Signal(sig) => self.exit = Some(Exit::Signal(sig)),
             Msg::Tick(now) => self.tick(now),
             Msg::Heard(heard) => self.heard(heard),
+            Msg::Serve(event) => self.receiver_event(*event),
         }
     }
 

@@ -30,10 +30,12 @@ pub fn list_rows(size: Rect) -> usize {
     inner(area(size), Mode::Wide).height as usize
 }
 
-/// Where a problem is: `file:line`, or `file (whole file)` for line 0.
+/// Where a problem is: `file:line`, or `file (whole file)` for line 0; the OTLP
+/// receiver's problems are at its URL (`http://…`), shown as it is.
 pub fn location(p: &Problem) -> String {
     let file = sanitize::line(&p.file.display().to_string()).into_owned();
     match p.line {
+        0 if file.starts_with("http://") => file,
         0 => format!("{file} (whole file)"),
         line => format!("{file}:{line}"),
     }

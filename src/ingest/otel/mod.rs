@@ -1,35 +1,51 @@
 //! OpenTelemetry traces as the Collector's file exporter writes them: JSON lines of
 //! `resourceSpans`. A trace is a run, each span a step, the span tree the decision tree.
-//! GenAI semantic conventions (`gen_ai.*`) and OpenInference (`openinference.span.kind`,
-//! `input.value`, `llm.*`, `tool.name`) give kinds, tools, models, inputs and outputs;
-//! span status ERROR and `exception` events are errors. `resourceMetrics` and
-//! `resourceLogs` lines carry no spans and are passed over.
+//! GenAI semantic conventions (`gen_ai.*`), OpenInference (`openinference.span.kind`,
+//! `input.value`, `llm.*`, `tool.name`) and OpenLLMetry (`traceloop.*`,
+//! `llm.request.type`) give kinds, tools, models, inputs and outputs ([`messages`] reads
+//! a model call's messages); span status ERROR and `exception` events are errors. Spans
+//! of kinds none of these name are kept as steps of their own (`span`). `resourceLogs`
+//! lines give the GenAI events among their records ([`logs`]); `resourceMetrics` lines
+//! are passed over.
+
+mod logs;
+mod messages;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::json::{parse_embedded, str_of, StepRecord};
+use super::json::{str_of, StepRecord};
 use super::{Event, TokenCount};
 use crate::model::{count_of, Outcome, Status, StepError, Tokens};
+use messages::embedded;
 
+/// Parses one line into one event a span. Spans that cannot be placed in a run (no trace
+/// id) are left out and said once for the line in `problems`; the rest loads.
 pub fn parse_line<'a>(
     line: &'a str,
     with_records: bool,
     out: &mut Vec<Event<'a>>,
+    problems: &mut Vec<super::PartProblem>,
 ) -> Result<(), String> {
     let v: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let Some(obj) = v.as_object() else {
         return Err("not a JSON object".into());
     };
+    let first = out.len();
     let Some(resource_spans) = obj.get("resourceSpans") else {
-        if obj.contains_key("resourceMetrics") || obj.contains_key("resourceLogs") {
+        if let Some(resource_logs) = obj.get("resourceLogs") {
+            logs::parse(resource_logs, with_records, out);
+            number_from(first, out);
+            return Ok(());
+        }
+        if obj.contains_key("resourceMetrics") {
             return Ok(());
         }
         return Err("not an OTLP line: no resourceSpans, resourceMetrics or resourceLogs".into());
     };
-    let first = out.len();
+    let mut left_out = 0;
     for rs in resource_spans.as_array().into_iter().flatten() {
         let resource = attributes(rs.pointer("/resource/attributes"));
         for ss in rs
@@ -45,14 +61,16 @@ pub fn parse_line<'a>(
                 .into_iter()
                 .flatten()
             {
-                if let Some(ev) = map_span(span, &resource, scope, with_records) {
-                    out.push(ev);
+                match map_span(span, &resource, scope, with_records) {
+                    Some(ev) => out.push(ev),
+                    None => left_out += 1,
                 }
             }
         }
     }
-    for (sub, ev) in out[first..].iter_mut().enumerate() {
-        ev.sub = sub as u32;
+    number_from(first, out);
+    if left_out > 0 {
+        problems.push((0, format!("{left_out} span(s) without a traceId left out")));
     }
     Ok(())
 }
@@ -66,22 +84,21 @@ fn map_span<'a>(
     let trace_id = str_of(span, "traceId").filter(|t| !t.is_empty())?;
     let attrs = attributes(span.get("attributes"));
     let a = |k: &str| attrs.get(k).and_then(Value::as_str);
-    let operation = a("gen_ai.operation.name");
-    let oi_kind = a("openinference.span.kind").map(str::to_ascii_uppercase);
-    let tool_name = a("gen_ai.tool.name").or(a("tool.name"));
-    let kind = match (operation, oi_kind.as_deref()) {
-        (Some("chat" | "text_completion" | "generate_content" | "embeddings"), _)
-        | (_, Some("LLM" | "EMBEDDING")) => "llm_call",
-        (Some("execute_tool"), _) | (_, Some("TOOL" | "RETRIEVER")) => "tool_call",
-        (Some("invoke_agent" | "create_agent"), _) | (_, Some("AGENT")) => "agent",
-        (_, Some("CHAIN")) => "chain",
-        _ if tool_name.is_some() => "tool_call",
-        _ => "span",
-    };
-    let span_name = str_of(span, "name").unwrap_or("span");
+    let tool_name = a("gen_ai.tool.name")
+        .or(a("tool.name"))
+        .or(a("traceloop.entity.name").filter(|_| a("traceloop.span.kind") == Some("tool")));
     let model = a("gen_ai.response.model")
         .or(a("gen_ai.request.model"))
-        .or(a("llm.model_name"));
+        .or(a("llm.model_name"))
+        .or(a("llm.response.model"))
+        .or(a("llm.request.model"));
+    let tokens = usage(&attrs);
+    let kind = span_kind(
+        &attrs,
+        tool_name.is_some(),
+        model.is_some() && tokens.is_some(),
+    );
+    let span_name = str_of(span, "name").unwrap_or("span");
     let name = match kind {
         "tool_call" => tool_name.unwrap_or(span_name),
         _ => span_name,
@@ -101,34 +118,40 @@ fn map_span<'a>(
             message: span
                 .pointer("/status/message")
                 .and_then(Value::as_str)
-                .filter(|m| !m.is_empty())
-                .map(str::to_owned),
+                .map(status_message)
+                .filter(|m| !m.is_empty()),
             ..StepError::default()
         });
     }
-    for event in span
+    // The last exception is the one that ended the span (earlier ones may have been
+    // retried). Its type and message say what failed; its stack trace stays in the
+    // detail (the span's events, under meta).
+    let exception = span
         .get("events")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if str_of(event, "name") == Some("exception") {
-            let ex = attributes(event.get("attributes"));
-            let e = error.get_or_insert_with(StepError::default);
-            e.error_type = e.error_type.take().or_else(|| {
-                ex.get("exception.type")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
-            e.message = e.message.take().or_else(|| {
-                ex.get("exception.message")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            });
-        }
+        .and_then(|events| {
+            events
+                .iter()
+                .rfind(|event| str_of(event, "name") == Some("exception"))
+        })
+        .map(|event| attributes(event.get("attributes")));
+    if let Some(ex) = exception {
+        let text = |k: &str| {
+            ex.get(k)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let e = error.get_or_insert_with(StepError::default);
+        e.error_type = text("exception.type");
+        // SDKs repeat `Type: message` as the status message: the exception's own is plainer.
+        e.message = text("exception.message").or(e.message.take());
     }
     if let Some(e) = error.as_mut() {
-        e.code = e.code.take().or_else(|| a("error.type").map(str::to_owned));
+        // `error.type` is the conventions' error class; else the exception's type.
+        e.code = a("error.type")
+            .map(str::to_owned)
+            .or_else(|| e.error_type.clone());
     }
     let status = if error.is_some() {
         Status::Error
@@ -138,7 +161,6 @@ fn map_span<'a>(
         Status::Unset
     };
 
-    let tokens = usage(&attrs);
     let mut ev = Event {
         run_id: Cow::Owned(trace_id.to_string()),
         tokens,
@@ -192,18 +214,7 @@ fn map_span<'a>(
         });
     }
     if with_records {
-        let input = attrs
-            .get("gen_ai.tool.call.arguments")
-            .or(attrs.get("input.value"))
-            .or(attrs.get("gen_ai.input.messages"))
-            .or(attrs.get("gen_ai.prompt"))
-            .map(embedded);
-        let output = attrs
-            .get("gen_ai.tool.call.result")
-            .or(attrs.get("output.value"))
-            .or(attrs.get("gen_ai.output.messages"))
-            .or(attrs.get("gen_ai.completion"))
-            .map(embedded);
+        let (input, output) = input_output(kind, &attrs, span.get("events"));
         let tokens = tokens.map(|t| json!({"input": t.input, "output": t.output}));
         let mut meta = Map::new();
         for key in [
@@ -247,6 +258,98 @@ fn map_span<'a>(
     Some(ev)
 }
 
+/// Numbers the events of one line (from `first`) in their order there.
+fn number_from(first: usize, out: &mut [Event<'_>]) {
+    for (sub, ev) in out[first..].iter_mut().enumerate() {
+        ev.sub = sub as u32;
+    }
+}
+
+/// A status message as an error message: some instrumentations (OpenInference's) append
+/// the whole Python traceback to it; that stays in the detail (the span's `status`, under
+/// meta), the message is what precedes it, or its first line.
+fn status_message(text: &str) -> String {
+    let head = match text.find("Traceback (most recent call last)") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    head.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The step kind of a span: what the GenAI conventions' operation, OpenInference's span
+/// kind or OpenLLMetry's say, else a tool call when it names a tool, a model call when it
+/// names a model and reports usage, else `span` (kept, shown as-is).
+fn span_kind(attrs: &Map<String, Value>, names_tool: bool, model_with_usage: bool) -> &'static str {
+    let a = |k: &str| attrs.get(k).and_then(Value::as_str);
+    let operation = a("gen_ai.operation.name");
+    let openinference = a("openinference.span.kind").map(str::to_ascii_uppercase);
+    let openllmetry = a("traceloop.span.kind");
+    match (operation, openinference.as_deref(), openllmetry) {
+        (Some("chat" | "text_completion" | "generate_content" | "embeddings"), _, _)
+        | (_, Some("LLM" | "EMBEDDING"), _) => "llm_call",
+        (Some("execute_tool"), _, _)
+        | (_, Some("TOOL" | "RETRIEVER"), _)
+        | (_, _, Some("tool")) => "tool_call",
+        (Some("invoke_agent" | "create_agent"), _, _)
+        | (_, Some("AGENT"), _)
+        | (_, _, Some("agent")) => "agent",
+        (_, Some("CHAIN"), _) | (_, _, Some("workflow" | "task")) => "chain",
+        _ if a("llm.request.type").is_some() => "llm_call",
+        _ if names_tool => "tool_call",
+        _ if model_with_usage => "llm_call",
+        _ => "span",
+    }
+}
+
+/// A step's input and output. A model call's are its messages ([`messages`]), falling
+/// back to the framework's raw `input.value` / `output.value`; a tool call's are its
+/// arguments and result.
+fn input_output(
+    kind: &str,
+    attrs: &Map<String, Value>,
+    events: Option<&Value>,
+) -> (Option<Value>, Option<Value>) {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| attrs.get(*k)).map(embedded);
+    match kind {
+        "llm_call" => (
+            messages::model_input(attrs).or_else(|| first(&["input.value", "gen_ai.prompt"])),
+            messages::model_output(attrs, events)
+                .or_else(|| first(&["output.value", "gen_ai.output", "gen_ai.completion"])),
+        ),
+        "tool_call" => (
+            first(&[
+                "gen_ai.tool.call.arguments",
+                "gen_ai.tool.args",
+                "input.value",
+                "traceloop.entity.input",
+            ]),
+            first(&[
+                "gen_ai.tool.call.result",
+                "output.value",
+                "gen_ai.output",
+                "traceloop.entity.output",
+            ]),
+        ),
+        _ => (
+            first(&[
+                "input.value",
+                "gen_ai.input.messages",
+                "traceloop.entity.input",
+            ]),
+            first(&[
+                "output.value",
+                "gen_ai.output.messages",
+                "gen_ai.output",
+                "traceloop.entity.output",
+            ]),
+        ),
+    }
+}
+
 /// A span's token usage: the GenAI conventions' `gen_ai.usage.input_tokens` and
 /// `output_tokens` (or their older `prompt_tokens` and `completion_tokens`), else
 /// OpenInference's `llm.token_count.prompt` and `completion`.
@@ -266,14 +369,6 @@ fn usage(attrs: &Map<String, Value>) -> Option<Tokens> {
         input: input.unwrap_or(0),
         output: output.unwrap_or(0),
     })
-}
-
-/// Attribute values that hold JSON text (tool arguments, messages) are shown parsed.
-fn embedded(v: &Value) -> Value {
-    match v {
-        Value::String(s) if s.starts_with('{') || s.starts_with('[') => parse_embedded(s),
-        other => other.clone(),
-    }
 }
 
 /// OTLP `[{key, value: {stringValue|intValue|...}}]` as a plain object.
