@@ -118,3 +118,27 @@ fn usage_errors_exit_2_and_missing_paths_exit_1_saying_the_cause_once() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+/// The problem count on stderr tells bad lines from whole files that could not be read,
+/// and says the rest loaded.
+#[test]
+fn the_problem_count_tells_lines_from_files() {
+    let dir = history_with_a_bad_line();
+    let out = retrace(&["ls", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 line(s) could not be used (the rest loaded):"),
+        "{stderr}"
+    );
+    // A named pipe among the logs is skipped: a problem of the whole file.
+    let fifo = dir.path().join("pipe.jsonl");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let out = retrace(&["ls", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 line(s) could not be used, 1 file problem(s) (the rest loaded):"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pipe.jsonl"), "{stderr}");
+}

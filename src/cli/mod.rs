@@ -100,7 +100,14 @@ pub fn report_problems(history: &History, limit: usize) {
         return;
     }
     let mut err = io::stderr().lock();
-    let _ = writeln!(err, "{} line(s) could not be used:", problems.len());
+    let lines = problems.iter().filter(|p| p.line > 0).count();
+    let files = problems.len() - lines;
+    let counted = match (lines, files) {
+        (l, 0) => format!("{l} line(s) could not be used"),
+        (0, f) => format!("{f} file problem(s)"),
+        (l, f) => format!("{l} line(s) could not be used, {f} file problem(s)"),
+    };
+    let _ = writeln!(err, "{counted} (the rest loaded):");
     for p in problems.iter().take(limit) {
         let _ = writeln!(err, "  {}", sanitize::line(&p.to_string()));
     }
