@@ -2,42 +2,13 @@
 //! format's documentation and real files: detection, run and step counts, mapped fields,
 //! parent links (the tree), statuses and labels.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn retrace_json(args: &[&str], path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(args)
-        .arg(path)
-        .arg("--json")
-        .output()
-        .expect("run retrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
-}
-
-fn runs(path: &Path) -> Vec<Value> {
-    let doc = retrace_json(&["ls"], path);
-    assert_eq!(
-        doc["problems"],
-        serde_json::json!([]),
-        "{:#}",
-        doc["problems"]
-    );
-    doc["runs"].as_array().unwrap().clone()
-}
+mod common;
+use common::{fixture, retrace_json, runs};
 
 fn steps_of(run: &str, path: &Path) -> Vec<Value> {
     retrace_json(&["show", run], path)["steps"]

@@ -6,11 +6,12 @@
 //! summaries only, and the same transcripts with lines reordered or fields left out.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use retrace::index::{History, LoadOptions};
 use retrace::model::{Step, StepKind};
 use serde_json::{json, Value};
+
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,17 +26,7 @@ const V2_1: &str = "claude_code/v2_1_subagents";
 const V3: &str = "claude_code/v3_future.jsonl";
 
 fn retrace(args: &[&str], path: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(args)
-        .arg(path)
-        .output()
-        .expect("run retrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(common::retrace_ok(args, path).stdout).expect("UTF-8 output")
 }
 
 fn load_with(path: &Path, chunk_size: usize) -> History {

@@ -5,25 +5,13 @@
 //! groups (no divergence).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{json, Value};
 
-const SESSION: &str = "0199aaaa-bbbb-7ccc-8ddd-eeeeffff0042";
+mod common;
+use common::retrace_ok as retrace;
 
-fn retrace(args: &[&str], path: &Path) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(args)
-        .arg(path)
-        .output()
-        .expect("run retrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+const SESSION: &str = "0199aaaa-bbbb-7ccc-8ddd-eeeeffff0042";
 
 fn json_of(args: &[&str], path: &Path) -> Value {
     let mut all = args.to_vec();

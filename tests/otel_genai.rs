@@ -12,32 +12,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn retrace_json(args: &[&str], path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(args)
-        .arg(path)
-        .arg("--json")
-        .output()
-        .expect("run retrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
-}
-
-fn runs(path: &Path) -> Vec<Value> {
-    let doc = retrace_json(&["ls"], path);
-    assert_eq!(doc["problems"], json!([]), "{:#}", doc["problems"]);
-    doc["runs"].as_array().unwrap().clone()
-}
+mod common;
+use common::{fixture, retrace_json, runs};
 
 fn steps_of(run: &str, path: &Path) -> Vec<Value> {
     retrace_json(&["show", run], path)["steps"]

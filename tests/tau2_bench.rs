@@ -3,27 +3,14 @@
 //! termination reasons and rewards; and the v1 result arrays still read the same way.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{json, Value};
 
+mod common;
+use common::retrace_json;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn retrace_json(args: &[&str], path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(args)
-        .arg(path)
-        .arg("--json")
-        .output()
-        .expect("run retrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON document")
 }
 
 #[test]

@@ -1,0 +1,60 @@
+//! What the integration tests share: fixture paths and running the real binary.
+// Each test binary uses some of these helpers, never all.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A file or folder under `tests/fixtures/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Runs `retrace ARGS PATH`, which must succeed.
+pub fn retrace_ok(args: &[&str], path: &Path) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run retrace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `retrace ARGS PATH --json`, which must succeed with one JSON document.
+pub fn retrace_json(args: &[&str], path: &Path) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(args)
+        .arg(path)
+        .arg("--json")
+        .output()
+        .expect("run retrace");
+    assert!(
+        out.status.success(),
+        "{all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+/// `retrace ls PATH --json`'s runs, asserting the history had no problem.
+pub fn runs(path: &Path) -> Vec<Value> {
+    let doc = retrace_json(&["ls"], path);
+    assert_eq!(
+        doc["problems"],
+        serde_json::json!([]),
+        "{:#}",
+        doc["problems"]
+    );
+    doc["runs"].as_array().expect("a runs array").clone()
+}
