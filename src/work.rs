@@ -9,6 +9,18 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
+/// Lowers the calling thread's scheduling priority (threads it starts inherit it), so
+/// that a front end's background work gives way to its UI thread on a busy machine: a
+/// key is drawn before the next batch is parsed. Best effort (Linux, where the nice value
+/// is per thread); elsewhere nothing changes.
+pub fn give_way_to_the_ui() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; `0` names the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS as _, 0, 10);
+    }
+}
+
 /// Tells long work to stop. Clones share the flag; a [`Cancel::child`] also stops when
 /// its parent does (so a part can stop its siblings without cancelling the caller).
 #[derive(Debug, Clone, Default)]
@@ -81,6 +93,8 @@ impl<R: Send + 'static> Slot<R> {
         std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || loop {
+                // Slots are a front end's background work (the browser's workers).
+                give_way_to_the_ui();
                 let (generation, request, cancel) = {
                     let (lock, cv) = &*s;
                     let mut state = lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -168,6 +182,31 @@ mod tests {
     use super::*;
     use std::sync::mpsc::channel;
     use std::time::Duration;
+
+    /// Background threads run at a lower priority than the UI thread, and only they do.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn background_work_gives_way_and_the_caller_keeps_its_priority() {
+        // SAFETY: getpriority only reads; `0` names the calling thread.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS as _, 0) };
+        let before = nice();
+        let (tx, rx) = channel();
+        let slot = Slot::spawn("test-nice", move |_, (), _: &Cancel| {
+            let inherited = std::thread::spawn(nice).join().unwrap_or(i32::MIN);
+            let _ = tx.send((nice(), inherited));
+        })
+        .unwrap();
+        slot.submit(1, ());
+        let (worker, its_thread) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Nice values stop at 19: a process already past 9 ends there.
+        assert_eq!(
+            worker,
+            (before + 10).min(19),
+            "the worker runs behind the UI"
+        );
+        assert_eq!(its_thread, worker, "threads a worker starts inherit it");
+        assert_eq!(nice(), before, "the calling thread is untouched");
+    }
 
     #[test]
     fn a_new_request_replaces_a_pending_one_and_cancels_a_running_one() {

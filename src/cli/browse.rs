@@ -132,6 +132,7 @@ fn browse(args: Args) -> Result<(), CliError> {
     let common = args.common;
     let load = crate::index::LoadOptions {
         format: common.format,
+        behind_ui: true,
         ..crate::index::LoadOptions::default()
     };
     // The receiver starts first: its errors (the port taken) are plain messages, and its

@@ -106,7 +106,13 @@ impl History {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
-        let loader = Loader::start(sources, bytes_total, threads, options.chunk_size.max(64));
+        let loader = Loader::start(
+            sources,
+            bytes_total,
+            threads,
+            options.chunk_size.max(64),
+            options.behind_ui,
+        );
         Ok((history, loader))
     }
 

@@ -38,6 +38,8 @@ pub struct LoadOptions {
     pub running_window: std::time::Duration,
     /// Read every file as this format instead of detecting it.
     pub format: Option<Format>,
+    /// The loading threads give way to a UI thread (see [`crate::work::give_way_to_the_ui`]).
+    pub behind_ui: bool,
 }
 
 impl Default for LoadOptions {
@@ -47,6 +49,7 @@ impl Default for LoadOptions {
             chunk_size: 2 << 20,
             running_window: std::time::Duration::from_secs(60),
             format: None,
+            behind_ui: false,
         }
     }
 }

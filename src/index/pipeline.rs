@@ -53,6 +53,7 @@ impl Loader {
         bytes_total: u64,
         threads: usize,
         chunk_size: usize,
+        behind_ui: bool,
     ) -> Loader {
         let (events_tx, events) = channel();
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -60,6 +61,10 @@ impl Loader {
         let spawned = std::thread::Builder::new()
             .name("retrace-load".into())
             .spawn(move || {
+                if behind_ui {
+                    // The reader and parsers it starts inherit the lower priority.
+                    crate::work::give_way_to_the_ui();
+                }
                 let result = run(&sources, threads, chunk_size, &counter, &events_tx);
                 let _ = events_tx.send(LoadEvent::Done(result));
             });
@@ -357,6 +362,7 @@ mod tests {
             0,
             1,
             64,
+            false,
         );
         let mut problems = Vec::new();
         let mut steps = Vec::new();
