@@ -104,13 +104,12 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let Some(data) = history_file() else { return };
     let bytes = std::fs::metadata(&data).map_or(0, |m| m.len());
-    let (history, loader) =
-        // As the browser loads: behind the UI thread.
-        let options = LoadOptions {
-            behind_ui: true,
-            ..LoadOptions::default()
-        };
-        History::open(std::slice::from_ref(&data), &options).unwrap();
+    // As the browser loads: behind the UI thread.
+    let options = LoadOptions {
+        behind_ui: true,
+        ..LoadOptions::default()
+    };
+    let (history, loader) = History::open(std::slice::from_ref(&data), &options).unwrap();
     let (tx, rx) = channel::<Msg>();
     let shared = Arc::new(SharedHistory::new(history));
     let workers = Workers::spawn(Arc::clone(&shared), tx.clone()).unwrap();
