@@ -1,0 +1,69 @@
+//! The incident library: resolved incidents kept as plain files in the library folder
+//! ([`store`]), each a record of the post-mortem ([`record`]); the resolved incidents
+//! most like a new failure, with a score and the reasons ([`similar`]); and the search
+//! language over them ([`search`]). Headless: the CLI and the browser call these and
+//! render what they return.
+//!
+//! ```no_run
+//! use retrace::incidents::{self, similar::{Failure, SimilarIndex}, store::IncidentStore};
+//! use retrace::index::{History, LoadOptions};
+//! use retrace::postmortem::notes::Library;
+//! let history = History::load(&["assets/demo".into()], &LoadOptions::default())?;
+//! let store = IncidentStore::new(Library::at("/tmp/library"));
+//! incidents::add(&history, history.find_run("r-2bcd0cc3")?, None, &store, &Default::default())?;
+//! let index = SimilarIndex::new(store.load_all()?.incidents);
+//! let failure = incidents::failure_of(&history, history.find_run("r-bb19956c")?, store.library())?;
+//! for m in index.similar(&failure, 5) {
+//!     println!("{} {:.2} {}", m.incident, m.score, m.reasons.join("; "));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod record;
+pub mod search;
+pub mod similar;
+pub mod store;
+
+use crate::index::{History, RunRef};
+use crate::postmortem::notes::{Library, NotesError};
+use crate::postmortem::Investigation;
+use record::{AddOptions, Incident};
+use similar::Failure;
+use store::{IncidentStore, Saved};
+
+/// Why an incident could not be saved or compared.
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    #[error(transparent)]
+    Core(#[from] crate::Error),
+    #[error(transparent)]
+    Library(#[from] NotesError),
+}
+
+/// Saves the incident of the failing `run` (compared with `against`, else the picked
+/// run) from its notes in the store's library; returns the record and where it went.
+pub fn add<'h>(
+    history: &'h History,
+    run: RunRef<'h>,
+    against: Option<RunRef<'h>>,
+    store: &IncidentStore,
+    options: &AddOptions,
+) -> Result<(Incident, Saved), IncidentError> {
+    let notes = store.library().load_notes(run.id())?;
+    let inv = Investigation::open(history, run, against)?;
+    let (mut incident, markdown) = record::build(history, &inv, &notes, options)?;
+    let saved = store.save(&mut incident, &markdown)?;
+    Ok((incident, saved))
+}
+
+/// The failure of `run` as `similar` compares it (its category: the one set in its
+/// notes in `library`, else the classifier's).
+pub fn failure_of<'h>(
+    history: &'h History,
+    run: RunRef<'h>,
+    library: &Library,
+) -> Result<Failure, IncidentError> {
+    let category = library.load_notes(run.id()).ok().and_then(|n| n.category);
+    let inv = Investigation::open(history, run, None)?;
+    Ok(Failure::of_run(history, &inv, category)?)
+}
