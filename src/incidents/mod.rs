@@ -67,3 +67,41 @@ pub fn failure_of<'h>(
     let inv = Investigation::open(history, run, None)?;
     Ok(Failure::of_run(history, &inv, category)?)
 }
+
+/// The library's incidents prepared for `similar`, read again only when the incidents
+/// or notes folder changed (a save elsewhere, a ticked action item): for a long-lived
+/// caller such as the browser's worker.
+pub struct LiveIndex {
+    store: IncidentStore,
+    stamp: Option<[Option<std::time::SystemTime>; 2]>,
+    index: similar::SimilarIndex,
+}
+
+impl LiveIndex {
+    pub fn new(store: IncidentStore) -> LiveIndex {
+        LiveIndex {
+            store,
+            stamp: None,
+            index: similar::SimilarIndex::default(),
+        }
+    }
+
+    pub fn store(&self) -> &IncidentStore {
+        &self.store
+    }
+
+    /// The prepared incidents, read again if the folders changed since the last call.
+    pub fn current(&mut self) -> Result<&similar::SimilarIndex, NotesError> {
+        let modified = |p: std::path::PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let stamp = [
+            modified(self.store.dir()),
+            modified(self.store.library().notes_dir()),
+        ];
+        if self.stamp != Some(stamp) {
+            let loaded = self.store.load_all()?;
+            self.index = similar::SimilarIndex::new(loaded.incidents);
+            self.stamp = Some(stamp);
+        }
+        Ok(&self.index)
+    }
+}

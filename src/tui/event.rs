@@ -70,6 +70,14 @@ pub enum JobOutput {
         generation: u64,
         result: Result<Arc<super::postmortem::PostmortemDoc>, String>,
     },
+    Similar {
+        generation: u64,
+        result: Result<Arc<super::incidents::SimilarDoc>, String>,
+    },
+    SaveIncident {
+        generation: u64,
+        result: Result<Arc<super::incidents::SavedDoc>, String>,
+    },
 }
 
 /// Reads terminal input until the terminal goes away.

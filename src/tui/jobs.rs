@@ -50,6 +50,18 @@ pub enum JobRequest {
         run: usize,
         report: Option<std::path::PathBuf>,
     },
+    /// The incidents of the library most like a failing run.
+    Similar {
+        generation: u64,
+        run: usize,
+        library: std::path::PathBuf,
+    },
+    /// Save a run as an incident of the library.
+    SaveIncident {
+        generation: u64,
+        run: usize,
+        library: std::path::PathBuf,
+    },
 }
 
 /// The kinds of job, one slot each.
@@ -62,9 +74,11 @@ enum Kind {
     Card,
     Tokens,
     Postmortem,
+    Similar,
+    SaveIncident,
 }
 
-const KINDS: usize = Kind::Postmortem as usize + 1;
+const KINDS: usize = Kind::SaveIncident as usize + 1;
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
@@ -143,6 +157,26 @@ impl Jobs {
         });
     }
 
+    /// The incidents of the library at `library` most like run `run`.
+    pub fn similar(&mut self, run: usize, library: std::path::PathBuf) {
+        let generation = self.next(Kind::Similar);
+        self.queued.push(JobRequest::Similar {
+            generation,
+            run,
+            library,
+        });
+    }
+
+    /// Save run `run` as an incident of the library at `library`.
+    pub fn save_incident(&mut self, run: usize, library: std::path::PathBuf) {
+        let generation = self.next(Kind::SaveIncident);
+        self.queued.push(JobRequest::SaveIncident {
+            generation,
+            run,
+            library,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -158,6 +192,8 @@ impl Jobs {
             JobOutput::Card { generation, .. } => (Kind::Card, generation),
             JobOutput::Tokens { generation, .. } => (Kind::Tokens, generation),
             JobOutput::Postmortem { generation, .. } => (Kind::Postmortem, generation),
+            JobOutput::Similar { generation, .. } => (Kind::Similar, generation),
+            JobOutput::SaveIncident { generation, .. } => (Kind::SaveIncident, generation),
         };
         self.latest[kind as usize] == *generation
     }

@@ -8,6 +8,7 @@
 
 mod arrive;
 mod glance;
+mod incidents;
 mod meeting;
 mod navigate;
 mod notes;
@@ -169,6 +170,8 @@ pub struct App {
     pub meeting: Meeting,
     /// The post-mortem's notes on the shown run.
     pub notes: NotesState,
+    /// The similar incidents of the shown run.
+    pub incidents: incidents::IncidentsState,
 }
 
 impl App {
@@ -210,6 +213,7 @@ impl App {
             dirty: true,
             meeting,
             notes: NotesState::default(),
+            incidents: Default::default(),
         }
     }
 
@@ -568,6 +572,7 @@ impl App {
             | Action::WriteReport
             | Action::IncidentTimeline
             | Action::EditNarrative => self.notes_update(action),
+            Action::SaveIncident | Action::SimilarIncidents => self.incidents_update(action),
         }
         self.fit_views();
     }
@@ -606,6 +611,7 @@ impl App {
             Overlay::Input(i) => overlays::notes::update_input(i, action),
             Overlay::Chooser(c) => overlays::notes::update_chooser(c, action),
             Overlay::Incident(i) => overlays::notes::update_incident(i, action),
+            Overlay::Similar(s) => overlays::similar::update(s, action),
         };
         match effect {
             Effect::None => {}

@@ -10,6 +10,7 @@ pub mod help;
 pub mod notes;
 pub mod problems;
 pub mod search;
+pub mod similar;
 
 use super::action::Action;
 use super::keymap::Context;
@@ -37,6 +38,8 @@ pub enum Overlay {
     Chooser(notes::Chooser),
     /// The incident timeline.
     Incident(notes::Incident),
+    /// The similar past incidents of the shown run.
+    Similar(similar::Similar),
 }
 
 impl Overlay {
@@ -49,7 +52,7 @@ impl Overlay {
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
             Overlay::Problems(_) => Context::Problems,
             Overlay::Input(_) => Context::Input,
-            Overlay::Chooser(_) | Overlay::Incident(_) => Context::Pick,
+            Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Similar(_) => Context::Pick,
         }
     }
 
@@ -61,7 +64,10 @@ impl Overlay {
             | Overlay::Confirm(_)
             | Overlay::Note(_)
             | Overlay::Input(_) => vec![self.context()],
-            Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Problems(_) => {
+            Overlay::Chooser(_)
+            | Overlay::Incident(_)
+            | Overlay::Similar(_)
+            | Overlay::Problems(_) => {
                 vec![self.context(), Context::Global]
             }
             Overlay::Diff(_) => vec![Context::Diff, Context::Global],

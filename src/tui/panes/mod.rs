@@ -11,6 +11,7 @@ pub mod present;
 pub mod problems;
 pub mod run_list;
 pub mod search;
+pub mod similar;
 pub mod status;
 pub mod strip;
 pub mod timeline;
