@@ -38,6 +38,8 @@ pub enum IncidentError {
     Core(#[from] crate::Error),
     #[error(transparent)]
     Library(#[from] NotesError),
+    #[error("run {0} did not fail: there is no failure to save or compare")]
+    NotAFailure(String),
 }
 
 /// Saves the incident of the failing `run` (compared with `against`, else the picked
@@ -51,6 +53,9 @@ pub fn add<'h>(
 ) -> Result<(Incident, Saved), IncidentError> {
     let notes = store.library().load_notes(run.id())?;
     let inv = Investigation::open(history, run, against)?;
+    if inv.first_failure().is_none() {
+        return Err(IncidentError::NotAFailure(run.id().to_string()));
+    }
     let (mut incident, markdown) = record::build(history, &inv, &notes, options)?;
     let saved = store.save(&mut incident, &markdown)?;
     Ok((incident, saved))
@@ -65,6 +70,9 @@ pub fn failure_of<'h>(
 ) -> Result<Failure, IncidentError> {
     let category = library.load_notes(run.id()).ok().and_then(|n| n.category);
     let inv = Investigation::open(history, run, None)?;
+    if inv.first_failure().is_none() {
+        return Err(IncidentError::NotAFailure(run.id().to_string()));
+    }
     Ok(Failure::of_run(history, &inv, category)?)
 }
 

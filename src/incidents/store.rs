@@ -147,7 +147,7 @@ impl IncidentStore {
         self.refresh_actions(&mut loaded.incidents);
         loaded
             .incidents
-            .sort_by(|a, b| (a.failed_at_ms(), &a.id).cmp(&(b.failed_at_ms(), &b.id)));
+            .sort_by_cached_key(|i| (i.failed_at_ms(), i.id.clone()));
         loaded.problems.sort_by(|a, b| a.file.cmp(&b.file));
         Ok(loaded)
     }
