@@ -31,6 +31,28 @@ use record::{AddOptions, Incident};
 use similar::Failure;
 use store::{IncidentStore, Saved};
 
+/// `f` over `items`, in order, spread over the cores (a library of thousands of records
+/// is read and prepared in parallel); small inputs stay on this thread.
+pub(crate) fn parallel_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || items.len() < 256 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Why an incident could not be saved or compared.
 #[derive(Debug, thiserror::Error)]
 pub enum IncidentError {

@@ -50,7 +50,7 @@ pub struct DivergenceSummary {
     pub summary: String,
 }
 
-/// A resolved incident. Unknown fields (from a newer retrace) are kept as they are.
+/// A resolved incident. Unknown fields (from a newer retrace) are ignored when read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// `INC-` and the failing run's id made safe for a file name.
@@ -99,8 +99,6 @@ pub struct Incident {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Value>,
 }
 
 impl Incident {
@@ -222,7 +220,6 @@ pub fn build(
             .map(format_rfc3339),
         created_at: Some(now.clone()),
         updated_at: Some(now),
-        other: BTreeMap::new(),
     };
     Ok((incident, markdown))
 }

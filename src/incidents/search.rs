@@ -33,14 +33,7 @@ pub struct IncidentHit {
 pub fn search(incidents: &[Incident], query: &Query, now: i64, limit: usize) -> Vec<IncidentHit> {
     let mut m = Matcher::default();
     let units = m.units(query);
-    let query_norm = matcher::normalize(
-        &query
-            .terms
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-    );
+    let query_norm = matcher::query_norm(query);
     let mut hits: Vec<(IncidentHit, Option<i64>)> = Vec::new();
     for inc in incidents.iter().filter(|i| passes_filters(i, query, now)) {
         if units.is_empty() {

@@ -129,38 +129,65 @@ pub struct Match {
     pub runs: Vec<String>,
 }
 
-/// The facts of one side, prepared for many comparisons.
+/// The facts of one side, prepared for many comparisons: words and names as sorted
+/// hashes (no strings to allocate or compare; the reasons are written from the records).
 #[derive(Debug, Clone, Default)]
 struct Facts {
-    code: Option<String>,
-    code_shown: Option<String>,
-    tool: Option<String>,
-    tool_words: Vec<String>,
-    error_words: Vec<String>,
+    code: Option<u64>,
+    tool: Option<u64>,
+    tool_words: Vec<u64>,
+    error_words: Vec<u64>,
     phrases: Vec<&'static str>,
-    arg_keys: Vec<String>,
-    args: Vec<String>,
-    agent: Option<String>,
-    task: Vec<(String, String)>,
+    arg_keys: Vec<u64>,
+    args: Vec<u64>,
+    agent: Option<u64>,
+    task: Vec<u64>,
     category: Option<Category>,
-    divergence: Option<String>,
+    divergence: Option<u64>,
     at: Option<i64>,
 }
 
+fn hash(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn hashes<'s>(items: impl Iterator<Item = &'s str>) -> Vec<u64> {
+    let mut out: Vec<u64> = items.map(hash).collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The error's code, type and message, ids and numbers normalised.
+fn error_text(sig: Option<&Signature>) -> String {
+    sig.map(|s| {
+        [&s.error_code, &s.error_type, &s.error_message]
+            .into_iter()
+            .flatten()
+            .map(|t| normalize_str(t, true).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+    .unwrap_or_default()
+}
+
+fn arg_key(arg: &str) -> &str {
+    arg.split_once('=').map_or(arg, |(k, _)| k)
+}
+
 impl Facts {
-    fn of(f: &Failure) -> Facts {
-        let sig = f.signature.as_ref();
-        let code = sig.and_then(|s| s.error_code.as_deref());
-        let text: String = sig
-            .map(|s| {
-                [&s.error_code, &s.error_type, &s.error_message]
-                    .into_iter()
-                    .flatten()
-                    .map(|t| normalize_str(t, true).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
+    fn of(
+        sig: Option<&Signature>,
+        agent: Option<&str>,
+        task: &[(String, String)],
+        category: Option<Category>,
+        divergence: Option<&str>,
+        at: Option<i64>,
+    ) -> Facts {
+        let text = error_text(sig);
         let mut phrases: Vec<&'static str> = vocab::classes(&text)
             .into_iter()
             .flat_map(|(_, _, p)| p)
@@ -168,33 +195,58 @@ impl Facts {
         phrases.sort_unstable();
         phrases.dedup();
         let tool = sig.and_then(|s| s.tool.as_deref());
-        let mut tool_words = tool.map(vocab::words).unwrap_or_default();
-        tool_words.sort();
-        tool_words.dedup();
-        let args = sig.map(|s| s.args.clone()).unwrap_or_default();
-        let mut arg_keys: Vec<String> = args
-            .iter()
-            .map(|a| a.split('=').next().unwrap_or("").to_string())
-            .collect();
-        arg_keys.sort();
-        arg_keys.dedup();
+        let args = sig.map_or(&[][..], |s| &s.args[..]);
         Facts {
-            code: code
+            code: sig
+                .and_then(|s| s.error_code.as_deref())
                 .map(crate::search::matcher::normalize)
-                .filter(|c| !c.is_empty()),
-            code_shown: code.map(str::to_string),
-            tool: tool.map(str::to_lowercase),
-            tool_words,
-            error_words: content_words(&text),
+                .filter(|c| !c.is_empty())
+                .map(|c| hash(&c)),
+            tool: tool.map(|t| hash(&t.to_lowercase())),
+            tool_words: hashes(
+                tool.map(vocab::words)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(String::as_str),
+            ),
+            error_words: hashes(content_words(&text).iter().map(String::as_str)),
             phrases,
-            arg_keys,
-            args,
-            agent: f.agent.as_ref().map(|a| a.to_lowercase()),
-            task: f.task.clone(),
-            category: f.category,
-            divergence: f.divergence.clone(),
-            at: f.at,
+            arg_keys: hashes(args.iter().map(|a| arg_key(a))),
+            args: hashes(args.iter().map(String::as_str)),
+            agent: agent.map(|a| hash(&a.to_lowercase())),
+            task: hashes(
+                task.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str),
+            ),
+            category,
+            divergence: divergence.map(hash),
+            at,
         }
+    }
+
+    fn of_failure(f: &Failure) -> Facts {
+        Facts::of(
+            f.signature.as_ref(),
+            f.agent.as_deref(),
+            &f.task,
+            f.category,
+            f.divergence.as_deref(),
+            f.at,
+        )
+    }
+
+    fn of_incident(i: &Incident) -> Facts {
+        Facts::of(
+            i.signature(),
+            i.agent.as_deref(),
+            &task_labels(i),
+            Some(i.category),
+            i.divergence.as_ref().map(|d| d.kind.as_str()),
+            i.failed_at_ms(),
+        )
     }
 }
 
@@ -234,10 +286,7 @@ impl Parts {
 
 impl SimilarIndex {
     pub fn new(incidents: Vec<Incident>) -> SimilarIndex {
-        let facts = incidents
-            .iter()
-            .map(|i| Facts::of(&Failure::of_incident(i)))
-            .collect();
+        let facts = super::parallel_map(&incidents, Facts::of_incident);
         SimilarIndex { incidents, facts }
     }
 
@@ -256,7 +305,7 @@ impl SimilarIndex {
     /// The incidents most like `failure`, best first, at most `limit`, only those
     /// scoring [`THRESHOLD`] or more. The failing run's own incident is left out.
     pub fn similar(&self, failure: &Failure, limit: usize) -> Vec<Match> {
-        let q = Facts::of(failure);
+        let q = Facts::of_failure(failure);
         let mut scored: Vec<(f64, usize, Parts)> = self
             .facts
             .iter()
@@ -294,8 +343,10 @@ impl SimilarIndex {
             .signature()
             .and_then(|s| s.tool.clone())
             .unwrap_or_default();
+        let sig = inc.signature();
+        let query_sig = failure.signature.as_ref();
         if p.same_code {
-            let code = f.code_shown.clone().unwrap_or_default();
+            let code = sig.and_then(|s| s.error_code.clone()).unwrap_or_default();
             let text = if p.tool >= 1.0 {
                 format!("same error code {code} at the same tool {tool_shown}")
             } else {
@@ -303,16 +354,18 @@ impl SimilarIndex {
             };
             reasons.push((W_ERROR + if p.tool >= 1.0 { W_TOOL } else { 0.0 }, text));
         } else if p.error > 0.0 {
-            let shared = shared_words(&q.error_words, &f.error_words, &q.phrases, &f.phrases);
+            let shared = shared_words(
+                &error_text(query_sig),
+                &error_text(sig),
+                &q.phrases,
+                &f.phrases,
+            );
+            let theirs = sig
+                .and_then(|s| s.error_code.clone().or_else(|| s.error_message.clone()))
+                .unwrap_or_default();
             reasons.push((
                 W_ERROR * p.error,
-                format!(
-                    "similar error: {} (shared: {shared})",
-                    f.code_shown
-                        .clone()
-                        .or_else(|| inc.signature().and_then(|s| s.error_message.clone()))
-                        .unwrap_or_default()
-                ),
+                format!("similar error: {theirs} (shared: {shared})"),
             ));
         }
         if p.tool > 0.0 && !(p.same_code && p.tool >= 1.0) {
@@ -324,13 +377,14 @@ impl SimilarIndex {
             reasons.push((W_TOOL * p.tool, text));
         }
         if p.args > 0.0 {
-            let keys: Vec<&str> = q
-                .arg_keys
+            let mut keys: Vec<&str> = query_sig
+                .map_or(&[][..], |s| &s.args[..])
                 .iter()
-                .filter(|k| f.arg_keys.binary_search(k).is_ok())
-                .take(4)
-                .map(String::as_str)
+                .map(|a| arg_key(a))
+                .filter(|k| f.arg_keys.binary_search(&hash(k)).is_ok())
                 .collect();
+            keys.dedup();
+            keys.truncate(4);
             let how = if p.args >= 0.75 {
                 "the same"
             } else {
@@ -380,10 +434,10 @@ impl SimilarIndex {
             ));
         }
         if p.task {
-            let (k, v) = q
+            let (k, v) = failure
                 .task
                 .iter()
-                .find(|t| f.task.contains(t))
+                .find(|(k, v)| f.task.binary_search(&hash(&format!("{k}={v}"))).is_ok())
                 .cloned()
                 .unwrap_or_default();
             reasons.push((W_TASK, format!("same task {k}={v}")));
@@ -444,7 +498,7 @@ fn compare(q: &Facts, f: &Facts, category: Category) -> Parts {
     p.divergence = q.divergence.is_some() && q.divergence == f.divergence;
     p.category = q.category == Some(category);
     p.agent = q.agent.is_some() && q.agent == f.agent;
-    p.task = q.task.iter().any(|t| f.task.contains(t));
+    p.task = common(&q.task, &f.task) > 0;
     p.change = category == Category::EnvironmentalChange
         && match (q.at, f.at) {
             (Some(now), Some(change)) => {
@@ -489,13 +543,133 @@ fn common<T: Ord>(a: &[T], b: &[T]) -> usize {
     n
 }
 
-fn shared_words(a: &[String], b: &[String], pa: &[&str], pb: &[&str]) -> String {
-    let mut out: Vec<&str> = pa.iter().filter(|p| pb.contains(p)).copied().collect();
-    for w in a.iter().filter(|w| b.binary_search(w).is_ok()) {
-        if !out.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit()) {
+/// The phrases and content words two error texts share (a few, for a reason).
+fn shared_words(a: &str, b: &str, pa: &[&str], pb: &[&str]) -> String {
+    let b = content_words(b);
+    let mut out: Vec<String> = pa
+        .iter()
+        .filter(|p| pb.contains(p))
+        .map(|p| p.to_string())
+        .collect();
+    for w in content_words(a) {
+        if b.binary_search(&w).is_ok()
+            && !out.contains(&w)
+            && !w.chars().all(|c| c.is_ascii_digit())
+        {
             out.push(w);
         }
     }
     out.truncate(5);
     out.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::record::DivergenceSummary;
+
+    fn incident(tool: &str, code: &str, message: &str, category: Category) -> Incident {
+        let sig = Signature {
+            step: 3,
+            kind: "tool_result".into(),
+            tool: Some(tool.into()),
+            error_code: Some(code.into()),
+            error_type: None,
+            error_message: Some(message.into()),
+            args: vec!["to=<text>".into()],
+        };
+        Incident {
+            id: format!("INC-{code}"),
+            title: code.into(),
+            runs: vec![format!("run-{code}")],
+            against: None,
+            agent: Some("agent-a".into()),
+            agent_version: None,
+            model: None,
+            labels: [("task".to_string(), "t".to_string())]
+                .into_iter()
+                .collect(),
+            category,
+            category_source: "classifier".into(),
+            failure: Some(sig),
+            root_cause: None,
+            divergence: Some(DivergenceSummary {
+                kind: "error_vs_success".into(),
+                step: Some(3),
+                summary: String::new(),
+            }),
+            error_codes: vec![code.into()],
+            summary: String::new(),
+            narrative: None,
+            action_items: Vec::new(),
+            started_at: None,
+            failed_at: Some("2026-01-01T10:00:00Z".into()),
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn the_context_alone_stays_below_the_threshold() {
+        let context = W_CATEGORY + W_DIVERGENCE + W_AGENT + W_TASK + W_CHANGE;
+        assert!(context < THRESHOLD, "{context}");
+        let weights = W_ERROR + W_TOOL + W_ARGS + context;
+        assert!((weights - 1.0).abs() < 1e-9, "{weights}");
+        // Same agent, task, category, divergence and time; another tool and error.
+        let old = incident(
+            "charge_card",
+            "CARD_DECLINED",
+            "card declined by issuer",
+            Category::EnvironmentalChange,
+        );
+        let new = incident(
+            "upload_file",
+            "DISK_FULL",
+            "no space left on device",
+            Category::EnvironmentalChange,
+        );
+        let index = SimilarIndex::new(vec![old]);
+        let mut f = Failure::of_incident(&new);
+        f.run_id = Some("another".into());
+        assert_eq!(index.similar(&f, 5), vec![]);
+    }
+
+    #[test]
+    fn a_similar_error_at_an_alike_tool_matches_with_its_words() {
+        let old = incident(
+            "send_email",
+            "SMTP_AUTH_INVALID",
+            "535 5.7.8 authentication failed",
+            Category::EnvironmentalChange,
+        );
+        let new = incident(
+            "email_send",
+            "EAUTH",
+            "535 authentication failed: invalid login",
+            Category::EnvironmentalChange,
+        );
+        let index = SimilarIndex::new(vec![old]);
+        let mut f = Failure::of_incident(&new);
+        f.run_id = Some("another".into());
+        let found = index.similar(&f, 5);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].reasons[0].starts_with("similar error"),
+            "{found:?}"
+        );
+        assert!(found[0].reasons[0].contains("authentication"), "{found:?}");
+        assert!(!found[0].recurrence);
+    }
+
+    #[test]
+    fn the_incident_of_the_run_itself_is_left_out() {
+        let old = incident(
+            "send_email",
+            "SMTP_AUTH_INVALID",
+            "535",
+            Category::ToolFailure,
+        );
+        let index = SimilarIndex::new(vec![old.clone()]);
+        assert_eq!(index.similar(&Failure::of_incident(&old), 5), vec![]);
+    }
 }

@@ -124,15 +124,21 @@ impl IncidentStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
             Err(e) => return Err(io(&dir)(e)),
         };
-        let mut loaded = Loaded::default();
+        let mut paths = Vec::new();
         for entry in entries {
             let path = entry.map_err(io(&dir))?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             // Hidden files are writers' temporaries (finished or abandoned).
-            if name.starts_with('.') || !name.ends_with(".json") {
-                continue;
+            if !name.starts_with('.') && name.ends_with(".json") {
+                paths.push(path);
             }
-            match read_record(&path) {
+        }
+        let mut loaded = Loaded::default();
+        for (path, read) in paths
+            .iter()
+            .zip(super::parallel_map(&paths, |p| read_record(p)))
+        {
+            match read {
                 Ok(i) => loaded.incidents.push(i),
                 Err(ReadError::Missing) => {} // Replaced while listing.
                 Err(ReadError::Other(e)) => loaded.problems.push(StoreProblem {
