@@ -102,18 +102,6 @@ impl IncidentStore {
         })
     }
 
-    /// One incident by id (`INC-…`) or by its failing run's id.
-    pub fn load(&self, id_or_run: &str) -> Result<Option<Incident>, NotesError> {
-        for id in [id_or_run.to_string(), super::record::incident_id(id_or_run)] {
-            match read_record(&self.record_path(&id)) {
-                Ok(i) => return Ok(Some(i)),
-                Err(ReadError::Missing) => {}
-                Err(ReadError::Other(e)) => return Err(e),
-            }
-        }
-        Ok(None)
-    }
-
     /// Every incident; unreadable records become problems. Action items are taken from
     /// the run's notes when they were saved after the record (the notes are where items
     /// are ticked off: `retrace notes RUN --done N`).
