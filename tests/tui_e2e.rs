@@ -887,7 +887,13 @@ fn a_failing_run_like_a_saved_incident_names_it_and_l_lists_the_reasons() {
     let lib = tempfile::tempdir().unwrap();
     let lib_path = lib.path().to_str().unwrap();
     let saved = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(["incidents", "add", "r-2bcd0cc3", "--title", "Rotated SMTP credential"])
+        .args([
+            "incidents",
+            "add",
+            "r-2bcd0cc3",
+            "--title",
+            "Rotated SMTP credential",
+        ])
         .arg(demo())
         .env("RETRACE_LIBRARY", lib_path)
         .output()
