@@ -99,4 +99,6 @@ pub enum Action {
     SaveIncident,
     /// Incident library: the resolved incidents most like the shown failing run.
     SimilarIncidents,
+    /// Incident library: search the resolved incidents with the search language.
+    IncidentLibrary,
 }

@@ -78,6 +78,10 @@ pub enum JobOutput {
         generation: u64,
         result: Result<Arc<super::incidents::SavedDoc>, String>,
     },
+    IncidentSearch {
+        generation: u64,
+        result: Result<Arc<super::incidents::LibraryDoc>, String>,
+    },
 }
 
 /// Reads terminal input until the terminal goes away.

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use crate::incidents::record::AddOptions;
+use crate::incidents::search::IncidentHit;
 use crate::incidents::similar::Match;
 use crate::incidents::store::IncidentStore;
 use crate::incidents::LiveIndex;
@@ -23,6 +24,15 @@ pub struct SimilarDoc {
     pub matches: Vec<Match>,
     /// Incidents in the library.
     pub library: usize,
+}
+
+/// The incidents of the library matching a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LibraryDoc {
+    pub query: String,
+    pub hits: Vec<IncidentHit>,
+    /// Incidents in the library.
+    pub total: usize,
 }
 
 /// An incident saved from the browser.
@@ -79,6 +89,37 @@ pub fn similar(
         run_id: r.id().to_string(),
         matches,
         library: index.len(),
+    })
+}
+
+/// The incidents of the library at `root` matching `query` (the search language; an
+/// empty query lists them all, most recent first). `live` keeps the library read.
+pub fn search(
+    query: &str,
+    root: PathBuf,
+    live: &mut Option<LiveIndex>,
+) -> Result<LibraryDoc, String> {
+    let parsed = crate::search::Query::parse(query).map_err(|e| e.message)?;
+    if live
+        .as_ref()
+        .map_or(true, |l| l.store().library().root() != root)
+    {
+        *live = Some(LiveIndex::new(IncidentStore::new(Library::at(&root))));
+    }
+    let live = live.as_mut().ok_or("no library")?;
+    let index = live.current().map_err(|e| e.to_string())?;
+    let hits =
+        crate::incidents::search::search(index.incidents(), &parsed, crate::search::now_ms(), 200)
+            .into_iter()
+            .map(|mut h| {
+                h.incident = sanitize::line(&h.incident).into_owned();
+                h
+            })
+            .collect();
+    Ok(LibraryDoc {
+        query: query.to_string(),
+        hits,
+        total: index.len(),
     })
 }
 

@@ -56,6 +56,12 @@ pub enum JobRequest {
         run: usize,
         library: std::path::PathBuf,
     },
+    /// Search the incident library.
+    IncidentSearch {
+        generation: u64,
+        query: String,
+        library: std::path::PathBuf,
+    },
     /// Save a run as an incident of the library.
     SaveIncident {
         generation: u64,
@@ -76,9 +82,10 @@ enum Kind {
     Postmortem,
     Similar,
     SaveIncident,
+    IncidentSearch,
 }
 
-const KINDS: usize = Kind::SaveIncident as usize + 1;
+const KINDS: usize = Kind::IncidentSearch as usize + 1;
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
@@ -177,6 +184,16 @@ impl Jobs {
         });
     }
 
+    /// The incidents of the library at `library` matching `query`.
+    pub fn incident_search(&mut self, query: String, library: std::path::PathBuf) {
+        let generation = self.next(Kind::IncidentSearch);
+        self.queued.push(JobRequest::IncidentSearch {
+            generation,
+            query,
+            library,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -194,6 +211,7 @@ impl Jobs {
             JobOutput::Postmortem { generation, .. } => (Kind::Postmortem, generation),
             JobOutput::Similar { generation, .. } => (Kind::Similar, generation),
             JobOutput::SaveIncident { generation, .. } => (Kind::SaveIncident, generation),
+            JobOutput::IncidentSearch { generation, .. } => (Kind::IncidentSearch, generation),
         };
         self.latest[kind as usize] == *generation
     }

@@ -31,6 +31,7 @@ pub struct Workers {
     postmortem: Slot<(usize, Option<ReportTo>)>,
     similar: Slot<(usize, PathBuf)>,
     save_incident: Slot<(usize, PathBuf)>,
+    incident_search: Slot<(String, PathBuf)>,
 }
 
 impl Workers {
@@ -124,6 +125,18 @@ impl Workers {
                 let _ = t.send(Msg::Job(JobOutput::SaveIncident { generation, result }));
             },
         )?;
+        let t = tx.clone();
+        let mut library = None;
+        let incident_search = Slot::spawn(
+            "retrace-incident-search",
+            move |generation, (query, root): (String, PathBuf), cancel: &Cancel| {
+                let result = catch(|| incidents::search(&query, root, &mut library));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::IncidentSearch { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -145,6 +158,7 @@ impl Workers {
             postmortem,
             similar,
             save_incident,
+            incident_search,
         })
     }
 
@@ -189,6 +203,11 @@ impl Workers {
                 run,
                 library,
             } => self.save_incident.submit(generation, (run, library)),
+            JobRequest::IncidentSearch {
+                generation,
+                query,
+                library,
+            } => self.incident_search.submit(generation, (query, library)),
         }
     }
 }
@@ -265,6 +284,14 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
         } => JobOutput::SaveIncident {
             generation,
             result: incidents::save(shared, run, library).map(Arc::new),
+        },
+        JobRequest::IncidentSearch {
+            generation,
+            query,
+            library,
+        } => JobOutput::IncidentSearch {
+            generation,
+            result: incidents::search(&query, library, &mut None).map(Arc::new),
         },
     }
 }

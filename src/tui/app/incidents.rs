@@ -78,7 +78,32 @@ impl App {
                     ..Similar::default()
                 }));
             }
+            Action::IncidentLibrary => {
+                self.overlays.push(Overlay::Library(
+                    crate::tui::overlays::library::Library::default(),
+                ));
+                self.request_incident_search();
+            }
             _ => {}
+        }
+    }
+
+    /// Searches the library for the query of the open library overlay (on a worker).
+    pub(super) fn request_incident_search(&mut self) {
+        let query = self.overlays.iter().rev().find_map(|o| match o {
+            Overlay::Library(l) => Some(l.query.clone()),
+            _ => None,
+        });
+        let Some(query) = query else { return };
+        match self.library() {
+            Ok(l) => self.jobs.incident_search(query, l.root().to_path_buf()),
+            Err(e) => {
+                for o in &mut self.overlays {
+                    if let Overlay::Library(l) = o {
+                        l.error = Some(format!("no incident library: {e}"));
+                    }
+                }
+            }
         }
     }
 
@@ -127,6 +152,22 @@ impl App {
                     ),
                     Err(e) => format!("incident not saved: {e}"),
                 });
+            }
+            JobOutput::IncidentSearch { result, .. } => {
+                for o in &mut self.overlays {
+                    if let Overlay::Library(l) = o {
+                        match &result {
+                            Ok(doc) => {
+                                l.error = None;
+                                l.doc = Some(doc.clone());
+                                let len = doc.hits.len();
+                                l.cursor
+                                    .set(l.cursor.selected.min(len.saturating_sub(1)), len);
+                            }
+                            Err(e) => l.error = Some(e.clone()),
+                        }
+                    }
+                }
             }
             _ => {}
         }

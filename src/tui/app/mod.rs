@@ -423,6 +423,13 @@ impl App {
                 return;
             }
         }
+        if let Some(Overlay::Library(l)) = self.overlays.last_mut() {
+            if overlays::library::type_key(l, &key) {
+                self.dirty = true;
+                self.request_incident_search();
+                return;
+            }
+        }
         if let Some(Overlay::Search(s)) = self.overlays.last_mut() {
             if overlays::search::type_key(s, &key) {
                 self.dirty = true;
@@ -572,7 +579,9 @@ impl App {
             | Action::WriteReport
             | Action::IncidentTimeline
             | Action::EditNarrative => self.notes_update(action),
-            Action::SaveIncident | Action::SimilarIncidents => self.incidents_update(action),
+            Action::SaveIncident | Action::SimilarIncidents | Action::IncidentLibrary => {
+                self.incidents_update(action)
+            }
         }
         self.fit_views();
     }
@@ -612,6 +621,7 @@ impl App {
             Overlay::Chooser(c) => overlays::notes::update_chooser(c, action),
             Overlay::Incident(i) => overlays::notes::update_incident(i, action),
             Overlay::Similar(s) => overlays::similar::update(s, action),
+            Overlay::Library(l) => overlays::library::update(l, action),
         };
         match effect {
             Effect::None => {}

@@ -71,6 +71,7 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::IncidentTimeline
         | Action::SaveIncident
         | Action::SimilarIncidents
+        | Action::IncidentLibrary
         | Action::EditNarrative
         | Action::Attach => Effect::None,
     }

@@ -59,6 +59,7 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::IncidentTimeline
         | Action::SaveIncident
         | Action::SimilarIncidents
+        | Action::IncidentLibrary
         | Action::EditNarrative
         | Action::Attach => return Effect::None,
     };

@@ -7,6 +7,7 @@
 pub mod confirm;
 pub mod diff;
 pub mod help;
+pub mod library;
 pub mod notes;
 pub mod problems;
 pub mod search;
@@ -40,6 +41,8 @@ pub enum Overlay {
     Incident(notes::Incident),
     /// The similar past incidents of the shown run.
     Similar(similar::Similar),
+    /// The incident library, searched.
+    Library(library::Library),
 }
 
 impl Overlay {
@@ -51,7 +54,7 @@ impl Overlay {
             Overlay::Diff(_) => Context::Diff,
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
             Overlay::Problems(_) => Context::Problems,
-            Overlay::Input(_) => Context::Input,
+            Overlay::Input(_) | Overlay::Library(_) => Context::Input,
             Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Similar(_) => Context::Pick,
         }
     }
@@ -63,7 +66,8 @@ impl Overlay {
             | Overlay::Search(_)
             | Overlay::Confirm(_)
             | Overlay::Note(_)
-            | Overlay::Input(_) => vec![self.context()],
+            | Overlay::Input(_)
+            | Overlay::Library(_) => vec![self.context()],
             Overlay::Chooser(_)
             | Overlay::Incident(_)
             | Overlay::Similar(_)

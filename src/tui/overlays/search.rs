@@ -101,6 +101,7 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::IncidentTimeline
         | Action::SaveIncident
         | Action::SimilarIncidents
+        | Action::IncidentLibrary
         | Action::EditNarrative
         | Action::Attach => Effect::None,
     }

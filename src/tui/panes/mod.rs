@@ -6,6 +6,7 @@
 pub mod detail;
 pub mod diff;
 pub mod help;
+pub mod library;
 pub mod notes;
 pub mod present;
 pub mod problems;

@@ -126,3 +126,42 @@ fn i_saves_a_run_with_notes_as_an_incident() {
     let msg = app.message.clone().unwrap_or_default();
     assert!(msg.starts_with("incident updated INC-r-32281af1"), "{msg}");
 }
+
+#[test]
+fn i_searches_the_library_with_the_search_language() {
+    let dir = tempfile::tempdir().unwrap();
+    library_with_the_credential_incident(dir.path());
+    for (w, h) in SIZES {
+        let mut app = app_with_library(dir.path(), w, h);
+        act(&mut app, &[Action::IncidentLibrary]);
+        let Some(Overlay::Library(l)) = app.overlay() else {
+            panic!("no library overlay");
+        };
+        assert_eq!(
+            l.doc.as_ref().map(|d| d.hits.len()),
+            Some(1),
+            "empty query: all"
+        );
+        for c in "error:SMTP_* agent:billing-agent".chars() {
+            app.handle(Msg::Input(crossterm::event::Event::Key(
+                crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c)),
+            )));
+        }
+        app.after_drain();
+        app.run_jobs_now();
+        let s = screen(&app);
+        assert!(s.contains("no incident of the library (1) matches"), "{s}");
+        for _ in 0.." agent:billing-agent".len() {
+            app.handle(Msg::Input(crossterm::event::Event::Key(
+                crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Backspace),
+            )));
+        }
+        app.after_drain();
+        app.run_jobs_now();
+        let s = screen(&app);
+        assert!(s.contains("INC-r-2bcd0cc3 Rotated SMTP credential"), "{s}");
+        snap("incident_library_search", &app);
+        act(&mut app, &[Action::Back]);
+        assert!(app.overlay().is_none());
+    }
+}
