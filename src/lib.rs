@@ -18,6 +18,7 @@ pub mod config;
 pub mod describe;
 pub mod diverge;
 pub mod failure_strip;
+pub mod incidents;
 pub mod index;
 pub mod ingest;
 pub mod model;

@@ -52,6 +52,11 @@ enum Command {
     /// Show or change the notes on a run (root cause, bookmarks, step notes, category,
     /// narrative, action items), kept in the library, never in the log folders.
     Notes(cli::notes::Args),
+    /// The incident library: list the resolved incidents (--open-actions: their action
+    /// items not done yet), or `add` one from a failing run's post-mortem and notes.
+    Incidents(cli::incidents::Args),
+    /// The resolved incidents most like a failing run, with a score and the reasons.
+    Similar(cli::similar::Args),
     /// Receive OTLP/HTTP traces (POST /v1/traces, protobuf or JSON) and save them as
     /// Collector file-exporter JSON lines that every other command reads, until
     /// interrupted.
@@ -71,6 +76,8 @@ fn main() -> ExitCode {
         Some(Command::Classify(a)) => cli::classify::run(a),
         Some(Command::Report(a)) => cli::report::run(a),
         Some(Command::Notes(a)) => cli::notes::run(a),
+        Some(Command::Incidents(a)) => cli::incidents::run(a),
+        Some(Command::Similar(a)) => cli::similar::run(a),
         Some(Command::Serve(a)) => cli::serve::run(a),
     };
     match result {

@@ -978,3 +978,49 @@ fn listen_receives_runs_live_shows_receiver_problems_and_quits_cleanly() {
     let files: Vec<_> = std::fs::read_dir(&saved).unwrap().collect();
     assert!(!files.is_empty(), "nothing saved in {}", saved.display());
 }
+
+#[test]
+fn a_failing_run_like_a_saved_incident_names_it_and_l_lists_the_reasons() {
+    let lib = tempfile::tempdir().unwrap();
+    let lib_path = lib.path().to_str().unwrap();
+    let saved = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args([
+            "incidents",
+            "add",
+            "r-2bcd0cc3",
+            "--title",
+            "Rotated SMTP credential",
+        ])
+        .arg(demo())
+        .env("RETRACE_LIBRARY", lib_path)
+        .output()
+        .unwrap();
+    assert!(saved.status.success(), "{saved:?}");
+    // The billing agent's failure the same morning, opened directly.
+    let mut t = Tui::spawn_with(
+        &[demo(), Path::new("--at"), Path::new("r-bb19956c")],
+        160,
+        48,
+        &[("RETRACE_LIBRARY", lib_path)],
+    );
+    t.wait_text("≈ looks like INC-r-2bcd0cc3: Rotated SMTP credential");
+    t.keys("L");
+    let screen = t.wait("the similar incidents with their reasons", |s| {
+        let c = s.contents();
+        c.contains("Similar past incidents") && c.contains("same error code SMTP_AUTH_INVALID")
+    });
+    assert!(screen.contains("environmental change"), "{screen}");
+    t.keys("\x1b");
+    t.wait("the list closed", |s| {
+        !s.contents().contains("Similar past incidents")
+    });
+    // Notes on the run, then I saves it as an incident of its own.
+    t.keys("x");
+    t.wait_text("marked as the root cause");
+    t.keys("I");
+    t.wait_text("incident saved INC-r-bb19956c");
+    assert!(lib.path().join("incidents/INC-r-bb19956c.json").exists());
+    t.keys("q");
+    t.wait_exit();
+    t.assert_restored();
+}

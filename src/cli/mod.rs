@@ -7,12 +7,14 @@
 pub mod browse;
 pub mod classify;
 pub mod diff;
+pub mod incidents;
 pub mod ls;
 pub mod notes;
 pub mod report;
 pub mod search;
 pub mod serve;
 pub mod show;
+pub mod similar;
 pub mod stats;
 pub mod watch;
 

@@ -32,6 +32,14 @@ pub struct Args {
     /// Report timings and text-index figures on stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Search the incident library instead of runs (no PATH needed): one JSON object
+    /// per hit {"incident", "title", "field", "score", "snippet", "positions"}.
+    #[arg(long)]
+    pub incidents: bool,
+    /// The library folder, with --incidents (default: $RETRACE_LIBRARY, else
+    /// $XDG_DATA_HOME/retrace, else ~/.local/share/retrace).
+    #[arg(long, value_name = "DIR", requires = "incidents")]
+    pub library: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -39,6 +47,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CliError> {
     let common = &args.common;
     let query = super::parse_query("query", &args.query)?;
+    if args.incidents {
+        return search_incidents(&args, &query);
+    }
     let started = Instant::now();
     let history = super::load(&args.paths, common)?;
     if args.stats {
@@ -69,6 +80,47 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     out.flush()?;
     super::finish(&history, common)
+}
+
+/// `--incidents`: the query over the library's incident records.
+fn search_incidents(args: &Args, query: &Query) -> Result<(), CliError> {
+    use crate::incidents::store::IncidentStore;
+    let library = crate::postmortem::notes::Library::locate(args.library.as_deref())?;
+    let loaded = IncidentStore::new(library).load_all()?;
+    for p in &loaded.problems {
+        eprintln!("retrace: {}", sanitize::line(&p.to_string()));
+    }
+    let hits = crate::incidents::search::search(
+        &loaded.incidents,
+        query,
+        crate::search::now_ms(),
+        args.limit as usize,
+    );
+    let mut out = super::stdout();
+    for h in &hits {
+        if args.json {
+            serde_json::to_writer(&mut out, h)?;
+            writeln!(out)?;
+        } else {
+            writeln!(
+                out,
+                "{}  {:<9} {}",
+                cell(&sanitize::line(&h.incident), 24),
+                h.field,
+                h.snippet
+            )?;
+        }
+    }
+    if !args.json {
+        writeln!(
+            out,
+            "{} incident(s) of {}",
+            hits.len(),
+            loaded.incidents.len()
+        )?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// How to run and print a search.

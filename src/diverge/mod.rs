@@ -28,7 +28,7 @@ pub mod align;
 mod explain;
 mod group;
 mod label;
-mod normalize;
+pub(crate) mod normalize;
 mod pick;
 mod signature;
 pub mod words;

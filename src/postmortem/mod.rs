@@ -18,12 +18,12 @@
 
 mod actions;
 pub mod classify;
-mod evidence;
+pub(crate) mod evidence;
 pub mod notes;
 pub mod report;
 pub mod timeline;
-mod values;
-mod vocab;
+pub(crate) mod values;
+pub(crate) mod vocab;
 
 use serde::{Deserialize, Serialize};
 

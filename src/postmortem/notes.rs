@@ -266,7 +266,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Removes the temporary files that writers killed mid-save left beside `path`.
-fn remove_stale_temporaries(path: &Path) {
+pub(crate) fn remove_stale_temporaries(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return;
     };

@@ -298,8 +298,9 @@ pub(crate) fn classes(text: &str) -> Vec<(ErrorClass, f64, Vec<&'static str>)> {
     let joined = format!(" {} ", ws.join(" "));
     let mut out: Vec<(ErrorClass, f64, Vec<&'static str>)> = Vec::new();
     for &(class, phrase, weight) in PHRASES {
-        let hit = if phrase.contains(' ') {
-            joined.contains(&format!(" {phrase} "))
+        let hit = if let Some((first, _)) = phrase.split_once(' ') {
+            // Only a text holding the first word can hold the phrase (saves the search).
+            ws.iter().any(|w| w == first) && joined.contains(&format!(" {phrase} "))
         } else if phrase == "hallucinat" {
             ws.iter().any(|w| w.starts_with(phrase))
         } else {

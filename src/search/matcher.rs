@@ -422,6 +422,19 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
+/// The query's whole free text, normalized: what a field must equal or hold for the
+/// field bonus.
+pub fn query_norm(query: &Query) -> String {
+    normalize(
+        &query
+            .terms
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 /// The bonus of a field (normalized) for the whole query (normalized).
 pub fn field_bonus(query_norm: &str, field_norm: &str, meta: bool, units: usize) -> u32 {
     if query_norm.is_empty() {

@@ -95,4 +95,10 @@ pub enum Action {
     IncidentTimeline,
     /// Post-mortem: write or edit the run's blameless narrative.
     EditNarrative,
+    /// Incident library: save the shown run (with its notes) as a resolved incident.
+    SaveIncident,
+    /// Incident library: the resolved incidents most like the shown failing run.
+    SimilarIncidents,
+    /// Incident library: search the resolved incidents with the search language.
+    IncidentLibrary,
 }

@@ -73,6 +73,18 @@ pub enum JobOutput {
         generation: u64,
         result: Result<Arc<super::postmortem::PostmortemDoc>, String>,
     },
+    Similar {
+        generation: u64,
+        result: Result<Arc<super::incidents::SimilarDoc>, String>,
+    },
+    SaveIncident {
+        generation: u64,
+        result: Result<Arc<super::incidents::SavedDoc>, String>,
+    },
+    IncidentSearch {
+        generation: u64,
+        result: Result<Arc<super::incidents::LibraryDoc>, String>,
+    },
 }
 
 /// Reads terminal input until the terminal goes away.

@@ -50,6 +50,24 @@ pub enum JobRequest {
         run: usize,
         report: Option<std::path::PathBuf>,
     },
+    /// The incidents of the library most like a failing run.
+    Similar {
+        generation: u64,
+        run: usize,
+        library: std::path::PathBuf,
+    },
+    /// Search the incident library.
+    IncidentSearch {
+        generation: u64,
+        query: String,
+        library: std::path::PathBuf,
+    },
+    /// Save a run as an incident of the library.
+    SaveIncident {
+        generation: u64,
+        run: usize,
+        library: std::path::PathBuf,
+    },
 }
 
 /// The kinds of job, one slot each.
@@ -62,9 +80,12 @@ enum Kind {
     Card,
     Tokens,
     Postmortem,
+    Similar,
+    SaveIncident,
+    IncidentSearch,
 }
 
-const KINDS: usize = Kind::Postmortem as usize + 1;
+const KINDS: usize = Kind::IncidentSearch as usize + 1;
 
 /// The latest generation of each kind, and the requests not yet handed out.
 #[derive(Debug, Default)]
@@ -143,6 +164,36 @@ impl Jobs {
         });
     }
 
+    /// The incidents of the library at `library` most like run `run`.
+    pub fn similar(&mut self, run: usize, library: std::path::PathBuf) {
+        let generation = self.next(Kind::Similar);
+        self.queued.push(JobRequest::Similar {
+            generation,
+            run,
+            library,
+        });
+    }
+
+    /// Save run `run` as an incident of the library at `library`.
+    pub fn save_incident(&mut self, run: usize, library: std::path::PathBuf) {
+        let generation = self.next(Kind::SaveIncident);
+        self.queued.push(JobRequest::SaveIncident {
+            generation,
+            run,
+            library,
+        });
+    }
+
+    /// The incidents of the library at `library` matching `query`.
+    pub fn incident_search(&mut self, query: String, library: std::path::PathBuf) {
+        let generation = self.next(Kind::IncidentSearch);
+        self.queued.push(JobRequest::IncidentSearch {
+            generation,
+            query,
+            library,
+        });
+    }
+
     /// Takes the requests queued since the last call.
     pub fn take(&mut self) -> Vec<JobRequest> {
         std::mem::take(&mut self.queued)
@@ -158,6 +209,9 @@ impl Jobs {
             JobOutput::Card { generation, .. } => (Kind::Card, generation),
             JobOutput::Tokens { generation, .. } => (Kind::Tokens, generation),
             JobOutput::Postmortem { generation, .. } => (Kind::Postmortem, generation),
+            JobOutput::Similar { generation, .. } => (Kind::Similar, generation),
+            JobOutput::SaveIncident { generation, .. } => (Kind::SaveIncident, generation),
+            JobOutput::IncidentSearch { generation, .. } => (Kind::IncidentSearch, generation),
         };
         self.latest[kind as usize] == *generation
     }

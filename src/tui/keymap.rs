@@ -195,6 +195,9 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["a"], C::Global, Action::AddActionItem, "post-mortem: add an action item: text owner=NAME component=tool|prompt|agent|infra done_when=\"…\" (vague items are flagged as you type)", G::PostMortem, None),
     bind(&["W"], C::Global, Action::WriteReport, "post-mortem: write the report into the library (reports/RUN.md)", G::PostMortem, None),
     bind(&["E"], C::Global, Action::EditNarrative, "post-mortem: write or edit the run's blameless narrative (Enter saves)", G::PostMortem, None),
+    bind(&["I"], C::Global, Action::SaveIncident, "incident library: save the run, with its notes, as a resolved incident (incidents/INC-RUN.json and .md)", G::PostMortem, None),
+    bind(&["L"], C::Global, Action::SimilarIncidents, "incident library: the resolved incidents most like the shown failing run, with scores and reasons", G::PostMortem, None),
+    bind(&["i"], C::Global, Action::IncidentLibrary, "incident library: search the resolved incidents with the search language (type a query; empty lists them all)", G::PostMortem, None),
     bind(&["T"], C::Global, Action::IncidentTimeline, "post-mortem: the incident timeline (trigger, decisions, divergence, failure, cascade, outside changes); Enter jumps to a row's step", G::PostMortem, None),
 ];
 

@@ -18,6 +18,7 @@ pub mod document;
 pub mod event;
 pub mod glance;
 pub mod highlight;
+pub mod incidents;
 pub mod jobs;
 pub mod keymap;
 pub mod layout;

@@ -1047,3 +1047,6 @@ mod diff_groups;
 
 /// Notes, the report and the incident timeline (issue 12).
 mod notes;
+
+/// The incident library: similar incidents on opening a failing run, saving with `I`.
+mod incidents;

@@ -127,6 +127,8 @@ pub fn render(app: &App, frame: &mut Frame) {
             .render(super::panes::problems::area(size), buf),
             Overlay::Chooser(c) => super::panes::notes::draw_chooser(buf, size, c, theme),
             Overlay::Incident(i) => super::panes::notes::draw_incident(buf, size, i, theme),
+            Overlay::Similar(s) => super::panes::similar::draw(buf, size, s, theme),
+            Overlay::Library(l) => super::panes::library::draw(buf, size, l, theme),
             Overlay::Input(i) => super::panes::notes::draw_input(buf, size, i, theme),
             // Over the status and hint lines too: drawn last.
             Overlay::Help(_) | Overlay::Confirm(_) | Overlay::Note(_) => {}

@@ -3,6 +3,7 @@
 //! as a [`Msg::Job`]. Also [`run_now`], the same work on the calling thread (tests,
 //! benchmarks). This module knows nothing about panes or app state.
 
+use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use super::diff;
 use super::document::DetailLoader;
 use super::event::{JobOutput, Msg};
 use super::glance;
+use super::incidents;
 use super::jobs::JobRequest;
 use super::postmortem::{postmortem, ReportTo};
 use super::search::Searcher;
@@ -27,6 +29,9 @@ pub struct Workers {
     card: Slot<(usize, u32, bool)>,
     tokens: Slot<(usize, std::ops::Range<usize>)>,
     postmortem: Slot<(usize, Option<ReportTo>)>,
+    similar: Slot<(usize, PathBuf)>,
+    save_incident: Slot<(usize, PathBuf)>,
+    incident_search: Slot<(String, PathBuf)>,
 }
 
 impl Workers {
@@ -101,6 +106,40 @@ impl Workers {
                 }
             },
         )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        // The prepared library stays on this worker between runs.
+        let mut live = None;
+        let similar = Slot::spawn(
+            "retrace-similar",
+            move |generation, (run, library), cancel: &Cancel| {
+                let result = catch(|| incidents::similar(&h, run, library, &mut live));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::Similar { generation, result }));
+                }
+            },
+        )?;
+        let (h, t) = (Arc::clone(&shared), tx.clone());
+        let save_incident = Slot::spawn(
+            "retrace-save-incident",
+            move |generation, (run, library), _cancel: &Cancel| {
+                // A save is never dropped half-way: it runs to its end once started.
+                let result = catch(|| incidents::save(&h, run, library)).map(Arc::new);
+                let _ = t.send(Msg::Job(JobOutput::SaveIncident { generation, result }));
+            },
+        )?;
+        let t = tx.clone();
+        let mut library = None;
+        let incident_search = Slot::spawn(
+            "retrace-incident-search",
+            move |generation, (query, root): (String, PathBuf), cancel: &Cancel| {
+                let result = catch(|| incidents::search(&query, root, &mut library));
+                if !cancel.is_cancelled() {
+                    let result = result.map(Arc::new);
+                    let _ = t.send(Msg::Job(JobOutput::IncidentSearch { generation, result }));
+                }
+            },
+        )?;
         let mut loader = DetailLoader::default();
         let detail = Slot::spawn(
             "retrace-detail",
@@ -120,6 +159,9 @@ impl Workers {
             card,
             tokens,
             postmortem,
+            similar,
+            save_incident,
+            incident_search,
         })
     }
 
@@ -154,6 +196,21 @@ impl Workers {
                 run,
                 report,
             } => self.postmortem.submit(generation, (run, report)),
+            JobRequest::Similar {
+                generation,
+                run,
+                library,
+            } => self.similar.submit(generation, (run, library)),
+            JobRequest::SaveIncident {
+                generation,
+                run,
+                library,
+            } => self.save_incident.submit(generation, (run, library)),
+            JobRequest::IncidentSearch {
+                generation,
+                query,
+                library,
+            } => self.incident_search.submit(generation, (query, library)),
         }
     }
 }
@@ -214,6 +271,30 @@ pub fn run_now(shared: &SharedHistory, request: JobRequest) -> JobOutput {
         } => JobOutput::Postmortem {
             generation,
             result: postmortem(shared, run, report, &Cancel::never()).map(Arc::new),
+        },
+        JobRequest::Similar {
+            generation,
+            run,
+            library,
+        } => JobOutput::Similar {
+            generation,
+            result: incidents::similar(shared, run, library, &mut None).map(Arc::new),
+        },
+        JobRequest::SaveIncident {
+            generation,
+            run,
+            library,
+        } => JobOutput::SaveIncident {
+            generation,
+            result: incidents::save(shared, run, library).map(Arc::new),
+        },
+        JobRequest::IncidentSearch {
+            generation,
+            query,
+            library,
+        } => JobOutput::IncidentSearch {
+            generation,
+            result: incidents::search(&query, library, &mut None).map(Arc::new),
         },
     }
 }

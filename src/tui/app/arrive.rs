@@ -58,6 +58,9 @@ impl App {
         }
         match out {
             out @ JobOutput::Postmortem { .. } => self.postmortem_done(out),
+            out @ (JobOutput::Similar { .. }
+            | JobOutput::SaveIncident { .. }
+            | JobOutput::IncidentSearch { .. }) => self.incidents_done(out),
             JobOutput::Structure { result, .. } => match result {
                 Ok(s) if Some(s.run) == self.timeline.run => {
                     let select = self.timeline.cursor.selected as u32;

@@ -8,6 +8,7 @@
 
 mod arrive;
 mod glance;
+mod incidents;
 mod meeting;
 mod navigate;
 mod notes;
@@ -180,6 +181,8 @@ pub struct App {
     pub notes: NotesState,
     /// What the OTLP receiver reported (with `--listen`).
     pub receiver: ReceiverState,
+    /// The similar incidents of the shown run.
+    pub incidents: incidents::IncidentsState,
 }
 
 impl App {
@@ -222,6 +225,7 @@ impl App {
             meeting,
             notes: NotesState::default(),
             receiver: ReceiverState::default(),
+            incidents: Default::default(),
         }
     }
 
@@ -440,6 +444,13 @@ impl App {
                 return;
             }
         }
+        if let Some(Overlay::Library(l)) = self.overlays.last_mut() {
+            if overlays::library::type_key(l, &key) {
+                self.dirty = true;
+                self.request_incident_search();
+                return;
+            }
+        }
         if let Some(Overlay::Search(s)) = self.overlays.last_mut() {
             if overlays::search::type_key(s, &key) {
                 self.dirty = true;
@@ -589,6 +600,9 @@ impl App {
             | Action::WriteReport
             | Action::IncidentTimeline
             | Action::EditNarrative => self.notes_update(action),
+            Action::SaveIncident | Action::SimilarIncidents | Action::IncidentLibrary => {
+                self.incidents_update(action)
+            }
         }
         self.fit_views();
     }
@@ -627,6 +641,8 @@ impl App {
             Overlay::Input(i) => overlays::notes::update_input(i, action),
             Overlay::Chooser(c) => overlays::notes::update_chooser(c, action),
             Overlay::Incident(i) => overlays::notes::update_incident(i, action),
+            Overlay::Similar(s) => overlays::similar::update(s, action),
+            Overlay::Library(l) => overlays::library::update(l, action),
         };
         match effect {
             Effect::None => {}

@@ -24,7 +24,7 @@ pub struct NotesState {
 
 impl App {
     /// The library folder: `--library`, else `RETRACE_LIBRARY`, else the XDG default.
-    fn library(&mut self) -> Result<Library, String> {
+    pub(super) fn library(&mut self) -> Result<Library, String> {
         let explicit = self.options.library.clone();
         self.notes
             .library
@@ -33,7 +33,7 @@ impl App {
     }
 
     /// The shown run's history index and id.
-    fn shown_run_id(&self) -> Option<(usize, String)> {
+    pub(super) fn shown_run_id(&self) -> Option<(usize, String)> {
         let run = self.timeline.run?;
         let h = self.shared.read();
         (run < h.run_count()).then(|| (run, h.run(run).id().to_string()))
@@ -59,6 +59,7 @@ impl App {
         };
         self.notes.current = Some(notes);
         self.fill_marks();
+        self.similar_for_shown_run();
     }
 
     /// The meeting's marks from the notes of the shown run.

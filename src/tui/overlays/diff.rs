@@ -69,6 +69,9 @@ pub fn update(d: &mut DiffState, action: Action) -> Effect {
         | Action::AddActionItem
         | Action::WriteReport
         | Action::IncidentTimeline
+        | Action::SaveIncident
+        | Action::SimilarIncidents
+        | Action::IncidentLibrary
         | Action::EditNarrative
         | Action::Attach => Effect::None,
     }

@@ -57,6 +57,9 @@ pub fn update(scroll: &mut usize, action: Action, max: usize) -> Effect {
         | Action::AddActionItem
         | Action::WriteReport
         | Action::IncidentTimeline
+        | Action::SaveIncident
+        | Action::SimilarIncidents
+        | Action::IncidentLibrary
         | Action::EditNarrative
         | Action::Attach => return Effect::None,
     };

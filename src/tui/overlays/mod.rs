@@ -7,9 +7,11 @@
 pub mod confirm;
 pub mod diff;
 pub mod help;
+pub mod library;
 pub mod notes;
 pub mod problems;
 pub mod search;
+pub mod similar;
 
 use super::action::Action;
 use super::keymap::Context;
@@ -37,6 +39,10 @@ pub enum Overlay {
     Chooser(notes::Chooser),
     /// The incident timeline.
     Incident(notes::Incident),
+    /// The similar past incidents of the shown run.
+    Similar(similar::Similar),
+    /// The incident library, searched.
+    Library(library::Library),
 }
 
 impl Overlay {
@@ -48,8 +54,8 @@ impl Overlay {
             Overlay::Diff(_) => Context::Diff,
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
             Overlay::Problems(_) => Context::Problems,
-            Overlay::Input(_) => Context::Input,
-            Overlay::Chooser(_) | Overlay::Incident(_) => Context::Pick,
+            Overlay::Input(_) | Overlay::Library(_) => Context::Input,
+            Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Similar(_) => Context::Pick,
         }
     }
 
@@ -60,8 +66,12 @@ impl Overlay {
             | Overlay::Search(_)
             | Overlay::Confirm(_)
             | Overlay::Note(_)
-            | Overlay::Input(_) => vec![self.context()],
-            Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Problems(_) => {
+            | Overlay::Input(_)
+            | Overlay::Library(_) => vec![self.context()],
+            Overlay::Chooser(_)
+            | Overlay::Incident(_)
+            | Overlay::Similar(_)
+            | Overlay::Problems(_) => {
                 vec![self.context(), Context::Global]
             }
             Overlay::Diff(_) => vec![Context::Diff, Context::Global],

@@ -99,6 +99,9 @@ pub fn update(s: &mut SearchState, action: Action) -> Effect {
         | Action::AddActionItem
         | Action::WriteReport
         | Action::IncidentTimeline
+        | Action::SaveIncident
+        | Action::SimilarIncidents
+        | Action::IncidentLibrary
         | Action::EditNarrative
         | Action::Attach => Effect::None,
     }

@@ -6,11 +6,13 @@
 pub mod detail;
 pub mod diff;
 pub mod help;
+pub mod library;
 pub mod notes;
 pub mod present;
 pub mod problems;
 pub mod run_list;
 pub mod search;
+pub mod similar;
 pub mod status;
 pub mod strip;
 pub mod timeline;

@@ -14,7 +14,7 @@ use crate::tui::text::{wrap, Piece};
 use crate::tui::theme::{Role, Theme};
 
 /// A centred box of `rows` (the `selected` one highlighted and kept in view).
-fn draw_list(
+pub(super) fn draw_list(
     buf: &mut Buffer,
     screen: Rect,
     title: &str,
