@@ -76,6 +76,11 @@ impl Default for Matcher {
 pub fn char_mask(word: &str) -> u64 {
     let mut mask = 0;
     for c in word.chars() {
+        // A character whose lowercase is an ASCII letter (the Kelvin sign) counts as it.
+        let c = match c.to_lowercase().next() {
+            Some(lower) if !c.is_ascii() && lower.is_ascii() => lower,
+            _ => c,
+        };
         let bit = match c {
             'a'..='z' => c as u32 - 'a' as u32,
             'A'..='Z' => c as u32 - 'A' as u32,
