@@ -214,15 +214,20 @@ impl RecordBatch {
 
     /// The batch cut into at most `parts` batches of consecutive records (by count),
     /// to read on several threads.
-    pub fn split(self, parts: usize) -> Vec<RecordBatch> {
+    pub fn split(mut self, parts: usize) -> Vec<RecordBatch> {
         let per = self.items.len().div_ceil(parts.max(1)).max(1);
-        self.items
-            .chunks(per)
-            .map(|items| RecordBatch {
+        let mut out = Vec::new();
+        while self.items.len() > per {
+            let tail = self.items.split_off(self.items.len() - per);
+            self.items.shrink_to_fit();
+            out.push(RecordBatch {
                 files: self.files.clone(),
-                items: items.to_vec(),
-            })
-            .collect()
+                items: tail,
+            });
+        }
+        out.push(self);
+        out.reverse();
+        out
     }
 
     /// The slots of the batch, in reading order.

@@ -76,21 +76,17 @@ impl Default for Matcher {
 pub fn char_mask(word: &str) -> u64 {
     let mut mask = 0;
     for c in word.chars() {
-        // A character whose lowercase is an ASCII letter (the Kelvin sign) counts as it.
-        let c = match c.to_lowercase().next() {
-            Some(lower) if !c.is_ascii() && lower.is_ascii() => lower,
-            _ => c,
-        };
         let bit = match c {
             'a'..='z' => c as u32 - 'a' as u32,
             'A'..='Z' => c as u32 - 'A' as u32,
             '0'..='9' => 26 + c as u32 - '0' as u32,
             '_' => 36,
             c if c.is_ascii() => continue,
-            c => {
-                let lower = c.to_lowercase().next().unwrap_or(c);
-                37 + (lower as u32 % 27)
-            }
+            c => match c.to_lowercase().next().unwrap_or(c) {
+                // A character whose lowercase is an ASCII letter (the Kelvin sign).
+                lower @ 'a'..='z' => lower as u32 - 'a' as u32,
+                lower => 37 + (lower as u32 % 27),
+            },
         };
         mask |= 1u64 << bit;
     }

@@ -28,7 +28,7 @@ use crate::model::Format;
 use crate::work::Cancel;
 
 /// Characters outside ASCII whose lowercase holds an ASCII letter, as UTF-8.
-const ASCII_LOWERING: [&[u8]; 2] = ["\u{212A}".as_bytes(), "\u{0130}".as_bytes()];
+const ASCII_LOWERING: [&[u8]; 2] = ["\u{0130}".as_bytes(), "\u{212A}".as_bytes()];
 
 /// Distinct words whose scores a scanning thread keeps (then it starts over).
 const MAX_KNOWN_WORDS: usize = 1 << 20;
@@ -113,8 +113,8 @@ fn scan_batch(
     let mut words = Words::default();
     let mut scratch = String::new();
     let mut best = vec![0u32; specs.len()];
-    // The vocabulary met so far, with each word's scores: a word is scored once.
-    let mut known: FxHashMap<Box<str>, Box<[u32]>> = FxHashMap::default();
+    // Fuzzy scores of the words met so far, per query word.
+    let mut known: Vec<FxHashMap<Box<str>, Option<u32>>> = vec![FxHashMap::default(); specs.len()];
     let mut found = Vec::new();
     let done = batch.read(cancel, |record| {
         let bytes = record.bytes;
@@ -127,22 +127,29 @@ fn scan_batch(
         best.iter_mut().for_each(|b| *b = 0);
         raw_record_text(line, &mut scratch, &mut |text| {
             words.each(text, true, &mut |w| {
-                let scores = match known.get(w) {
-                    Some(scores) => scores,
-                    None => {
-                        if known.len() >= MAX_KNOWN_WORDS {
-                            known.clear();
+                for (i, spec) in specs.iter().enumerate() {
+                    let score = if w.starts_with(spec.word.as_str()) || spec.exact_only {
+                        matcher.score_word(spec, w)
+                    } else if Matcher::fuzzy_possible(spec, w) {
+                        // The fuzzy matcher is costly: each word is asked once.
+                        let seen = &mut known[i];
+                        match seen.get(w) {
+                            Some(&score) => score,
+                            None => {
+                                if seen.len() >= MAX_KNOWN_WORDS {
+                                    seen.clear();
+                                }
+                                let score = matcher.score_word(spec, w);
+                                seen.insert(w.into(), score);
+                                score
+                            }
                         }
-                        known.entry(w.into()).or_insert_with(|| {
-                            specs
-                                .iter()
-                                .map(|spec| matcher.score_word(spec, w).unwrap_or(0))
-                                .collect()
-                        })
+                    } else {
+                        None
+                    };
+                    if let Some(score) = score {
+                        best[i] = best[i].max(score);
                     }
-                };
-                for (b, &s) in best.iter_mut().zip(scores.iter()) {
-                    *b = (*b).max(s);
                 }
             })
         });
@@ -213,7 +220,8 @@ fn commonness(b: u8) -> usize {
     match b {
         b'a'..=b'z' => BY_FREQUENCY.iter().position(|&c| c == b).unwrap_or(0) + 10,
         b'0'..=b'9' => 20,
-        _ => 15,
+        // `_` joins the words of many JSON keys.
+        _ => 30,
     }
 }
 
