@@ -33,7 +33,7 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 for i in 1 2 3; do
   echo "== round $i"
   echo -n "cat > /dev/null:              "; { t cat "$data" > /dev/null; } 2>&1
-  echo -n "grep -c fetch_page:           "; { t grep -c fetch_page "$data" > /dev/null; } 2>&1
+  echo -n "grep -c fetch_page:           "; { t grep -c fetch_page "$data" > "$out"; } 2>&1
   echo -n "retrace ls --json:            "; { t "$bin" ls "$data" --json > /dev/null; } 2>&1
   echo -n "retrace show | head -n 20:    "; { t sh -c "\"$bin\" show long-1 \"$data\" | head -n 20 > /dev/null"; } 2>&1
   echo -n "retrace show > file:          "; { t "$bin" show long-1 "$data" > "$out"; } 2>&1

@@ -85,7 +85,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 /// Steps read at first, so that the first rows come at once; later reads are larger.
 const FIRST_CHUNK: usize = 256;
-const MAX_CHUNK: usize = 32_768;
+const MAX_CHUNK: usize = 8_192;
 
 /// Reads the run's steps a chunk at a time, in order, and hands each chunk to `each`:
 /// a long run is written as it is read, in bounded memory.
