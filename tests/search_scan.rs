@@ -267,7 +267,7 @@ fn words_behind_escapes_and_outside_ascii_are_found_by_the_scan() {
 fn the_scan_finds_what_the_index_finds_in_the_demo_and_native_fixtures() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for path in [root.join("assets/demo"), root.join("tests/fixtures/native")] {
-        let history = load(&[path.clone()]);
+        let history = load(std::slice::from_ref(&path));
         if ScanText::new(&history, 2).is_none() {
             continue;
         }
