@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Search benchmark over the 1 GB synthetic history: the text index's build time and
-# memory, and query latencies after indexing.
+# Search benchmark over the 1 GB synthetic history: one-shot `retrace search` (records
+# scanned, no word index) against `cat` and `grep -c`; then the word index's build
+# time and memory, and query latencies after indexing.
 # Usage: benches/search_1g.sh   (RETRACE_BENCH_FILE=PATH to use another history)
 # Without RETRACE_BENCH_FILE the history is written once to target/bench-data/ by
 # ../shared/tools/gen_runs.py, as for benches/index_1g.sh.
@@ -17,15 +18,21 @@ cargo build --release --quiet
 cat "$data" > /dev/null   # warm the page cache
 echo "input: $data, $(stat -L -c %s "$data") bytes, $(nproc) cores"
 
-# End to end, one process per query: load, build the text index on every core, search.
-# --stats reports each phase on stderr; /usr/bin/time the peak memory of it all.
-for query in 'SCHEMA_MISMATCH' 'refnd polcy'; do
-  echo "== retrace search '$query' --stats"
-  { /usr/bin/time -f "peak RSS: %M kB, wall: %e s" \
-      "$target/release/retrace" search "$query" "$data" --stats --limit 20 > /dev/null; } 2>&1
+# End to end, one process per query, side by side with `cat` and `grep -c` of the same
+# file in the same round (ratios are what to read on a shared machine): load, scan the
+# records for the query (no word index), search. --stats reports each phase on stderr.
+out=$(mktemp); trap 'rm -f "$out"' EXIT
+t() { /usr/bin/time -f "%e s wall, %M kB peak" "$@"; }
+for round in 1 2 3; do
+  echo "== round $round"
+  echo -n "cat > /dev/null:                      "; { t cat "$data" > /dev/null; } 2>&1
+  echo -n "grep -c SCHEMA_MISMATCH:              "; { t grep -c SCHEMA_MISMATCH "$data" > "$out"; } 2>&1
+  echo -n "retrace ls --json:                    "; { t "$target/release/retrace" ls "$data" --json > "$out"; } 2>&1
+  for query in 'SCHEMA_MISMATCH' '"refund policy"' 'refnd polcy'; do
+    printf "retrace search %-22s " "'$query':"
+    { t "$target/release/retrace" search "$query" "$data" --limit 20 > "$out"; } 2>&1
+  done
 done
-echo "== retrace ls --json (the history alone), for comparison"
-{ /usr/bin/time -f "peak RSS: %M kB, wall: %e s" "$target/release/retrace" ls "$data" --json > /dev/null; } 2>&1
 
 # In process, index built once: each query 7 times (median, min, max).
 echo "== queries after indexing"

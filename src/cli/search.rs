@@ -1,5 +1,6 @@
-//! `retrace search`: the browser's search, headless. Indexes the text of the history
-//! (on every core), runs one query and prints the hits, best first: a table for people
+//! `retrace search`: the browser's search, headless. Scans the text of the history's
+//! records for the query (on every core; other formats than native are indexed), runs
+//! it and prints the hits, best first: a table for people
 //! (matched characters in bold when stdout is a terminal), or JSON lines for scripts.
 
 use std::io::{self, IsTerminal, Write};
@@ -12,7 +13,7 @@ use serde::Serialize;
 use super::{cell, problems_json, CliError, Common, Paths};
 use crate::index::History;
 use crate::sanitize;
-use crate::search::{Query, SearchOptions, SearchResult, Session, TextIndex};
+use crate::search::{self, Query, ScanText, SearchOptions, SearchResult, Session, TextIndex};
 use crate::work::Cancel;
 
 /// The arguments of `retrace search`.
@@ -153,6 +154,31 @@ pub fn search_and_print(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let never = Cancel::never();
+    let search_options = SearchOptions {
+        limit: options.limit.max(1),
+        ..SearchOptions::default()
+    };
+    // One query needs no word index: the records are scanned once, and only the lines
+    // that could match are cut into words (native files; other formats are indexed).
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if let Some(scan) = query
+        .has_text()
+        .then(|| ScanText::new(history, threads))
+        .flatten()
+    {
+        let started = Instant::now();
+        let result = search::search_in(history, Some(&scan), query, &search_options, &never)
+            .map_err(|_| io::Error::other("search cancelled"))?;
+        if options.stats {
+            eprintln!(
+                "search (records scanned, no word index): {:.1} ms, {} candidates, {} hits",
+                started.elapsed().as_secs_f64() * 1e3,
+                result.candidates,
+                result.hits.len()
+            );
+        }
+        return print(history, &result, options, out);
+    }
     let mut session = Session::new();
     if query.has_text() {
         let started = Instant::now();
@@ -164,10 +190,6 @@ pub fn search_and_print(
             report_index(session.index(), started.elapsed());
         }
     }
-    let search_options = SearchOptions {
-        limit: options.limit.max(1),
-        ..SearchOptions::default()
-    };
     let started = Instant::now();
     let result = session
         .search(|| history, query, &search_options, &never)

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::{cell, problems_json, CliError, Common, Paths, RunJson};
 use crate::describe::{step_summary, trigger, trigger_line};
 use crate::index::RunRef;
-use crate::model::Step;
+use crate::model::{Step, StepKind};
 use crate::sanitize;
 use crate::time::{format_duration, format_rfc3339};
 
@@ -37,27 +37,79 @@ pub fn run(args: Args) -> Result<(), CliError> {
         super::report_problems(&history, 5);
     }
     let found = history.find_run(&args.run)?;
-    let steps = found
-        .load_steps()
-        .with_context(|| format!("reading the steps of run {}", found.id()))?;
     let mut out = super::stdout();
+    let reading = || format!("reading the steps of run {}", found.id());
     if args.json {
+        // Written piece by piece as the steps are read (the keys in the order a JSON
+        // object of them is written: sorted).
         let mut run_obj = serde_json::to_value(RunJson::new(&found))?;
-        run_obj["trigger"] = trigger(&steps).cloned().unwrap_or(Value::Null);
-        let steps: Vec<_> = steps.iter().map(step_json).collect();
-        let problems = problems_json(history.problems());
-        serde_json::to_writer(
-            &mut out,
-            &json!({"run": run_obj, "steps": steps, "problems": problems}),
-        )?;
-        writeln!(out)?;
+        run_obj["trigger"] = trigger(&trigger_step(&found).with_context(reading)?)
+            .cloned()
+            .unwrap_or(Value::Null);
+        out.write_all(b"{\"problems\":")?;
+        serde_json::to_writer(&mut out, &problems_json(history.problems()))?;
+        out.write_all(b",\"run\":")?;
+        serde_json::to_writer(&mut out, &run_obj)?;
+        out.write_all(b",\"steps\":[")?;
+        let mut first = true;
+        for_each_chunk(&found, |steps| {
+            for step in steps {
+                if !std::mem::take(&mut first) {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut out, &step_json(step))?;
+            }
+            Ok(())
+        })
+        .with_context(reading)?;
+        out.write_all(b"]}\n")?;
     } else if args.tree {
+        let steps = found.load_steps().with_context(reading)?;
         print_tree(&found, &steps, &mut out)?;
     } else {
-        print(&found, &steps, &mut out)?;
+        header(
+            &found,
+            &trigger_step(&found).with_context(reading)?,
+            &mut out,
+        )?;
+        print_heading(&mut out)?;
+        for_each_chunk(&found, |steps| {
+            print_rows(&found, steps, &mut out)?;
+            Ok(())
+        })
+        .with_context(reading)?;
     }
     out.flush()?;
     super::finish(&history, common)
+}
+
+/// Steps read at first, so that the first rows come at once; later reads are larger.
+const FIRST_CHUNK: usize = 256;
+const MAX_CHUNK: usize = 8_192;
+
+/// Reads the run's steps a chunk at a time, in order, and hands each chunk to `each`:
+/// a long run is written as it is read, in bounded memory.
+fn for_each_chunk(
+    run: &RunRef,
+    mut each: impl FnMut(&[Step]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let total = run.step_count();
+    let (mut at, mut chunk) = (0, FIRST_CHUNK);
+    while at < total {
+        let end = (at + chunk).min(total);
+        each(&run.load_range(at..end)?)?;
+        at = end;
+        chunk = (chunk * 4).min(MAX_CHUNK);
+    }
+    Ok(())
+}
+
+/// The run's `run_start` step (what started it), read alone; empty when it has none.
+fn trigger_step(run: &RunRef) -> Result<Vec<Step>, crate::Error> {
+    match run.steps().position(|s| s.kind == StepKind::RunStart) {
+        Some(i) => run.load_range(i..i + 1),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The run's header, then its decision tree, one step a line.
@@ -70,6 +122,11 @@ pub fn print_tree(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Res
 /// The run's timeline as text: its header, then a row per step.
 pub fn print(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
     header(run, steps, out)?;
+    print_heading(out)?;
+    print_rows(run, steps, out)
+}
+
+fn print_heading(out: &mut impl Write) -> io::Result<()> {
     writeln!(
         out,
         "{:>4} {:>9} {} {} {:<6} {:>8} {} SUMMARY",
@@ -80,7 +137,11 @@ pub fn print(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<(
         "STATUS",
         "DURATION",
         cell("ERROR", 20)
-    )?;
+    )
+}
+
+/// A row per step.
+fn print_rows(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
     let t0 = run.started_at();
     for s in steps {
         let rel = match (s.ts, t0) {

@@ -626,19 +626,36 @@ impl StepPlan {
                 decoded.insert((file, offset), steps);
             }
         }
+        // A step asked for once (always, for native lines) is moved out, not copied.
+        let mut uses: FxHashMap<(usize, u64, usize), u32> = FxHashMap::default();
+        for &(file, offset, _, sub, _) in &self.steps {
+            *uses.entry((file, offset, sub)).or_default() += 1;
+        }
+        let mut decoded: BTreeMap<(usize, u64), Vec<Option<Step>>> = decoded
+            .into_iter()
+            .map(|(k, steps)| (k, steps.into_iter().map(Some).collect()))
+            .collect();
         self.steps
             .iter()
             .enumerate()
             .map(|(i, &(file, offset, _, sub, trigger))| {
-                let mut step = decoded
-                    .get(&(file, offset))
-                    .and_then(|steps| steps.get(sub))
-                    .cloned()
-                    .ok_or_else(|| Error::Unreadable {
-                        path: self.files[&file].0.clone(),
-                        offset,
-                        reason: format!("step {sub} of the record is gone"),
-                    })?;
+                let left = uses.get_mut(&(file, offset, sub)).map(|n| {
+                    *n -= 1;
+                    *n
+                });
+                let slot = decoded
+                    .get_mut(&(file, offset))
+                    .and_then(|steps| steps.get_mut(sub));
+                let step = match (slot, left) {
+                    (Some(slot), Some(0)) => slot.take(),
+                    (Some(slot), _) => slot.clone(),
+                    (None, _) => None,
+                };
+                let mut step = step.ok_or_else(|| Error::Unreadable {
+                    path: self.files[&file].0.clone(),
+                    offset,
+                    reason: format!("step {sub} of the record is gone"),
+                })?;
                 let position = (self.start + i) as u32;
                 if let Some(Some((id, parent, start))) = self.links.get(i) {
                     resolve(&mut step, id, parent, *start);

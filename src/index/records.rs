@@ -155,7 +155,7 @@ struct Item {
     sub: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct BatchFile {
     path: PathBuf,
     format: Format,
@@ -210,6 +210,24 @@ impl RecordBatch {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The batch cut into at most `parts` batches of consecutive records (by count),
+    /// to read on several threads.
+    pub fn split(mut self, parts: usize) -> Vec<RecordBatch> {
+        let per = self.items.len().div_ceil(parts.max(1)).max(1);
+        let mut out = Vec::new();
+        while self.items.len() > per {
+            let tail = self.items.split_off(self.items.len() - per);
+            self.items.shrink_to_fit();
+            out.push(RecordBatch {
+                files: self.files.clone(),
+                items: tail,
+            });
+        }
+        out.push(self);
+        out.reverse();
+        out
     }
 
     /// The slots of the batch, in reading order.

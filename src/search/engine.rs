@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use rustc_hash::FxHashMap;
 
 use super::matcher::{self, normalize, snippet, FieldMatch, Matcher, Unit};
-use super::{text_index, tokens, Cancelled, Hit, Query, SearchOptions, SearchResult, TextIndex};
+use super::{text_index, tokens, Cancelled, Hit, Query, SearchOptions, SearchResult, TextSource};
 use crate::index::{History, RunRef, StrId};
 use crate::model::{Status, Step, StepKind};
 use crate::work::Cancel;
@@ -185,7 +185,7 @@ impl<'a> Search<'a> {
 
     pub(super) fn run(
         mut self,
-        text: Option<&TextIndex>,
+        text: Option<&dyn TextSource>,
         cancel: &Cancel,
     ) -> Result<SearchResult, Cancelled> {
         let history = self.history;
@@ -208,7 +208,7 @@ impl<'a> Search<'a> {
                     &self.matcher,
                     &mut budget,
                     cancel,
-                    |slot, score| {
+                    &mut |slot, score| {
                         if slot >= covered {
                             return;
                         }

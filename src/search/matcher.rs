@@ -82,10 +82,11 @@ pub fn char_mask(word: &str) -> u64 {
             '0'..='9' => 26 + c as u32 - '0' as u32,
             '_' => 36,
             c if c.is_ascii() => continue,
-            c => {
-                let lower = c.to_lowercase().next().unwrap_or(c);
-                37 + (lower as u32 % 27)
-            }
+            c => match c.to_lowercase().next().unwrap_or(c) {
+                // A character whose lowercase is an ASCII letter (the Kelvin sign).
+                lower @ 'a'..='z' => lower as u32 - 'a' as u32,
+                lower => 37 + (lower as u32 % 27),
+            },
         };
         mask |= 1u64 << bit;
     }

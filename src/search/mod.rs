@@ -17,6 +17,7 @@
 mod engine;
 pub mod matcher;
 pub mod query;
+pub mod scan;
 pub mod session;
 pub mod text_index;
 pub mod tokens;
@@ -24,8 +25,9 @@ pub mod tokens;
 use crate::index::History;
 use crate::work::Cancel;
 pub use query::{Query, QueryError};
+pub use scan::ScanText;
 pub use session::{Session, SessionError};
-pub use text_index::{IndexJob, IndexPart, TextIndex, TextIndexStats};
+pub use text_index::{IndexJob, IndexPart, TextIndex, TextIndexStats, TextSource};
 
 /// One result: a run (`step: None`) or a step of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +95,24 @@ pub struct Cancelled;
 pub fn search(
     history: &History,
     text: Option<&TextIndex>,
+    query: &Query,
+    options: &SearchOptions,
+    cancel: &Cancel,
+) -> Result<SearchResult, Cancelled> {
+    search_in(
+        history,
+        text.map(|t| t as &dyn TextSource),
+        query,
+        options,
+        cancel,
+    )
+}
+
+/// Like [`search`], with the steps' text searched in `text`: a word index, or a scan of
+/// the records ([`ScanText`], for a search that cannot wait for the index).
+pub fn search_in(
+    history: &History,
+    text: Option<&dyn TextSource>,
     query: &Query,
     options: &SearchOptions,
     cancel: &Cancel,

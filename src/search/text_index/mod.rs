@@ -355,14 +355,7 @@ impl TextIndex {
         cancel: &Cancel,
         mut each: impl FnMut(u32, u32),
     ) -> Option<()> {
-        // A phrase must hold each of its words, exactly.
-        let specs: Vec<WordSpec> = units
-            .iter()
-            .flat_map(|u| match u {
-                Unit::Word(spec) => vec![spec.clone()],
-                Unit::Phrase(words) => words.iter().map(|w| matcher.spec(w, true)).collect(),
-            })
-            .collect();
+        let specs = unit_specs(units, matcher);
         if specs.is_empty() {
             return Some(());
         }
@@ -394,6 +387,52 @@ impl TextIndex {
             });
         }
         Some(())
+    }
+}
+
+/// The words a step's text must hold for `units`: a phrase must hold each of its words,
+/// exactly.
+pub(crate) fn unit_specs(units: &[Unit], matcher: &Matcher) -> Vec<WordSpec> {
+    units
+        .iter()
+        .flat_map(|u| match u {
+            Unit::Word(spec) => vec![spec.clone()],
+            Unit::Phrase(words) => words.iter().map(|w| matcher.spec(w, true)).collect(),
+        })
+        .collect()
+}
+
+/// Where the text of steps is searched: the word index, or a scan of the records
+/// ([`super::super::scan::ScanText`]). Both give the same candidates and scores.
+pub trait TextSource: Sync {
+    /// Slots `0..covered()` are searched.
+    fn covered(&self) -> u32;
+    /// Calls `each` with every slot whose text matches all `units`, and its score (the
+    /// sum of each word's best match). `None` when cancelled.
+    fn candidates(
+        &self,
+        units: &[Unit],
+        matcher: &Matcher,
+        budget: &mut usize,
+        cancel: &Cancel,
+        each: &mut dyn FnMut(u32, u32),
+    ) -> Option<()>;
+}
+
+impl TextSource for TextIndex {
+    fn covered(&self) -> u32 {
+        self.covered
+    }
+
+    fn candidates(
+        &self,
+        units: &[Unit],
+        matcher: &Matcher,
+        budget: &mut usize,
+        cancel: &Cancel,
+        each: &mut dyn FnMut(u32, u32),
+    ) -> Option<()> {
+        TextIndex::candidates(self, units, matcher, budget, cancel, each)
     }
 }
 

@@ -1,0 +1,310 @@
+//! Text search without a word index: the records are scanned as bytes, and only the
+//! lines that could hold every query word are cut into words and scored. This answers
+//! a one-shot `retrace search` (or the browser's first search) before a word index
+//! exists, with the same candidates and scores as the [`super::TextIndex`] would give.
+//!
+//! A line is cut into words (exactly as the index does) only when, for every query word:
+//! - a word matched exactly or by prefix: the line holds its letters literally, ASCII
+//!   case ignored (a substring test: what the index finds is always such a substring);
+//! - a word also matched fuzzily: some run of word bytes of the line holds its letters
+//!   in order (the fuzzy matcher only matches words that do).
+//!
+//! The raw bytes are not the decoded text when JSON escapes are involved: a `\u` escape
+//! can spell any letter, and a broken escape (`\_`) decodes to its character. A line
+//! with either is always cut into words. `\n`, `\t`… decode to separators, so they
+//! only split words further; a backslash counts as a word byte in the run test, so a
+//! word is never split by the raw form. Two characters outside ASCII lowercase to ASCII
+//! letters (the Kelvin sign to `k`, `İ` to `i` and a dot): a line holding one is cut too.
+//! Query words with characters outside ASCII have no byte test: every line is cut.
+
+use aho_corasick::AhoCorasick;
+use rustc_hash::FxHashMap;
+
+use super::matcher::{Matcher, Unit, WordSpec};
+use super::text_index::TextSource;
+use super::tokens::{raw_record_text, Words};
+use crate::index::{History, RecordBatch};
+use crate::model::Format;
+use crate::work::Cancel;
+
+/// Characters outside ASCII whose lowercase holds an ASCII letter, as UTF-8.
+const ASCII_LOWERING: [&[u8]; 2] = ["\u{0130}".as_bytes(), "\u{212A}".as_bytes()];
+
+/// Distinct words whose scores a scanning thread keeps (then it starts over).
+const MAX_KNOWN_WORDS: usize = 1 << 20;
+
+/// The text of a history's steps, searched by scanning their records.
+pub struct ScanText {
+    /// The records, in file order, cut into one batch per thread.
+    parts: Vec<RecordBatch>,
+    covered: u32,
+}
+
+impl ScanText {
+    /// A scan of every step of `history` on `threads` threads; `None` when a file is not
+    /// in the native format (a record of another format holds several steps, whose text
+    /// is not the record's bytes).
+    pub fn new(history: &History, threads: usize) -> Option<ScanText> {
+        if history.files().iter().any(|f| f.format != Format::Native) {
+            return None;
+        }
+        let total = history.step_count() as u32;
+        Some(ScanText {
+            parts: history.record_batch(0..total).split(threads.clamp(1, 64)),
+            covered: total,
+        })
+    }
+}
+
+impl TextSource for ScanText {
+    fn covered(&self) -> u32 {
+        self.covered
+    }
+
+    fn candidates(
+        &self,
+        units: &[Unit],
+        matcher: &Matcher,
+        _budget: &mut usize,
+        cancel: &Cancel,
+        each: &mut dyn FnMut(u32, u32),
+    ) -> Option<()> {
+        let specs = super::text_index::unit_specs(units, matcher);
+        if specs.is_empty() {
+            return Some(());
+        }
+        // Words of one character are never indexed: such a query word finds nothing.
+        if specs
+            .iter()
+            .any(|s| s.exact_only && s.word.chars().nth(1).is_none())
+        {
+            return Some(());
+        }
+        let tests: Vec<ByteTest> = specs.iter().map(ByteTest::new).collect();
+        let results: Vec<Option<Vec<(u32, u32)>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = self
+                .parts
+                .iter()
+                .map(|batch| scope.spawn(|| scan_batch(batch, &specs, &tests, cancel)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().ok().flatten())
+                .collect()
+        });
+        for found in results {
+            for (slot, score) in found? {
+                each(slot, score);
+            }
+        }
+        Some(())
+    }
+}
+
+/// Scans one batch: the slots whose words match every spec, with the summed scores.
+/// `None` when cancelled (or a file could not be read: the caller falls back).
+fn scan_batch(
+    batch: &RecordBatch,
+    specs: &[WordSpec],
+    tests: &[ByteTest],
+    cancel: &Cancel,
+) -> Option<Vec<(u32, u32)>> {
+    let matcher = Matcher::default();
+    let mut words = Words::default();
+    let mut scratch = String::new();
+    let mut best = vec![0u32; specs.len()];
+    // Fuzzy scores of the words met so far, per query word.
+    let mut known: Vec<FxHashMap<Box<str>, Option<u32>>> = vec![FxHashMap::default(); specs.len()];
+    let mut found = Vec::new();
+    let done = batch.read(cancel, |record| {
+        let bytes = record.bytes;
+        if !(needs_words(bytes) || tests.iter().all(|t| t.possible(bytes))) {
+            return;
+        }
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            return;
+        };
+        best.iter_mut().for_each(|b| *b = 0);
+        raw_record_text(line, &mut scratch, &mut |text| {
+            words.each(text, true, &mut |w| {
+                for (i, spec) in specs.iter().enumerate() {
+                    let score = if w.starts_with(spec.word.as_str()) || spec.exact_only {
+                        matcher.score_word(spec, w)
+                    } else if Matcher::fuzzy_possible(spec, w) {
+                        // The fuzzy matcher is costly: each word is asked once.
+                        let seen = &mut known[i];
+                        match seen.get(w) {
+                            Some(&score) => score,
+                            None => {
+                                if seen.len() >= MAX_KNOWN_WORDS {
+                                    seen.clear();
+                                }
+                                let score = matcher.score_word(spec, w);
+                                seen.insert(w.into(), score);
+                                score
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    if let Some(score) = score {
+                        best[i] = best[i].max(score);
+                    }
+                }
+            })
+        });
+        if !best.contains(&0) {
+            found.push((record.slot, best.iter().sum()));
+        }
+    });
+    done.ok().filter(|&d| d).map(|_| found)
+}
+
+/// Whether the bytes may decode to letters they do not show: a `\u` escape, a broken
+/// escape, or a character that lowercases to an ASCII letter.
+fn needs_words(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(k) = memchr::memchr(b'\\', &bytes[at..]) {
+        let i = at + k;
+        match bytes.get(i + 1) {
+            Some(b'\\' | b'"' | b'/' | b'n' | b't' | b'r' | b'b' | b'f') => at = i + 2,
+            _ => return true,
+        }
+    }
+    memchr::memchr2_iter(ASCII_LOWERING[0][0], ASCII_LOWERING[1][0], bytes)
+        .any(|i| ASCII_LOWERING.iter().any(|c| bytes[i..].starts_with(c)))
+}
+
+/// A byte test that every line holding a match of one query word passes.
+enum ByteTest {
+    /// The word's letters, ASCII case ignored.
+    Literal(AhoCorasick),
+    /// A run of word bytes holding the word's letters in order; `anchor`: the rarest
+    /// of them, looked for first.
+    InOrder { word: Vec<u8>, anchor: u8 },
+    /// No byte test (letters outside ASCII).
+    Any,
+}
+
+impl ByteTest {
+    fn new(spec: &WordSpec) -> ByteTest {
+        let word = spec.word.as_bytes();
+        if !spec.word.is_ascii() {
+            return ByteTest::Any;
+        }
+        if spec.fuzzy {
+            let anchor = *word.iter().min_by_key(|&&b| commonness(b)).unwrap_or(&b'_');
+            return ByteTest::InOrder {
+                word: word.to_vec(),
+                anchor,
+            };
+        }
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build([word])
+            .map_or(ByteTest::Any, ByteTest::Literal)
+    }
+
+    fn possible(&self, bytes: &[u8]) -> bool {
+        match self {
+            ByteTest::Literal(finder) => finder.is_match(bytes),
+            ByteTest::InOrder { word, anchor } => in_order_in_a_run(bytes, word, *anchor),
+            ByteTest::Any => true,
+        }
+    }
+}
+
+/// How common a byte is in text (lower: rarer), to pick the anchor of a word.
+fn commonness(b: u8) -> usize {
+    const BY_FREQUENCY: &[u8] = b"zqjxkvbpygfwmucldrhsnioate";
+    match b {
+        b'a'..=b'z' => BY_FREQUENCY.iter().position(|&c| c == b).unwrap_or(0) + 10,
+        b'0'..=b'9' => 20,
+        // `_` joins the words of many JSON keys.
+        _ => 30,
+    }
+}
+
+/// A byte of a raw word run: a word byte, a byte of a character outside ASCII, or a
+/// backslash (an escape's letter stays in the run, so no word is split by it).
+#[inline]
+fn is_run_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'\\' || b >= 0x80
+}
+
+/// Whether some run of word bytes in `bytes` holds `word` (lowercase ASCII) in order,
+/// ASCII case ignored.
+fn in_order_in_a_run(bytes: &[u8], word: &[u8], anchor: u8) -> bool {
+    let upper = anchor.to_ascii_uppercase();
+    let mut from = 0;
+    while let Some(k) = memchr::memchr2(anchor, upper, &bytes[from..]) {
+        let at = from + k;
+        let start = bytes[..at]
+            .iter()
+            .rposition(|&b| !is_run_byte(b))
+            .map_or(0, |p| p + 1);
+        let end = bytes[at..]
+            .iter()
+            .position(|&b| !is_run_byte(b))
+            .map_or(bytes.len(), |p| at + p);
+        if end - start >= word.len() && holds_in_order(&bytes[start..end], word) {
+            return true;
+        }
+        from = end.max(at + 1);
+        if from >= bytes.len() {
+            break;
+        }
+    }
+    false
+}
+
+fn holds_in_order(run: &[u8], word: &[u8]) -> bool {
+    let mut want = word.iter();
+    let mut next = want.next();
+    for &b in run {
+        match next {
+            Some(&w) if b.to_ascii_lowercase() == w => next = want.next(),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    next.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_two_characters_outside_ascii_lowercase_to_ascii_letters() {
+        let mut found = Vec::new();
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            if c.to_lowercase().any(|l| l.is_ascii_alphanumeric()) {
+                found.push(c);
+            }
+        }
+        let listed: Vec<char> = ASCII_LOWERING
+            .iter()
+            .filter_map(|b| std::str::from_utf8(b).ok()?.chars().next())
+            .collect();
+        assert_eq!(found, listed);
+    }
+
+    #[test]
+    fn escapes_that_hide_letters_need_words() {
+        assert!(needs_words(br#"{"a":"r\u0065fund"}"#));
+        assert!(needs_words(br#"{"a":"re\_fund"}"#));
+        assert!(needs_words("{\"a\":\"\u{212A}ELVIN\"}".as_bytes()));
+        assert!(!needs_words(br#"{"a":"line\none \"quoted\" C:\\dir"}"#));
+        assert!(!needs_words("{\"a\":\"café\"}".as_bytes()));
+    }
+
+    #[test]
+    fn letters_in_order_must_be_inside_one_run() {
+        assert!(in_order_in_a_run(b"x Refund y", b"refnd", b'f'));
+        assert!(in_order_in_a_run(b"a\\nREFUND", b"refnd", b'f'));
+        assert!(!in_order_in_a_run(b"re fund", b"refnd", b'f'));
+        assert!(!in_order_in_a_run(b"refun", b"refnd", b'f'));
+        assert!(!in_order_in_a_run(b"", b"refnd", b'f'));
+    }
+}

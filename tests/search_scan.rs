@@ -1,0 +1,285 @@
+//! The scan (text search without a word index, `retrace search`'s one-shot path) finds
+//! what the word index finds: the same candidates, hits, scores and snippets, on the
+//! demo, the native fixtures and generated histories whose text hides words behind
+//! JSON escapes, case, characters outside ASCII and joined words.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+
+use retrace::index::{History, LoadOptions};
+use retrace::search::{self, Query, ScanText, SearchOptions, SearchResult, TextIndex};
+use retrace::work::Cancel;
+
+const NOW: i64 = 1_795_176_000_000;
+
+fn load(paths: &[PathBuf]) -> History {
+    let options = LoadOptions {
+        chunk_size: 4096,
+        ..LoadOptions::default()
+    };
+    History::load(paths, &options).unwrap()
+}
+
+fn index(history: &History) -> TextIndex {
+    TextIndex::build(history, 2, &Cancel::never(), &AtomicU64::new(0))
+        .unwrap()
+        .expect("not cancelled")
+}
+
+fn both(history: &History, index: &TextIndex, query: &str, limit: usize) -> [SearchResult; 2] {
+    let parsed = Query::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+    let options = SearchOptions {
+        limit,
+        now: NOW,
+        only_run: None,
+    };
+    let never = Cancel::never();
+    let by_index = search::search(history, Some(index), &parsed, &options, &never).unwrap();
+    let scan = ScanText::new(history, 3).expect("native files");
+    let by_scan = search::search_in(history, Some(&scan), &parsed, &options, &never).unwrap();
+    [by_index, by_scan]
+}
+
+/// Every query gives the same result both ways, with a small and a large limit.
+fn assert_same(history: &History, queries: &[&str]) -> usize {
+    let index = index(history);
+    let mut found = 0;
+    for query in queries {
+        for limit in [3, 1000] {
+            let [a, b] = both(history, &index, query, limit);
+            assert!(
+                !a.fuzzy_truncated,
+                "{query}: the index ran out of fuzzy budget"
+            );
+            assert_eq!(a.hits, b.hits, "{query} (limit {limit})");
+            assert_eq!(a.candidates, b.candidates, "{query} (limit {limit})");
+            assert_eq!(a.text_covered, b.text_covered, "{query}");
+            found += a.hits.len();
+        }
+    }
+    found
+}
+
+const QUERIES: &[&str] = &[
+    "refund",
+    "Refund",
+    "REFUND",
+    "refnd",
+    "refund policy",
+    "\"refund policy\"",
+    "\"policy refund\"",
+    "polcy",
+    "ref",
+    "re",
+    "x",
+    "schema_mismatch",
+    "SCHEMA_MISMATCH",
+    "schema_mismtch",
+    "error:SCHEMA_MISMATCH",
+    "schema outcome:failure",
+    "refund tool:issue_refund",
+    "refund status:error",
+    "kind:tool_call refund",
+    "issue",
+    "issue_refund",
+    "kelvin",
+    "istanbul",
+    "café",
+    "CAFÉ",
+    "ärger",
+    "hidden",
+    "hiddenword",
+    "escaped",
+    "broken_escape",
+    "brokenescape",
+    "42",
+    "4242",
+    "2026",
+    "timeout",
+    "tmeout",
+    "db.write",
+    "support-bot",
+    "agent:billing-agent refund",
+    "label:env=prod refund",
+    "newline",
+    "tabbed words",
+    "\"tabbed words\"",
+    "zzzzunknown",
+];
+
+/// A small history generator: runs interleaved in two files, text built from a
+/// vocabulary that includes escaped, joined, cased and non-ASCII words.
+fn generate(dir: &Path, runs: usize, seed: u64) -> Vec<PathBuf> {
+    const TEXT: &[&str] = &[
+        "refund",
+        "Refund",
+        "REFUNDED",
+        "refunds",
+        "policy",
+        "the",
+        "order",
+        "issue_refund",
+        "schema_mismatch",
+        "SCHEMA_MISMATCH",
+        "Schema",
+        "mismatch",
+        "r\\u0065fund",
+        "hidd\\u0065nword",
+        "h\\u0069dden",
+        "esc\\\"aped",
+        "broken\\_escape",
+        "\\u212Aelvin",
+        "\u{212A}ELVIN",
+        "\u{0130}stanbul",
+        "café",
+        "CAFÉ",
+        "Ärger",
+        "new\\nline",
+        "tabbed\\twords",
+        "timeout",
+        "TIME_OUT",
+        "4242",
+        "42",
+        "db.write",
+        "refund\\npolicy",
+        "policy\\u0020refund",
+        "ref",
+        "x",
+        "C:\\\\refund\\\\dir",
+        "\\ud83d\\ude00emoji",
+    ];
+    let mut state = seed;
+    let mut next = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((state >> 33) as usize) % n
+    };
+    let mut files = [Vec::new(), Vec::new()];
+    for r in 0..runs {
+        let id = format!("r-{seed}-{r}");
+        let agent = ["support-bot", "billing-agent", "crawler"][next(3)];
+        let start = NOW - (r as i64) * 60_000;
+        let mut lines = vec![format!(
+            r#"{{"run_id":"{id}","kind":"run_start","ts":{start},"agent":"{agent}","model":"m-1","labels":{{"env":"{}"}},"input":{{"text":"{} {}"}}}}"#,
+            ["prod", "dev"][next(2)],
+            TEXT[next(TEXT.len())],
+            TEXT[next(TEXT.len())]
+        )];
+        let steps = 2 + next(6);
+        for s in 1..=steps {
+            let words: Vec<&str> = (0..1 + next(5)).map(|_| TEXT[next(TEXT.len())]).collect();
+            let text = words.join([" ", "-", ", "][next(3)].as_ref());
+            let (kind, name) = [
+                ("tool_call", "issue_refund"),
+                ("tool_result", "issue_refund"),
+                ("llm_call", "plan"),
+                ("tool_call", "db.write"),
+            ][next(4)];
+            let error = if next(5) == 0 {
+                let code = ["SCHEMA_MISMATCH", "TIMEOUT", "Refund_Failed"][next(3)];
+                format!(
+                    r#","status":"error","error":{{"code":"{code}","message":"{code} in {name}"}}"#
+                )
+            } else {
+                String::new()
+            };
+            lines.push(format!(
+                r#"{{"run_id":"{id}","step":{s},"kind":"{kind}","name":"{name}","ts":{},"input":{{"q":"{text}","n":{}}},"output":["{}"]{error}}}"#,
+                start + s as i64 * 1000,
+                next(5000),
+                TEXT[next(TEXT.len())]
+            ));
+        }
+        let outcome = ["success", "failure", "timeout"][next(3)];
+        lines.push(format!(
+            r#"{{"run_id":"{id}","step":{},"kind":"run_end","ts":{},"outcome":"{outcome}"}}"#,
+            steps + 1,
+            start + 60_000
+        ));
+        let file = next(2);
+        files[file].extend(lines);
+    }
+    let mut paths = Vec::new();
+    for (i, lines) in files.iter().enumerate() {
+        let path = dir.join(format!("gen-{i}.jsonl"));
+        let mut f = std::fs::File::create(&path).unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+        paths.push(path);
+    }
+    paths
+}
+
+#[test]
+fn the_scan_finds_what_the_index_finds_in_generated_histories() {
+    for seed in [1, 2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = generate(dir.path(), 120, seed);
+        let history = load(&paths);
+        assert!(history.problems().is_empty(), "{:?}", history.problems());
+        let found = assert_same(&history, QUERIES);
+        assert!(found > 500, "the queries find something: {found}");
+    }
+}
+
+#[test]
+fn words_behind_escapes_and_outside_ascii_are_found_by_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = generate(dir.path(), 60, 7);
+    let history = load(&paths);
+    let scan = ScanText::new(&history, 2).unwrap();
+    for (query, escaped) in [
+        ("hiddenword", "hidd\\u0065nword"),
+        ("hidden", "h\\u0069dden"),
+        ("kelvin", "\u{212A}ELVIN"),
+        ("istanbul", "\u{0130}stanbul"),
+        ("ärger", "Ärger"),
+        ("\"refund policy\"", "refund\\npolicy"),
+    ] {
+        let raw_lines = paths
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<String>();
+        assert!(raw_lines.contains(escaped), "{escaped} in the data");
+        let parsed = Query::parse(query).unwrap();
+        let options = SearchOptions {
+            limit: 1000,
+            now: NOW,
+            only_run: None,
+        };
+        let r =
+            search::search_in(&history, Some(&scan), &parsed, &options, &Cancel::never()).unwrap();
+        let index = index(&history);
+        let by_index =
+            search::search(&history, Some(&index), &parsed, &options, &Cancel::never()).unwrap();
+        assert_eq!(r.hits, by_index.hits, "{query}");
+        assert!(
+            r.hits.iter().any(|h| h.step.is_some()),
+            "{query}: found through its escaped form"
+        );
+    }
+}
+
+#[test]
+fn the_scan_finds_what_the_index_finds_in_the_demo_and_native_fixtures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for path in [root.join("assets/demo"), root.join("tests/fixtures/native")] {
+        let history = load(std::slice::from_ref(&path));
+        if ScanText::new(&history, 2).is_none() {
+            continue;
+        }
+        let found = assert_same(&history, QUERIES);
+        assert!(found > 0, "{}: the queries find something", path.display());
+    }
+}
+
+#[test]
+fn histories_with_other_formats_are_not_scanned() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let history = load(&[root.join("tests/fixtures/otel")]);
+    assert!(history.step_count() > 0);
+    assert!(ScanText::new(&history, 2).is_none());
+}
