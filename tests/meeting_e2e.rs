@@ -6,124 +6,20 @@
 //! check waits for the screen (with a timeout); nothing sleeps to assert.
 #![cfg(feature = "tui")]
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+mod pty;
+use pty::{Tui, TIMEOUT};
 
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-#[derive(Default)]
-struct Clipboard(Vec<Vec<u8>>);
-
-impl vt100::Callbacks for Clipboard {
-    fn copy_to_clipboard(&mut self, _: &mut vt100::Screen, _ty: &[u8], data: &[u8]) {
-        self.0.push(data.to_vec());
-    }
-}
-
-struct Tui {
-    parser: Arc<Mutex<vt100::Parser<Clipboard>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn MasterPty + Send>,
-}
-
-impl Tui {
-    fn spawn(args: &[&str], cols: u16, rows: u16, runtime: Option<&Path>) -> Tui {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_retrace"));
-        cmd.args(args);
-        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("RETRACE_CONFIG", "/nonexistent/retrace-config");
-        cmd.env_remove("NO_COLOR");
-        if let Some(dir) = runtime {
-            cmd.env("XDG_RUNTIME_DIR", dir);
-        }
-        let child = pty.slave.spawn_command(cmd).expect("spawn retrace");
-        drop(pty.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(
-            rows,
-            cols,
-            0,
-            Clipboard::default(),
-        )));
-        let mut reader = pty.master.try_clone_reader().unwrap();
-        let p = Arc::clone(&parser);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => p.lock().unwrap().process(&buf[..n]),
-                }
-            }
-        });
-        let writer = pty.master.take_writer().unwrap();
-        Tui {
-            parser,
-            writer,
-            child,
-            _master: pty.master,
-        }
-    }
-
-    fn contents(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.contents();
-            if check(&screen) {
-                return screen;
-            }
-            if start.elapsed() > TIMEOUT {
-                panic!("timed out waiting for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
-    }
-
-    fn keys(&mut self, bytes: &str) {
-        self.writer.write_all(bytes.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn clipboard(&self) -> Vec<Vec<u8>> {
-        self.parser.lock().unwrap().callbacks().0.clone()
-    }
-
-    fn wait_exit(&mut self) {
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(start.elapsed() < TIMEOUT, "retrace did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
+/// `retrace ARGS`, with its runtime folder (where shared sessions' sockets live).
+fn spawn(args: &[&str], cols: u16, rows: u16, runtime: Option<&Path>) -> Tui {
+    let runtime = runtime.map(|d| d.to_str().expect("a UTF-8 path").to_string());
+    let env: Vec<(&str, &str)> = runtime
+        .iter()
+        .map(|d| ("XDG_RUNTIME_DIR", d.as_str()))
+        .collect();
+    Tui::spawn_args(args, cols, rows, &env)
 }
 
 /// The replay's position in the status bar (`replay 7/24`), 1-based.
@@ -148,7 +44,7 @@ fn selected_diff_row(screen: &str) -> Option<&str> {
 #[test]
 fn replay_advances_on_its_own_and_pauses_at_the_divergence() {
     // The diff of the demo's failing run with its picked partner, from the first row.
-    let mut t = Tui::spawn(
+    let mut t = spawn(
         &[
             "assets/demo",
             "--at",
@@ -187,7 +83,7 @@ fn replay_advances_on_its_own_and_pauses_at_the_divergence() {
 
 #[test]
 fn replay_of_a_run_moves_the_timeline_by_itself() {
-    let mut t = Tui::spawn(
+    let mut t = spawn(
         &["assets/demo", "--at", "r-2bcd0cc3#2", "--pace", "100"],
         120,
         40,
@@ -237,7 +133,7 @@ fn assert_no_secret(screen: &str, at: &str) {
 #[test]
 fn presenter_mode_never_shows_a_planted_secret() {
     for (cols, rows) in [(80, 24), (160, 48)] {
-        let mut t = Tui::spawn(
+        let mut t = spawn(
             &["tests/fixtures/meeting", "--present", "--at", "r-secrets-1"],
             cols,
             rows,
@@ -296,7 +192,7 @@ fn presenter_mode_never_shows_a_planted_secret() {
 
 #[test]
 fn at_opens_on_the_named_step_and_y_gives_the_command_line() {
-    let mut t = Tui::spawn(&["assets/demo", "--at", "r-2bcd0cc3#15"], 120, 40, None);
+    let mut t = spawn(&["assets/demo", "--at", "r-2bcd0cc3#15"], 120, 40, None);
     let screen = t.wait_text("step #15 of 24");
     assert!(screen.contains("r-2bcd0cc3"), "{screen}");
     t.keys("y");
@@ -346,7 +242,7 @@ fn tracked(follower: &Tui, text: &str, since: Instant) -> Duration {
 fn followers_track_the_presenter_come_and_go_and_outlive_it() {
     let runtime = tempfile::tempdir().unwrap();
     let rt = Some(runtime.path());
-    let mut presenter = Tui::spawn(
+    let mut presenter = spawn(
         &["assets/demo", "--at", "r-2bcd0cc3#0", "--share", "room"],
         100,
         30,
@@ -357,7 +253,7 @@ fn followers_track_the_presenter_come_and_go_and_outlive_it() {
     let socket = runtime.path().join("retrace/room.sock");
     assert!(socket.exists());
 
-    let mut first = Tui::spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
+    let mut first = spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
     first.wait_text("following room");
     first.wait_text("step #0 of 24");
     let mut latencies = Vec::new();
@@ -372,7 +268,7 @@ fn followers_track_the_presenter_come_and_go_and_outlive_it() {
     assert!(first.contents().contains("step #4 of 24"));
 
     // A second follower joins; the first is killed; the presenter goes on.
-    let second = Tui::spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
+    let second = spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
     second.wait_text("step #4 of 24");
     first.child.kill().unwrap();
     drop(first);
@@ -383,7 +279,7 @@ fn followers_track_the_presenter_come_and_go_and_outlive_it() {
     }
     presenter.wait_text("step #6 of 24");
     // Another joins late and gets the current position; the diff travels too.
-    let mut third = Tui::spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
+    let mut third = spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
     third.wait_text("step #6 of 24");
     let pressed = Instant::now();
     presenter.keys("d");
@@ -439,7 +335,7 @@ fn a_malformed_at_is_a_usage_error_before_anything_opens() {
 #[test]
 fn following_a_presentation_that_is_not_running_says_so_before_the_screen() {
     let runtime = tempfile::tempdir().unwrap();
-    let mut t = Tui::spawn(
+    let mut t = spawn(
         &["assets/demo", "--follow", "nobody"],
         80,
         24,
