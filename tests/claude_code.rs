@@ -360,6 +360,56 @@ fn an_interrupted_turn_cancels_the_run() {
 }
 
 #[test]
+fn an_interruption_the_session_carried_on_from_does_not_cancel_the_run() {
+    use retrace::model::Outcome;
+    // The real session was interrupted twice: mid-way (then the user asked again) and
+    // on its last line. Without that last line, it went on after its interruption.
+    let carried_on = changed_copy(TOOL_HEAVY, |_, lines| {
+        lines.pop();
+    });
+    // A later request, after the fixture's own last interruption.
+    let asked_again = changed_copy(V2_1, |rel, lines| {
+        if rel.components().count() == 1 {
+            let mut again = lines[0].clone();
+            for line in lines.iter().rev() {
+                if line["type"] == "user" && line["isSidechain"] == false {
+                    again = line.clone();
+                    break;
+                }
+            }
+            again["uuid"] = json!("d3-again");
+            again["parentUuid"] = json!("d3-u5");
+            again["message"] = json!({"role": "user", "content": "go on please"});
+            lines.push(again);
+        }
+    });
+    // A sub-agent's interruption is not the session's.
+    let sub_interrupted = changed_copy(V1, |_, lines| {
+        for line in lines.iter_mut() {
+            if line["isSidechain"] == true && line["type"] == "user" {
+                line["message"]["content"] = json!("[Request interrupted by user]");
+            }
+        }
+    });
+    for chunk in [64, 1 << 20] {
+        for (dir, run) in [
+            (&carried_on, "d6e0"),
+            (&asked_again, "3c00"),
+            (&sub_interrupted, "1a00"),
+        ] {
+            let history = load_with(dir.path(), chunk);
+            let outcome = history.find_run(run).unwrap().outcome();
+            assert_ne!(outcome, Outcome::Cancelled, "{run}, chunk {chunk}");
+            assert!(history.problems().is_empty(), "{:?}", history.problems());
+        }
+        // The same files with their interruption last are cancelled.
+        let ended = load_with(&fixture(TOOL_HEAVY), chunk);
+        assert_eq!(ended.run(0).outcome(), Outcome::Cancelled, "chunk {chunk}");
+        assert_eq!(ended.run(0).end_error(), Some("the last turn was aborted"));
+    }
+}
+
+#[test]
 fn compactions_and_api_errors_are_visible_steps() {
     let s = steps(&fixture(V2_1), "3c00");
     let boundary = named(&s, "compact_boundary");

@@ -55,6 +55,7 @@ impl History {
             let mut resumed = false;
             match placed.place {
                 Place::Given => continue,
+                Place::Resume => resumed = true,
                 Place::Root => {
                     if state.root.is_none() && own_id != NO_STRING {
                         state.root = Some(own_id);

@@ -103,6 +103,10 @@ pub enum Place {
     Input,
     /// The turn was aborted: an input that leaves the run cancelled unless it goes on.
     Abort,
+    /// A user's request in a conversation whose records link themselves (Claude Code):
+    /// hangs by its own id and parent; the run goes on (an abort before it no longer
+    /// ends the run).
+    Resume,
     /// Beside the conversation (a harness event, an unknown record): under the turn,
     /// changing nothing.
     Aside,

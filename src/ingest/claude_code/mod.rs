@@ -4,7 +4,8 @@
 //! `tool_use` blocks tool calls, `tool_result` blocks their results (errors whatever their
 //! shape). System records (compaction boundaries, API errors, local commands), hook
 //! progress, summaries and record types not known here are steps of their own; an
-//! interrupted turn cancels the run. How lines link into a tree is in [`links`]. Lines
+//! interrupted turn cancels the run unless a later request carries the session on (the
+//! index decides, in file order: see [`Place::Abort`]). How lines link into a tree is in [`links`]. Lines
 //! without a session that hold nothing (`file-history-snapshot`) add no steps.
 
 mod blocks;
@@ -16,8 +17,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::json::{content_text, owned, rfc3339_of, str_of, without, StepRecord};
-use super::{Context, Event, PartProblem, TokenCount};
-use crate::model::{count_of, Outcome, Status, StepError, Tokens};
+use super::{Context, Event, PartProblem, Place, TokenCount};
+use crate::model::{count_of, Status, StepError, Tokens};
 use blocks::{block_step, text_block, Link, UserText};
 use links::{agent_name, alias, link_blocks, prompt_name, LineLinks};
 
@@ -85,7 +86,9 @@ pub fn parse_line<'a>(
     let mut aliases = Vec::new();
     let mut steps: Vec<(StepRecord, Link)> = Vec::new();
     let mut request: Option<usize> = None;
-    let mut interrupted = false;
+    // Interruptions and requests of the main conversation, by step: an interruption
+    // cancels the run unless a later request carries the session on.
+    let mut places: Vec<Place> = Vec::new();
     match (line_type, message.and_then(|m| m.get("content"))) {
         ("user" | "assistant", Some(content)) => {
             let blocks: Vec<Value> = match content {
@@ -97,13 +100,14 @@ pub fn parse_line<'a>(
                     .map(str::to_owned)
                     .or_else(|| block.get("content").and_then(content_text));
                 let what = text.as_deref().map(|t| UserText::classify(&v, t));
-                interrupted |= line_type == "user" && what == Some(UserText::Interrupted);
-                if line_type == "user"
-                    && !sidechain
-                    && request.is_none()
-                    && str_of(block, "type") == Some("text")
-                    && what == Some(UserText::Request)
-                {
+                let main_user = line_type == "user" && !sidechain;
+                let asks = str_of(block, "type") == Some("text") && what == Some(UserText::Request);
+                places.push(match what {
+                    Some(UserText::Interrupted) if main_user => Place::Abort,
+                    Some(UserText::Request) if main_user && asks => Place::Resume,
+                    _ => Place::Given,
+                });
+                if main_user && asks && request.is_none() {
                     request = Some(steps.len());
                 }
                 // The call that launched a sub-agent is named by the prompt it gave.
@@ -147,6 +151,7 @@ pub fn parse_line<'a>(
                 aliases.push(alias(agent_name(agent), call.to_string(), false));
             }
             steps.push((record_step(&v, line_type), Link::Chain));
+            places.push(Place::Given);
         }
     }
 
@@ -192,7 +197,7 @@ pub fn parse_line<'a>(
             tokens,
             tokens_count: usage_key.map_or(TokenCount::Add, TokenCount::Once),
             may_trigger: request == Some(k),
-            outcome: interrupted.then_some(Outcome::Cancelled),
+            place: places.get(k).copied().unwrap_or_default(),
             ..Event::default()
         };
         if k == 0 {
