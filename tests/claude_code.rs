@@ -499,6 +499,8 @@ fn lines_without_a_time_keep_their_place_and_missing_fields_are_no_problem() {
 
 // --- summaries ------------------------------------------------------------------------
 
+const SUMMARY: &str = retrace::index::SUMMARY_LABEL;
+
 #[test]
 fn a_file_of_summaries_only_is_read_as_claude_code() {
     let path = fixture("claude_code/summaries_only");
@@ -509,16 +511,95 @@ fn a_file_of_summaries_only_is_read_as_claude_code() {
     assert_eq!(run["steps"], 2);
     let s = steps(&path, "5e00");
     assert_eq!(s[0].record["output"], "Orders migration fails on staging");
-    // Each names the message it sums up.
-    assert_eq!(s[0].parent.as_deref(), Some("d3-u5"));
+    assert_eq!(s[0].record["meta"]["leafUuid"], "d3-u5");
+    // The sessions they name are not here: the summaries are roots, not orphans.
+    assert!(s.iter().all(|x| x.parent.is_none()), "{s:?}");
+    let tree = tree("5e00", &path).join("\n");
+    assert!(!tree.contains("not found"), "{tree}");
+}
+
+#[test]
+fn a_summary_titles_the_session_it_names_in_another_file_read_after_it() {
+    // The summaries' file sorts before the two sessions they name.
+    let history = load_with(&fixture("claude_code"), 512);
+    let title = |run: &str| history.find_run(run).unwrap().label(SUMMARY);
+    assert_eq!(title("3c00"), Some("Orders migration fails on staging"));
+    assert_eq!(title("1a00"), Some("Fix the flaky upload test"));
+    assert_eq!(title("5e00"), None);
+    assert_eq!(title("2b00"), None);
+    let doc: Value = serde_json::from_str(&retrace(
+        &["ls", "--json"],
+        &fixture("claude_code/summaries_only"),
+    ))
+    .unwrap();
+    assert_eq!(doc["runs"][0]["labels"][SUMMARY], Value::Null);
+    let shown = retrace(&["show", "3c00"], &fixture("claude_code"));
+    assert!(
+        shown.contains("summary=Orders migration fails on staging"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_summary_read_after_the_session_it_names_titles_it_by_its_last_message() {
+    // The session's file first, then a later session holding summaries: one of the
+    // session's last message, one of a message nobody has.
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = walk(&fixture(V1)).remove(0);
+    // Without its own summary line.
+    let text = std::fs::read_to_string(&v1).unwrap();
+    let body: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(
+        dir.path()
+            .join("1a000000-0000-4000-8000-000000000001.jsonl"),
+        body,
+    )
+    .unwrap();
+    let later = [
+        json!({"type": "summary", "summary": "Flaky upload test", "leafUuid": "b1-u3"}),
+        json!({"type": "summary", "summary": "Gone", "leafUuid": "no-such-message"}),
+    ];
+    let later: String = later.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(
+        dir.path()
+            .join("9f000000-0000-4000-8000-000000000009.jsonl"),
+        later,
+    )
+    .unwrap();
+    for chunk in [64, 1 << 20] {
+        let history = load_with(dir.path(), chunk);
+        assert!(history.problems().is_empty(), "{:?}", history.problems());
+        let run = history.find_run("1a00").unwrap();
+        assert_eq!(
+            run.label(SUMMARY),
+            Some("Flaky upload test"),
+            "chunk {chunk}"
+        );
+        let other = history.find_run("9f00").unwrap();
+        assert_eq!(other.label(SUMMARY), None);
+        let s = other.load_steps().unwrap();
+        assert!(s.iter().all(|x| x.parent.is_none()), "{s:?}");
+    }
 }
 
 #[test]
 fn a_summary_beside_its_session_hangs_under_the_message_it_sums_up() {
-    let s = steps(&fixture(V1), "1a00");
-    let summary = named(&s, "summary");
-    assert_eq!(summary.parent.as_deref(), Some("b1-u3"));
-    assert!(parent_of(&s, summary).is_some());
+    for chunk in [64, 512, 1 << 20] {
+        let history = load_with(&fixture(V1), chunk);
+        let run = history.find_run("1a00").unwrap();
+        assert_eq!(run.label(SUMMARY), Some("Fix the flaky upload test"));
+        let s = run.load_steps().unwrap();
+        let summary = named(&s, "summary");
+        assert_eq!(summary.parent.as_deref(), Some("b1-u3"), "chunk {chunk}");
+        assert!(parent_of(&s, summary).is_some());
+    }
+    // Written after its leaf, in the same file, it hangs there too.
+    let moved = changed_copy(V1, |_, lines| {
+        let summary = lines.remove(0);
+        lines.push(summary);
+    });
+    let s = steps(moved.path(), "1a00");
+    assert_eq!(named(&s, "summary").parent.as_deref(), Some("b1-u3"));
 }
 
 // --- reordered lines ------------------------------------------------------------------

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::json::{content_text, owned, rfc3339_of, str_of, without, StepRecord};
-use super::{Context, Event, PartProblem, Place, TokenCount};
+use super::{Context, Event, PartProblem, Place, SumsUp, TokenCount};
 use crate::model::{count_of, Status, StepError, Tokens};
 use blocks::{block_step, text_block, Link, UserText};
 use links::{agent_name, alias, link_blocks, prompt_name, LineLinks};
@@ -77,12 +77,20 @@ pub fn parse_line<'a>(
         .or(uuid)
         .map(super::usage_key);
 
-    // A compaction boundary starts a new chain: it follows from its logical parent. A
-    // summary names the last message of the conversation it sums up.
+    // A compaction boundary starts a new chain: it follows from its logical parent.
     let mut parent = str_of(&v, "parentUuid")
         .or(str_of(&v, "logicalParentUuid"))
-        .or(str_of(&v, "leafUuid"))
         .map(str::to_owned);
+    // A summary names the last message of the conversation it sums up, often one of
+    // another session (Claude Code writes the summaries it has into the session file it
+    // starts): the index finds where that message is.
+    let mut sums_up = match (line_type, str_of(&v, "leafUuid"), v.get("summary")) {
+        ("summary", Some(leaf), Some(text)) => content_text(text).map(|text| SumsUp {
+            leaf: Cow::Owned(leaf.to_string()),
+            text: Cow::Owned(text),
+        }),
+        _ => None,
+    };
     let mut aliases = Vec::new();
     let mut steps: Vec<(StepRecord, Link)> = Vec::new();
     let mut request: Option<usize> = None;
@@ -202,6 +210,11 @@ pub fn parse_line<'a>(
         };
         if k == 0 {
             ev.aliases = std::mem::take(&mut aliases);
+            // What a summary may name: messages of the main conversation.
+            ev.record_id = uuid
+                .filter(|_| !sidechain)
+                .map(|u| Cow::Owned(u.to_string()));
+            ev.sums_up = sums_up.take();
         }
         ev.labels = Some(labels(&v, session, model));
         if with_records {
