@@ -627,3 +627,261 @@ fn a_session_read_with_its_lines_shuffled_has_the_same_tree() {
     let after = shape(&steps(dir.path(), "3c00"));
     assert_eq!(before, after);
 }
+
+// --- variations of the format ---------------------------------------------------------
+
+/// A small session: a request, a message with text and a tool call, its result, an answer.
+fn base_session() -> Vec<Value> {
+    let line = |uuid: &str, parent: Option<&str>, kind: &str, message: Value, second: u32| {
+        json!({
+            "type": kind, "sessionId": "7a000000-0000-4000-8000-000000000007",
+            "version": "2.1.30", "uuid": uuid, "parentUuid": parent, "isSidechain": false,
+            "timestamp": format!("2026-03-01T10:00:{second:02}.000Z"), "message": message,
+        })
+    };
+    vec![
+        line(
+            "u1",
+            None,
+            "user",
+            json!({"role": "user", "content": "fix the bug"}),
+            0,
+        ),
+        line(
+            "a1",
+            Some("u1"),
+            "assistant",
+            json!({"id": "msg_1", "role": "assistant", "model": "claude-x", "content": [
+                {"type": "text", "text": "looking"},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}},
+            ]}),
+            1,
+        ),
+        line(
+            "u2",
+            Some("a1"),
+            "user",
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"},
+            ]}),
+            2,
+        ),
+        line(
+            "a2",
+            Some("u2"),
+            "assistant",
+            json!({"id": "msg_2", "role": "assistant", "model": "claude-x", "content": [
+                {"type": "text", "text": "done"},
+            ]}),
+            3,
+        ),
+    ]
+}
+
+type Variation = fn(&mut Vec<Value>);
+
+#[test]
+fn variations_of_the_format_load_without_losing_steps() {
+    let base = ["user", "claude-x", "Bash", "tool_result", "claude-x"];
+    let plus = |extra: &'static str| -> Vec<&'static str> {
+        let mut names = base.to_vec();
+        names.push(extra);
+        names
+    };
+    // (what changes, the change, the step names expected in any order)
+    let cases: Vec<(&str, Variation, Vec<&str>)> = vec![
+        ("as recorded", |_| {}, base.to_vec()),
+        (
+            "no message.id",
+            |l| {
+                for line in l.iter_mut() {
+                    if let Some(m) = line["message"].as_object_mut() {
+                        m.remove("id");
+                    }
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "no timestamp",
+            |l| {
+                for line in l.iter_mut() {
+                    line.as_object_mut().unwrap().remove("timestamp");
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "no uuid",
+            |l| {
+                for line in l.iter_mut() {
+                    line.as_object_mut().unwrap().remove("uuid");
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "no sessionId",
+            |l| {
+                for line in l.iter_mut() {
+                    line.as_object_mut().unwrap().remove("sessionId");
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "request as a block array",
+            |l| {
+                l[0]["message"]["content"] = json!([{"type": "text", "text": "fix the bug"}]);
+            },
+            base.to_vec(),
+        ),
+        (
+            "answer as a plain string",
+            |l| {
+                l[3]["message"]["content"] = json!("done");
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result content as blocks",
+            |l| {
+                l[2]["message"]["content"][0]["content"] = json!([{"type": "text", "text": "ok"}]);
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result content missing",
+            |l| {
+                l[2]["message"]["content"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("content");
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result content null",
+            |l| {
+                l[2]["message"]["content"][0]["content"] = Value::Null;
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result holding an image",
+            |l| {
+                l[2]["message"]["content"][0]["content"] = json!([
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                ]);
+            },
+            base.to_vec(),
+        ),
+        (
+            "an image beside the request",
+            |l| {
+                l[0]["message"]["content"] = json!([
+                    {"type": "text", "text": "fix the bug"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                ]);
+            },
+            plus("user image"),
+        ),
+        (
+            "a block of an unknown type",
+            |l| {
+                l[3]["message"]["content"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "x-chart", "bars": [1, 2]}));
+            },
+            plus("assistant x-chart"),
+        ),
+        (
+            "a record of an unknown type",
+            |l| {
+                let mut note = l[1].clone();
+                note["type"] = json!("x-note");
+                note["uuid"] = json!("n1");
+                note.as_object_mut().unwrap().remove("message");
+                l.insert(2, note);
+            },
+            plus("x-note"),
+        ),
+        (
+            "ids of calls and results missing",
+            |l| {
+                l[1]["message"]["content"][1]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("id");
+                l[2]["message"]["content"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("tool_use_id");
+            },
+            base.to_vec(),
+        ),
+        (
+            "message not an object",
+            |l| {
+                l[3]["message"] = json!("done");
+            },
+            vec!["user", "claude-x", "Bash", "tool_result", "assistant"],
+        ),
+        (
+            "a line its own parent",
+            |l| {
+                l[3]["parentUuid"] = json!("a2");
+            },
+            base.to_vec(),
+        ),
+        (
+            "a time that is no time",
+            |l| {
+                l[2]["timestamp"] = json!("yesterday");
+            },
+            base.to_vec(),
+        ),
+        ("lines reversed", |l| l.reverse(), base.to_vec()),
+    ];
+    for (what, change, expected) in cases {
+        let mut lines = base_session();
+        change(&mut lines);
+        let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+        for (framing, bytes) in [
+            ("LF", text.clone().into_bytes()),
+            ("CRLF", text.replace('\n', "\r\n").into_bytes()),
+            (
+                "BOM",
+                [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir
+                .path()
+                .join("7a000000-0000-4000-8000-000000000007.jsonl");
+            std::fs::write(&path, bytes).unwrap();
+            for chunk in [64, 1 << 20] {
+                let case = format!("{what} ({framing}, chunk {chunk})");
+                let history = load_with(dir.path(), chunk);
+                assert!(
+                    history.problems().is_empty(),
+                    "{case}: {:?}",
+                    history.problems()
+                );
+                assert_eq!(history.run_count(), 1, "{case}");
+                let run = history.run(0);
+                assert_eq!(run.format(), retrace::model::Format::ClaudeCode, "{case}");
+                let s = run.load_steps().unwrap();
+                let mut names: Vec<&str> = s.iter().filter_map(|x| x.name.as_deref()).collect();
+                let mut want = expected.clone();
+                names.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(names, want, "{case}");
+                // The request is still the trigger, and the result still no error.
+                assert_eq!(named(&s, "user").kind, StepKind::RunStart, "{case}");
+                assert!(!named(&s, "tool_result").is_error(), "{case}");
+            }
+        }
+    }
+}
