@@ -583,6 +583,29 @@ fn a_summary_read_after_the_session_it_names_titles_it_by_its_last_message() {
 }
 
 #[test]
+fn a_session_renamed_or_titled_by_the_model_has_that_title() {
+    let mut lines = base_session();
+    lines.push(json!({"type": "ai-title", "aiTitle": "Bug hunt", "sessionId": "7a000000-0000-4000-8000-000000000007"}));
+    // Written without a session id: the file names it.
+    lines.push(json!({"type": "custom-title", "customTitle": "Fix the bug in ls"}));
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(
+        dir.path()
+            .join("7a000000-0000-4000-8000-000000000007.jsonl"),
+        text,
+    )
+    .unwrap();
+    let history = load_with(dir.path(), 1 << 20);
+    assert_eq!(history.run_count(), 1);
+    let run = history.run(0);
+    assert_eq!(run.label("title"), Some("Fix the bug in ls"));
+    assert_eq!(run.label("ai_title"), Some("Bug hunt"));
+    // Kept as steps too, never dropped.
+    assert_eq!(run.step_count(), 7);
+}
+
+#[test]
 fn a_summary_beside_its_session_hangs_under_the_message_it_sums_up() {
     for chunk in [64, 512, 1 << 20] {
         let history = load_with(&fixture(V1), chunk);

@@ -317,6 +317,12 @@ fn labels(v: &Value, session: &str, model: Option<&str>) -> BTreeMap<String, Str
     if let Some(m) = model {
         labels.insert("model".into(), m.to_string());
     }
+    // The session's name given by `/rename` (`custom-title`), or by the model (`ai-title`).
+    for (key, label) in [("customTitle", "title"), ("aiTitle", "ai_title")] {
+        if let Some(title) = str_of(v, key) {
+            labels.insert(label.to_string(), title.to_string());
+        }
+    }
     labels
 }
 
