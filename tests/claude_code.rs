@@ -351,6 +351,56 @@ fn an_interrupted_turn_cancels_the_run() {
 }
 
 #[test]
+fn an_interruption_the_session_carried_on_from_does_not_cancel_the_run() {
+    use retrace::model::Outcome;
+    // The real session was interrupted twice: mid-way (then the user asked again) and
+    // on its last line. Without that last line, it went on after its interruption.
+    let carried_on = changed_copy(TOOL_HEAVY, |_, lines| {
+        lines.pop();
+    });
+    // A later request, after the fixture's own last interruption.
+    let asked_again = changed_copy(V2_1, |rel, lines| {
+        if rel.components().count() == 1 {
+            let mut again = lines[0].clone();
+            for line in lines.iter().rev() {
+                if line["type"] == "user" && line["isSidechain"] == false {
+                    again = line.clone();
+                    break;
+                }
+            }
+            again["uuid"] = json!("d3-again");
+            again["parentUuid"] = json!("d3-u5");
+            again["message"] = json!({"role": "user", "content": "go on please"});
+            lines.push(again);
+        }
+    });
+    // A sub-agent's interruption is not the session's.
+    let sub_interrupted = changed_copy(V1, |_, lines| {
+        for line in lines.iter_mut() {
+            if line["isSidechain"] == true && line["type"] == "user" {
+                line["message"]["content"] = json!("[Request interrupted by user]");
+            }
+        }
+    });
+    for chunk in [64, 1 << 20] {
+        for (dir, run) in [
+            (&carried_on, "d6e0"),
+            (&asked_again, "3c00"),
+            (&sub_interrupted, "1a00"),
+        ] {
+            let history = load_with(dir.path(), chunk);
+            let outcome = history.find_run(run).unwrap().outcome();
+            assert_ne!(outcome, Outcome::Cancelled, "{run}, chunk {chunk}");
+            assert!(history.problems().is_empty(), "{:?}", history.problems());
+        }
+        // The same files with their interruption last are cancelled.
+        let ended = load_with(&fixture(TOOL_HEAVY), chunk);
+        assert_eq!(ended.run(0).outcome(), Outcome::Cancelled, "chunk {chunk}");
+        assert_eq!(ended.run(0).end_error(), Some("the last turn was aborted"));
+    }
+}
+
+#[test]
 fn compactions_and_api_errors_are_visible_steps() {
     let s = steps(&fixture(V2_1), "3c00");
     let boundary = named(&s, "compact_boundary");
@@ -440,6 +490,8 @@ fn lines_without_a_time_keep_their_place_and_missing_fields_are_no_problem() {
 
 // --- summaries ------------------------------------------------------------------------
 
+const SUMMARY: &str = retrace::index::SUMMARY_LABEL;
+
 #[test]
 fn a_file_of_summaries_only_is_read_as_claude_code() {
     let path = fixture("claude_code/summaries_only");
@@ -450,16 +502,118 @@ fn a_file_of_summaries_only_is_read_as_claude_code() {
     assert_eq!(run["steps"], 2);
     let s = steps(&path, "5e00");
     assert_eq!(s[0].record["output"], "Orders migration fails on staging");
-    // Each names the message it sums up.
-    assert_eq!(s[0].parent.as_deref(), Some("d3-u5"));
+    assert_eq!(s[0].record["meta"]["leafUuid"], "d3-u5");
+    // The sessions they name are not here: the summaries are roots, not orphans.
+    assert!(s.iter().all(|x| x.parent.is_none()), "{s:?}");
+    let tree = tree("5e00", &path).join("\n");
+    assert!(!tree.contains("not found"), "{tree}");
+}
+
+#[test]
+fn a_summary_titles_the_session_it_names_in_another_file_read_after_it() {
+    // The summaries' file sorts before the two sessions they name.
+    let history = load_with(&fixture("claude_code"), 512);
+    let title = |run: &str| history.find_run(run).unwrap().label(SUMMARY);
+    assert_eq!(title("3c00"), Some("Orders migration fails on staging"));
+    assert_eq!(title("1a00"), Some("Fix the flaky upload test"));
+    assert_eq!(title("5e00"), None);
+    assert_eq!(title("2b00"), None);
+    let doc: Value = serde_json::from_str(&retrace(
+        &["ls", "--json"],
+        &fixture("claude_code/summaries_only"),
+    ))
+    .unwrap();
+    assert_eq!(doc["runs"][0]["labels"][SUMMARY], Value::Null);
+    let shown = retrace(&["show", "3c00"], &fixture("claude_code"));
+    assert!(
+        shown.contains("summary=Orders migration fails on staging"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_summary_read_after_the_session_it_names_titles_it_by_its_last_message() {
+    // The session's file first, then a later session holding summaries: one of the
+    // session's last message, one of a message nobody has.
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = walk(&fixture(V1)).remove(0);
+    // Without its own summary line.
+    let text = std::fs::read_to_string(&v1).unwrap();
+    let body: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(
+        dir.path()
+            .join("1a000000-0000-4000-8000-000000000001.jsonl"),
+        body,
+    )
+    .unwrap();
+    let later = [
+        json!({"type": "summary", "summary": "Flaky upload test", "leafUuid": "b1-u3"}),
+        json!({"type": "summary", "summary": "Gone", "leafUuid": "no-such-message"}),
+    ];
+    let later: String = later.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(
+        dir.path()
+            .join("9f000000-0000-4000-8000-000000000009.jsonl"),
+        later,
+    )
+    .unwrap();
+    for chunk in [64, 1 << 20] {
+        let history = load_with(dir.path(), chunk);
+        assert!(history.problems().is_empty(), "{:?}", history.problems());
+        let run = history.find_run("1a00").unwrap();
+        assert_eq!(
+            run.label(SUMMARY),
+            Some("Flaky upload test"),
+            "chunk {chunk}"
+        );
+        let other = history.find_run("9f00").unwrap();
+        assert_eq!(other.label(SUMMARY), None);
+        let s = other.load_steps().unwrap();
+        assert!(s.iter().all(|x| x.parent.is_none()), "{s:?}");
+    }
+}
+
+#[test]
+fn a_session_renamed_or_titled_by_the_model_has_that_title() {
+    let mut lines = base_session();
+    lines.push(json!({"type": "ai-title", "aiTitle": "Bug hunt", "sessionId": "7a000000-0000-4000-8000-000000000007"}));
+    // Written without a session id: the file names it.
+    lines.push(json!({"type": "custom-title", "customTitle": "Fix the bug in ls"}));
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+    std::fs::write(
+        dir.path()
+            .join("7a000000-0000-4000-8000-000000000007.jsonl"),
+        text,
+    )
+    .unwrap();
+    let history = load_with(dir.path(), 1 << 20);
+    assert_eq!(history.run_count(), 1);
+    let run = history.run(0);
+    assert_eq!(run.label("title"), Some("Fix the bug in ls"));
+    assert_eq!(run.label("ai_title"), Some("Bug hunt"));
+    // Kept as steps too, never dropped.
+    assert_eq!(run.step_count(), 7);
 }
 
 #[test]
 fn a_summary_beside_its_session_hangs_under_the_message_it_sums_up() {
-    let s = steps(&fixture(V1), "1a00");
-    let summary = named(&s, "summary");
-    assert_eq!(summary.parent.as_deref(), Some("b1-u3"));
-    assert!(parent_of(&s, summary).is_some());
+    for chunk in [64, 512, 1 << 20] {
+        let history = load_with(&fixture(V1), chunk);
+        let run = history.find_run("1a00").unwrap();
+        assert_eq!(run.label(SUMMARY), Some("Fix the flaky upload test"));
+        let s = run.load_steps().unwrap();
+        let summary = named(&s, "summary");
+        assert_eq!(summary.parent.as_deref(), Some("b1-u3"), "chunk {chunk}");
+        assert!(parent_of(&s, summary).is_some());
+    }
+    // Written after its leaf, in the same file, it hangs there too.
+    let moved = changed_copy(V1, |_, lines| {
+        let summary = lines.remove(0);
+        lines.push(summary);
+    });
+    let s = steps(moved.path(), "1a00");
+    assert_eq!(named(&s, "summary").parent.as_deref(), Some("b1-u3"));
 }
 
 // --- reordered lines ------------------------------------------------------------------
@@ -486,4 +640,262 @@ fn a_session_read_with_its_lines_shuffled_has_the_same_tree() {
     });
     let after = shape(&steps(dir.path(), "3c00"));
     assert_eq!(before, after);
+}
+
+// --- variations of the format ---------------------------------------------------------
+
+/// A small session: a request, a message with text and a tool call, its result, an answer.
+fn base_session() -> Vec<Value> {
+    let line = |uuid: &str, parent: Option<&str>, kind: &str, message: Value, second: u32| {
+        json!({
+            "type": kind, "sessionId": "7a000000-0000-4000-8000-000000000007",
+            "version": "2.1.30", "uuid": uuid, "parentUuid": parent, "isSidechain": false,
+            "timestamp": format!("2026-03-01T10:00:{second:02}.000Z"), "message": message,
+        })
+    };
+    vec![
+        line(
+            "u1",
+            None,
+            "user",
+            json!({"role": "user", "content": "fix the bug"}),
+            0,
+        ),
+        line(
+            "a1",
+            Some("u1"),
+            "assistant",
+            json!({"id": "msg_1", "role": "assistant", "model": "claude-x", "content": [
+                {"type": "text", "text": "looking"},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}},
+            ]}),
+            1,
+        ),
+        line(
+            "u2",
+            Some("a1"),
+            "user",
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"},
+            ]}),
+            2,
+        ),
+        line(
+            "a2",
+            Some("u2"),
+            "assistant",
+            json!({"id": "msg_2", "role": "assistant", "model": "claude-x", "content": [
+                {"type": "text", "text": "done"},
+            ]}),
+            3,
+        ),
+    ]
+}
+
+type Variation = fn(&mut Vec<Value>);
+
+#[test]
+fn variations_of_the_format_load_without_losing_steps() {
+    let base = ["user", "claude-x", "Bash", "tool_result", "claude-x"];
+    let plus = |extra: &'static str| -> Vec<&'static str> {
+        let mut names = base.to_vec();
+        names.push(extra);
+        names
+    };
+    // (what changes, the change, the step names expected in any order)
+    let cases: Vec<(&str, Variation, Vec<&str>)> = vec![
+        ("as recorded", |_| {}, base.to_vec()),
+        (
+            "no message.id",
+            |l| {
+                for line in l.iter_mut() {
+                    if let Some(m) = line["message"].as_object_mut() {
+                        m.remove("id");
+                    }
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "no timestamp",
+            |l| {
+                for line in l.iter_mut() {
+                    line.as_object_mut().unwrap().remove("timestamp");
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "no uuid",
+            |l| {
+                for line in l.iter_mut() {
+                    line.as_object_mut().unwrap().remove("uuid");
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "no sessionId",
+            |l| {
+                for line in l.iter_mut() {
+                    line.as_object_mut().unwrap().remove("sessionId");
+                }
+            },
+            base.to_vec(),
+        ),
+        (
+            "request as a block array",
+            |l| {
+                l[0]["message"]["content"] = json!([{"type": "text", "text": "fix the bug"}]);
+            },
+            base.to_vec(),
+        ),
+        (
+            "answer as a plain string",
+            |l| {
+                l[3]["message"]["content"] = json!("done");
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result content as blocks",
+            |l| {
+                l[2]["message"]["content"][0]["content"] = json!([{"type": "text", "text": "ok"}]);
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result content missing",
+            |l| {
+                l[2]["message"]["content"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("content");
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result content null",
+            |l| {
+                l[2]["message"]["content"][0]["content"] = Value::Null;
+            },
+            base.to_vec(),
+        ),
+        (
+            "tool_result holding an image",
+            |l| {
+                l[2]["message"]["content"][0]["content"] = json!([
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                ]);
+            },
+            base.to_vec(),
+        ),
+        (
+            "an image beside the request",
+            |l| {
+                l[0]["message"]["content"] = json!([
+                    {"type": "text", "text": "fix the bug"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                ]);
+            },
+            plus("user image"),
+        ),
+        (
+            "a block of an unknown type",
+            |l| {
+                l[3]["message"]["content"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"type": "x-chart", "bars": [1, 2]}));
+            },
+            plus("assistant x-chart"),
+        ),
+        (
+            "a record of an unknown type",
+            |l| {
+                let mut note = l[1].clone();
+                note["type"] = json!("x-note");
+                note["uuid"] = json!("n1");
+                note.as_object_mut().unwrap().remove("message");
+                l.insert(2, note);
+            },
+            plus("x-note"),
+        ),
+        (
+            "ids of calls and results missing",
+            |l| {
+                l[1]["message"]["content"][1]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("id");
+                l[2]["message"]["content"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("tool_use_id");
+            },
+            base.to_vec(),
+        ),
+        (
+            "message not an object",
+            |l| {
+                l[3]["message"] = json!("done");
+            },
+            vec!["user", "claude-x", "Bash", "tool_result", "assistant"],
+        ),
+        (
+            "a line its own parent",
+            |l| {
+                l[3]["parentUuid"] = json!("a2");
+            },
+            base.to_vec(),
+        ),
+        (
+            "a time that is no time",
+            |l| {
+                l[2]["timestamp"] = json!("yesterday");
+            },
+            base.to_vec(),
+        ),
+        ("lines reversed", |l| l.reverse(), base.to_vec()),
+    ];
+    for (what, change, expected) in cases {
+        let mut lines = base_session();
+        change(&mut lines);
+        let text: String = lines.iter().map(|v| format!("{v}\n")).collect();
+        for (framing, bytes) in [
+            ("LF", text.clone().into_bytes()),
+            ("CRLF", text.replace('\n', "\r\n").into_bytes()),
+            (
+                "BOM",
+                [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir
+                .path()
+                .join("7a000000-0000-4000-8000-000000000007.jsonl");
+            std::fs::write(&path, bytes).unwrap();
+            for chunk in [64, 1 << 20] {
+                let case = format!("{what} ({framing}, chunk {chunk})");
+                let history = load_with(dir.path(), chunk);
+                assert!(
+                    history.problems().is_empty(),
+                    "{case}: {:?}",
+                    history.problems()
+                );
+                assert_eq!(history.run_count(), 1, "{case}");
+                let run = history.run(0);
+                assert_eq!(run.format(), retrace::model::Format::ClaudeCode, "{case}");
+                let s = run.load_steps().unwrap();
+                let mut names: Vec<&str> = s.iter().filter_map(|x| x.name.as_deref()).collect();
+                let mut want = expected.clone();
+                names.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(names, want, "{case}");
+                // The request is still the trigger, and the result still no error.
+                assert_eq!(named(&s, "user").kind, StepKind::RunStart, "{case}");
+                assert!(!named(&s, "tool_result").is_error(), "{case}");
+            }
+        }
+    }
 }

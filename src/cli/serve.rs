@@ -49,8 +49,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if args.max_body == 0 {
         return Err(CliError::Usage("--max-body must be at least 1".into()));
     }
-    // Lines torn by an earlier crash are reported once; readers leave them out.
-    let torn = serve::torn_files(&save_dir).unwrap_or_default();
     let config = Config {
         max_body: args.max_body,
         max_file_bytes: args.max_file,
@@ -85,25 +83,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "retrace: warning: listening on {addr}, not loopback: any machine that can reach \
              it may send traces (there is no authentication)"
         );
-    }
-    for t in &torn {
-        let reason = format!(
-            "{} ends with a partial line of {} bytes (a request cut off before it was \
-             acknowledged); it is left out when read",
-            t.path.display(),
-            t.partial_bytes
-        );
-        print_problem(
-            &mut out,
-            args.json,
-            &ServeProblem {
-                peer: None,
-                method: String::new(),
-                path: String::new(),
-                status: 0,
-                reason,
-            },
-        )?;
     }
     let mut totals = (0usize, 0usize, 0usize);
     let mut print = |out: &mut LineWriter<io::Stdout>, event: ServeEvent| -> io::Result<()> {

@@ -3,6 +3,9 @@
 //! changes nothing. Turns get ids `t1`, `t2`, …, model calls `t1.m1`, …; the first turn of
 //! a file becomes its run's start (the run's trigger). What is resolved is kept by the
 //! step's location and applied when steps are read back ([`super::StepPlan::read`]).
+//! An aborted turn (`Place::Abort`) leaves its run cancelled until a later turn, model
+//! output or request (`Place::Resume`, for formats that link their own steps) of the file
+//! shows the run went on.
 
 use super::parse::Placed;
 use super::{History, NO_STRING};
@@ -55,6 +58,7 @@ impl History {
             let mut resumed = false;
             match placed.place {
                 Place::Given => continue,
+                Place::Resume => resumed = true,
                 Place::Root => {
                     if state.root.is_none() && own_id != NO_STRING {
                         state.root = Some(own_id);

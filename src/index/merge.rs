@@ -190,6 +190,16 @@ impl History {
             let run_of = |step: u32| runs[ends.partition_point(|&e| e <= step)];
             self.place(p.file, batch_start, &p.extras.places, run_of, remap);
         }
+        if !p.extras.record_ids.is_empty() || !p.extras.summaries.is_empty() {
+            let extras = &p.extras;
+            self.read_leaves(
+                batch_start,
+                &extras.record_ids,
+                &extras.summaries,
+                &runs,
+                remap,
+            );
+        }
         let info = &mut self.files[p.file as usize];
         for (line, reason) in p.extras.notes {
             if info.notes.insert(reason.clone()) {
@@ -269,24 +279,33 @@ impl History {
                 *slot = self.strings.intern(v);
             }
         }
-        if let Some(labels) = local.labels {
-            let mut merged: Vec<(u32, u32)> = entry.labels.to_vec();
-            for (k, v) in &labels {
-                let (k, v) = (self.strings.intern(k), self.strings.intern(v));
-                match merged.iter_mut().find(|(key, _)| *key == k) {
-                    Some(slot) => slot.1 = v,
-                    None => merged.push((k, v)),
-                }
-            }
-            merged.sort_by(|a, b| self.strings.get(a.0).cmp(self.strings.get(b.0)));
-            entry.labels = merged.into();
-        }
         entry.tokens.merge(local.tokens);
         if local.declared.is_some() {
             entry.declared = local.declared;
             entry.end_error = local.end_error;
         }
+        if let Some(labels) = local.labels {
+            let pairs: Vec<(u32, u32)> = labels
+                .iter()
+                .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
+                .collect();
+            self.merge_labels(index, &pairs);
+        }
         index
+    }
+
+    /// Sets labels (interned key, value) of a run, replacing those of the same key.
+    pub(super) fn merge_labels(&mut self, run: u32, labels: &[(u32, u32)]) {
+        let entry = &mut self.runs[run as usize];
+        let mut merged: Vec<(u32, u32)> = entry.labels.to_vec();
+        for &(k, v) in labels {
+            match merged.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v,
+                None => merged.push((k, v)),
+            }
+        }
+        merged.sort_by(|a, b| self.strings.get(a.0).cmp(self.strings.get(b.0)));
+        entry.labels = merged.into();
     }
 
     /// Brings every run touched since the last call into order and updates its figures;

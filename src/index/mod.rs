@@ -3,6 +3,7 @@
 //! run is opened ([`RunRef::load_steps`]).
 
 mod interner;
+mod leaves;
 mod link;
 mod merge;
 mod parse;
@@ -23,6 +24,7 @@ use crate::model::{Format, Outcome, Problem, Status, Step, StepKind, Tokens};
 use crate::Error;
 
 use interner::Interner;
+pub use leaves::SUMMARY_LABEL;
 pub use pipeline::{Batch, LoadEvent, Loader};
 pub use records::{Record, RecordBatch, RecordKey, SlotInfo, StrId};
 pub use shared::SharedHistory;
@@ -257,6 +259,8 @@ pub struct History {
     links: FxHashMap<(u64, u32), link::Link>,
     /// Where the resolution of each file's places stands.
     file_links: FxHashMap<u32, link::FileLinks>,
+    /// What finds the runs summaries sum up.
+    leaves: leaves::Leaves,
 }
 
 /// A run of the history, borrowed.

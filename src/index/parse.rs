@@ -101,6 +101,22 @@ pub(super) struct Extras {
     pub(super) notes: Vec<(u64, String)>,
     /// Steps whose place the index resolves (see [`Place`]), in file order.
     pub(super) places: Vec<Placed>,
+    /// Record ids a summary may name (see [`crate::ingest::Event::record_id`]): key, local
+    /// run; in file order.
+    pub(super) record_ids: Vec<(u64, u32)>,
+    /// Summaries (see [`crate::ingest::SumsUp`]), in file order.
+    pub(super) summaries: Vec<LocalSummary>,
+}
+
+/// A summary step of the chunk: the leaf it names (key and local string) and its text.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LocalSummary {
+    /// Index in `Parsed::steps`.
+    pub(super) step: u32,
+    pub(super) run: u32,
+    pub(super) leaf_key: u64,
+    pub(super) leaf: u32,
+    pub(super) text: u32,
 }
 
 /// A step whose place in its run is resolved when its batch is applied.
@@ -359,6 +375,22 @@ impl Parsed {
             };
             self.extras.places.push(placed);
         }
+        if let Some(id) = &ev.record_id {
+            self.extras
+                .record_ids
+                .push((crate::ingest::text_key(id), run));
+        }
+        if let Some(sums_up) = &ev.sums_up {
+            let summary = LocalSummary {
+                step: self.steps.len() as u32,
+                run,
+                leaf_key: crate::ingest::text_key(&sums_up.leaf),
+                leaf: self.strings.intern(&sums_up.leaf),
+                text: self.strings.intern(&sums_up.text),
+            };
+            self.extras.summaries.push(summary);
+        }
+        let local = &mut self.runs[run as usize];
         let mut kind = ev.step_kind();
         if ev.may_trigger && local.trigger.is_none() {
             local.trigger = Some((local.steps, kind));
@@ -424,6 +456,9 @@ impl Parsed {
         }
         for placed in &mut self.extras.places {
             placed.step = moved_to[placed.step as usize];
+        }
+        for summary in &mut self.extras.summaries {
+            summary.step = moved_to[summary.step as usize];
         }
         self.steps = steps;
         self.step_errors = errors;

@@ -38,11 +38,17 @@ pub fn detect(head: &[u8]) -> Option<Format> {
         if obj.contains_key("run_id") && obj.contains_key("kind") {
             return Some(Format::Native);
         }
-        let is_summary = obj.get("type").and_then(Value::as_str) == Some("summary")
-            && obj.contains_key("leafUuid");
+        let line_type = obj.get("type").and_then(Value::as_str);
+        let is_summary = line_type == Some("summary") && obj.contains_key("leafUuid");
+        // A message line that lost its session id still links to its parent, or holds
+        // an API message with its role.
+        let is_message = matches!(line_type, Some("user" | "assistant"))
+            && (obj.contains_key("parentUuid")
+                || obj.get("message").is_some_and(|m| m.get("role").is_some()));
         if obj.contains_key("sessionId")
             || (obj.contains_key("messageId") && obj.contains_key("snapshot"))
             || is_summary
+            || is_message
         {
             return Some(Format::ClaudeCode);
         }
@@ -111,6 +117,15 @@ mod tests {
                 "{\"type\":\"summary\",\"summary\":\"Fix the tests\",\"leafUuid\":\"u9\"}\n{\"type\":\"summary\",\"summary\":\"Refactor\",\"leafUuid\":\"u7\"}",
                 Some(Format::ClaudeCode),
             ),
+            (
+                r#"{"type":"user","message":{"role":"user","content":"hi"}}"#,
+                Some(Format::ClaudeCode),
+            ),
+            (
+                r#"{"type":"assistant","parentUuid":null,"uuid":"a"}"#,
+                Some(Format::ClaudeCode),
+            ),
+            (r#"{"type":"user","text":"hi"}"#, None),
             (
                 r#"{"timestamp":"t","type":"session_meta","payload":{"id":"x"}}"#,
                 Some(Format::Codex),

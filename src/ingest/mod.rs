@@ -65,6 +65,22 @@ pub struct Event<'a> {
     pub may_trigger: bool,
     /// Where the step hangs when its record alone cannot say (see [`Place`]).
     pub place: Place,
+    /// The id other records name this step's record by, where a summary may name it as
+    /// the last message of what it sums up (a Claude Code line's `uuid`): on the record's
+    /// first step.
+    pub record_id: Option<Cow<'a, str>>,
+    /// The step sums up the conversation that ends at another record (see [`SumsUp`]).
+    pub sums_up: Option<SumsUp<'a>>,
+}
+
+/// A summary of the conversation that ends at the record whose [`Event::record_id`] is
+/// `leaf`, wherever that record is in the history (a Claude Code `summary`): the index
+/// labels the run holding the leaf `summary: text`, and hangs the summary's step under the
+/// leaf when the two are in one run (else the step is a root of its own run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumsUp<'a> {
+    pub leaf: Cow<'a, str>,
+    pub text: Cow<'a, str>,
 }
 
 /// A name that stands for a step id inside one run, for links records make to each other
@@ -103,6 +119,10 @@ pub enum Place {
     Input,
     /// The turn was aborted: an input that leaves the run cancelled unless it goes on.
     Abort,
+    /// A user's request in a conversation whose records link themselves (Claude Code):
+    /// hangs by its own id and parent; the run goes on (an abort before it no longer
+    /// ends the run).
+    Resume,
     /// Beside the conversation (a harness event, an unknown record): under the turn,
     /// changing nothing.
     Aside,

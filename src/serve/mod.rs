@@ -139,9 +139,47 @@ pub struct ServeProblem {
     pub peer: Option<SocketAddr>,
     pub method: String,
     pub path: String,
-    /// The HTTP status sent (200 for a partial success).
+    /// The HTTP status sent (200 for a partial success; 0 for no request).
     pub status: u16,
     pub reason: String,
+    /// The saved file the problem is about (one left with a torn line by a crash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+/// What the save folder holds from an earlier run that ended badly: each file whose last
+/// line was cut off (a request never acknowledged, left out when read), as a problem.
+/// Reported on every start, by `retrace serve` and the browser's `--listen` alike.
+pub fn torn_problems(save_dir: &Path) -> Vec<ServeProblem> {
+    let problem = |file: Option<PathBuf>, reason: String| ServeProblem {
+        peer: None,
+        method: String::new(),
+        path: String::new(),
+        status: 0,
+        reason,
+        file,
+    };
+    match torn_files(save_dir) {
+        Ok(torn) => torn
+            .into_iter()
+            .map(|t| {
+                let reason = format!(
+                    "{} ends with a partial line of {} bytes (a request cut off before it \
+                     was acknowledged); it is left out when read",
+                    t.path.display(),
+                    t.partial_bytes
+                );
+                problem(Some(t.path), reason)
+            })
+            .collect(),
+        Err(e) => vec![problem(
+            Some(save_dir.to_path_buf()),
+            format!(
+                "cannot look for lines an earlier crash cut off in {}: {e}",
+                save_dir.display()
+            ),
+        )],
+    }
 }
 
 /// What the receiver reports, in order.
@@ -247,8 +285,11 @@ impl Drop for Handle {
     }
 }
 
-/// Binds, opens the save folder, and starts serving on threads of its own.
+/// Binds, opens the save folder, and starts serving on threads of its own. The first
+/// events are the save folder's [`torn_problems`].
 pub fn start(config: Config) -> Result<Handle, ServeError> {
+    // Looked for before anything new is written to the folder.
+    let torn = torn_problems(&config.save_dir);
     let store = Store::open(&config.save_dir, config.max_file_bytes).map_err(|cause| {
         ServeError::Folder {
             path: config.save_dir.clone(),
@@ -280,6 +321,9 @@ pub fn start(config: Config) -> Result<Handle, ServeError> {
         events: Mutex::new(sender),
         problems: Mutex::new(Vec::new()),
     });
+    for problem in torn {
+        shared.report(ServeEvent::Problem(problem));
+    }
     let acceptor = {
         let shared = Arc::clone(&shared);
         std::thread::Builder::new()

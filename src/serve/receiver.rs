@@ -56,6 +56,7 @@ fn refuse(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
         path: String::new(),
         status: 503,
         reason: message,
+        file: None,
     }));
 }
 
@@ -410,5 +411,6 @@ fn problem(
         path: path.to_string(),
         status,
         reason,
+        file: None,
     }));
 }

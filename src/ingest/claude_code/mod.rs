@@ -4,7 +4,8 @@
 //! `tool_use` blocks tool calls, `tool_result` blocks their results (errors whatever their
 //! shape). System records (compaction boundaries, API errors, local commands), hook
 //! progress, summaries and record types not known here are steps of their own; an
-//! interrupted turn cancels the run. How lines link into a tree is in [`links`]. Lines
+//! interrupted turn cancels the run unless a later request carries the session on (the
+//! index decides, in file order: see [`Place::Abort`]). How lines link into a tree is in [`links`]. Lines
 //! without a session that hold nothing (`file-history-snapshot`) add no steps.
 
 mod blocks;
@@ -16,8 +17,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::json::{content_text, owned, rfc3339_of, str_of, without, StepRecord};
-use super::{Context, Event, PartProblem, TokenCount};
-use crate::model::{count_of, Outcome, Status, StepError, Tokens};
+use super::{Context, Event, PartProblem, Place, SumsUp, TokenCount};
+use crate::model::{count_of, Status, StepError, Tokens};
 use blocks::{block_step, text_block, Link, UserText};
 use links::{agent_name, alias, link_blocks, prompt_name, LineLinks};
 
@@ -76,16 +77,26 @@ pub fn parse_line<'a>(
         .or(uuid)
         .map(super::usage_key);
 
-    // A compaction boundary starts a new chain: it follows from its logical parent. A
-    // summary names the last message of the conversation it sums up.
+    // A compaction boundary starts a new chain: it follows from its logical parent.
     let mut parent = str_of(&v, "parentUuid")
         .or(str_of(&v, "logicalParentUuid"))
-        .or(str_of(&v, "leafUuid"))
         .map(str::to_owned);
+    // A summary names the last message of the conversation it sums up, often one of
+    // another session (Claude Code writes the summaries it has into the session file it
+    // starts): the index finds where that message is.
+    let mut sums_up = match (line_type, str_of(&v, "leafUuid"), v.get("summary")) {
+        ("summary", Some(leaf), Some(text)) => content_text(text).map(|text| SumsUp {
+            leaf: Cow::Owned(leaf.to_string()),
+            text: Cow::Owned(text),
+        }),
+        _ => None,
+    };
     let mut aliases = Vec::new();
     let mut steps: Vec<(StepRecord, Link)> = Vec::new();
     let mut request: Option<usize> = None;
-    let mut interrupted = false;
+    // Interruptions and requests of the main conversation, by step: an interruption
+    // cancels the run unless a later request carries the session on.
+    let mut places: Vec<Place> = Vec::new();
     match (line_type, message.and_then(|m| m.get("content"))) {
         ("user" | "assistant", Some(content)) => {
             let blocks: Vec<Value> = match content {
@@ -97,13 +108,14 @@ pub fn parse_line<'a>(
                     .map(str::to_owned)
                     .or_else(|| block.get("content").and_then(content_text));
                 let what = text.as_deref().map(|t| UserText::classify(&v, t));
-                interrupted |= line_type == "user" && what == Some(UserText::Interrupted);
-                if line_type == "user"
-                    && !sidechain
-                    && request.is_none()
-                    && str_of(block, "type") == Some("text")
-                    && what == Some(UserText::Request)
-                {
+                let main_user = line_type == "user" && !sidechain;
+                let asks = str_of(block, "type") == Some("text") && what == Some(UserText::Request);
+                places.push(match what {
+                    Some(UserText::Interrupted) if main_user => Place::Abort,
+                    Some(UserText::Request) if main_user && asks => Place::Resume,
+                    _ => Place::Given,
+                });
+                if main_user && asks && request.is_none() {
                     request = Some(steps.len());
                 }
                 // The call that launched a sub-agent is named by the prompt it gave.
@@ -147,6 +159,7 @@ pub fn parse_line<'a>(
                 aliases.push(alias(agent_name(agent), call.to_string(), false));
             }
             steps.push((record_step(&v, line_type), Link::Chain));
+            places.push(Place::Given);
         }
     }
 
@@ -192,11 +205,16 @@ pub fn parse_line<'a>(
             tokens,
             tokens_count: usage_key.map_or(TokenCount::Add, TokenCount::Once),
             may_trigger: request == Some(k),
-            outcome: interrupted.then_some(Outcome::Cancelled),
+            place: places.get(k).copied().unwrap_or_default(),
             ..Event::default()
         };
         if k == 0 {
             ev.aliases = std::mem::take(&mut aliases);
+            // What a summary may name: messages of the main conversation.
+            ev.record_id = uuid
+                .filter(|_| !sidechain)
+                .map(|u| Cow::Owned(u.to_string()));
+            ev.sums_up = sums_up.take();
         }
         ev.labels = Some(labels(&v, session, model));
         if with_records {
@@ -298,6 +316,12 @@ fn labels(v: &Value, session: &str, model: Option<&str>) -> BTreeMap<String, Str
     }
     if let Some(m) = model {
         labels.insert("model".into(), m.to_string());
+    }
+    // The session's name given by `/rename` (`custom-title`), or by the model (`ai-title`).
+    for (key, label) in [("customTitle", "title"), ("aiTitle", "ai_title")] {
+        if let Some(title) = str_of(v, key) {
+            labels.insert(label.to_string(), title.to_string());
+        }
     }
     labels
 }

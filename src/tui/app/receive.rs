@@ -43,15 +43,19 @@ impl App {
 
     fn receiver_problem(&mut self, addr: std::net::SocketAddr, p: ServeProblem) {
         self.receiver.problems += 1;
-        let reason = match self.receiver.problems {
-            n if n as usize <= LISTED_PROBLEMS => as_reason(&p),
-            n if n as usize == LISTED_PROBLEMS + 1 => {
-                "more receiver problems: only the first ones are listed".to_string()
-            }
-            _ => return,
+        let at_request = || PathBuf::from(format!("http://{addr}{}", p.path));
+        let (file, reason) = match (self.receiver.problems as usize, &p.file) {
+            (n, _) if n > LISTED_PROBLEMS + 1 => return,
+            (n, _) if n > LISTED_PROBLEMS => (
+                at_request(),
+                "more receiver problems: only the first ones are listed".to_string(),
+            ),
+            // A problem of a saved file (a line torn by an earlier crash) is that file's.
+            (_, Some(file)) => (file.clone(), p.reason.clone()),
+            (_, None) => (at_request(), as_reason(&p)),
         };
         let problem = Problem {
-            file: PathBuf::from(format!("http://{addr}{}", p.path)),
+            file,
             line: 0,
             reason,
         };
@@ -90,7 +94,34 @@ mod tests {
             path: "/v1/traces".into(),
             status: 400,
             reason: format!("not valid JSON ({n})"),
+            file: None,
         })))
+    }
+
+    #[test]
+    fn a_receiver_started_on_a_folder_with_a_torn_line_shows_it_as_that_files_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let torn = dir.path().join("received-1.jsonl");
+        std::fs::write(&torn, "{\"resourceSpans\":[]}\n{\"resourceSp").unwrap();
+        // The receiver the browser starts for --listen, as `retrace serve` starts it.
+        let listen = crate::serve::parse_listen("127.0.0.1:0").unwrap();
+        let mut handle =
+            crate::serve::start(crate::serve::Config::new(listen, dir.path().into())).unwrap();
+        let events = handle.take_events();
+        let mut app = receiving_app();
+        app.handle(Msg::Serve(Box::new(events.recv().unwrap())));
+        app.after_drain();
+        let h = app.shared.read();
+        let problems = h.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].file, torn);
+        assert!(
+            problems[0].reason.contains("partial line of 12 bytes"),
+            "{}",
+            problems[0].reason
+        );
+        drop(h);
+        handle.shutdown();
     }
 
     #[test]
