@@ -54,6 +54,8 @@ impl Stamp {
 }
 
 /// One record file as cached: its facts, or why it could not be read.
+// Nearly every entry is `Prepared`: boxing it would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Content {
     #[serde(rename = "ok")]
