@@ -12,8 +12,19 @@
 //!   step; a cold start also pays the filesystem).
 //! - `command/10k`: what `retrace similar` does with the library: load, prepare, compare
 //!   (the run's own post-mortem, which depends on its history, aside).
+//! - `cache/10k`: the library through a warm cache of prepared facts (list, stat each
+//!   record, read the cache file), what `retrace similar` does instead of `load` and
+//!   `prepare`.
+//! - `cli/10k/warm-cache`, `cli/10k/no-cache`, `cli/empty`: the whole `retrace similar
+//!   RUN PATH --json` as a new process (the release binary), against the 10,000
+//!   incidents with the cache written by an earlier call, with `--no-cache`, and against
+//!   an empty library (the process and the run's own post-mortem alone). The record
+//!   files are dated an hour back, as in a library checked out earlier, so the cache
+//!   keeps them (it leaves out records changed in the last 2 seconds). The files are in
+//!   the OS page cache, as on a second call.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use retrace::incidents::cache::PreparedLibrary;
 use retrace::incidents::record::{DivergenceSummary, Incident, Signature};
 use retrace::incidents::similar::{Failure, SimilarIndex};
 use retrace::incidents::store::IncidentStore;
@@ -192,8 +203,30 @@ fn bench(c: &mut Criterion) {
         std::fs::write(store.record_path(&incident.id), bytes).expect("written");
         std::fs::write(store.report_path(&incident.id), "# Post-mortem\n").expect("written");
     }
+    // The demo's credential incident, which the command-line query (the same failure
+    // elsewhere) finds, so the shown records are read and explained too.
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let saved = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(["incidents", "add", "r-2bcd0cc3", "--library"])
+        .arg(dir.path())
+        .arg(&demo)
+        .output()
+        .expect("retrace runs");
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(store.dir()).expect("incidents folder") {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(entry.expect("an entry").path())
+            .expect("a record");
+        file.set_modified(an_hour_ago).expect("dated");
+    }
     let loaded = store.load_all().expect("loads");
-    assert_eq!(loaded.incidents.len(), INCIDENTS);
+    assert_eq!(loaded.incidents.len(), INCIDENTS + 1);
     let index = SimilarIndex::new(loaded.incidents.clone());
     let failure = query();
     assert!(
@@ -216,6 +249,54 @@ fn bench(c: &mut Criterion) {
             SimilarIndex::new(loaded.incidents).similar(&failure, 5)
         })
     });
+
+    let cache = tempfile::tempdir().expect("a cache folder");
+    let warmed = PreparedLibrary::load(&store, cache.path()).expect("loads");
+    assert!(warmed.cache.written, "the cache is written");
+    c.bench_function("cache/10k", |b| {
+        b.iter(|| {
+            let library = PreparedLibrary::load(&store, cache.path()).expect("loads");
+            assert_eq!(library.cache.reused, INCIDENTS + 1);
+            library.similar(&store, &failure, 5)
+        })
+    });
+
+    let history = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/incidents/mail_auth_again");
+    let empty = tempfile::tempdir().expect("an empty library");
+    let similar = |library: &std::path::Path, extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .args(["similar", "n-0003", "--json", "--library"])
+            .arg(library)
+            .arg(&history)
+            .args(extra)
+            .env("XDG_CACHE_HOME", cache.path())
+            .output()
+            .expect("retrace runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let cached = similar(dir.path(), &[]);
+    assert_eq!(
+        cached,
+        similar(dir.path(), &["--no-cache"]),
+        "the same answer"
+    );
+    assert!(
+        String::from_utf8_lossy(&cached).contains("INC-r-2bcd0cc3"),
+        "the query finds the credential incident"
+    );
+    c.bench_function("cli/10k/warm-cache", |b| {
+        b.iter(|| similar(dir.path(), &[]))
+    });
+    c.bench_function("cli/10k/no-cache", |b| {
+        b.iter(|| similar(dir.path(), &["--no-cache"]))
+    });
+    c.bench_function("cli/empty", |b| b.iter(|| similar(empty.path(), &[])));
 }
 
 criterion_group! {

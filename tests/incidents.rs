@@ -33,6 +33,8 @@ fn retrace(args: &[&str], library: &Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .args(args)
         .env("RETRACE_LIBRARY", library)
+        // The cache of prepared incidents goes under target/, not the user's ~/.cache.
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .output()
         .expect("retrace runs");
     assert!(

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::{CliError, Common, Paths};
+use crate::incidents::cache::{self, PreparedLibrary};
 use crate::incidents::similar::{Match, SimilarIndex, THRESHOLD};
 use crate::incidents::store::IncidentStore;
 use crate::postmortem::notes::Library;
@@ -28,6 +29,10 @@ pub struct Args {
     /// "title", "recurrence", "runs"}] (empty when nothing is similar).
     #[arg(long)]
     pub json: bool,
+    /// Read every incident record, without the cache of their prepared facts
+    /// ($XDG_CACHE_HOME/retrace/incidents/, else ~/.cache/retrace/incidents/).
+    #[arg(long)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -40,15 +45,25 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let run = history.find_run(&args.run)?;
     let store = IncidentStore::new(library);
-    let loaded = store.load_all()?;
-    for p in &loaded.problems {
-        eprintln!("retrace: {}", sanitize::line(&p.to_string()));
-    }
-    let count = loaded.incidents.len();
-    let index = SimilarIndex::new(loaded.incidents);
     let failure = crate::incidents::failure_of(&history, run, store.library())
         .map_err(|e| CliError::Failed(e.into()))?;
-    let matches = index.similar(&failure, args.limit as usize);
+    let (count, matches, problems) = match cache::default_dir().filter(|_| !args.no_cache) {
+        Some(dir) => {
+            let library = PreparedLibrary::load(&store, &dir)?;
+            let matches = library.similar(&store, &failure, args.limit as usize);
+            (library.len(), matches, library.problems)
+        }
+        None => {
+            let loaded = store.load_all()?;
+            let count = loaded.incidents.len();
+            let index = SimilarIndex::new(loaded.incidents);
+            let matches = index.similar(&failure, args.limit as usize);
+            (count, matches, loaded.problems)
+        }
+    };
+    for p in &problems {
+        eprintln!("retrace: {}", sanitize::line(&p.to_string()));
+    }
     let mut out = super::stdout();
     if args.json {
         serde_json::to_writer(&mut out, &matches)?;

@@ -20,7 +20,7 @@
 //! a tool, an agent or an error code by name: the vocabulary is the classifier's
 //! (general words of access, outage, rejection, consistency and policy errors).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::record::{Incident, Signature};
 use crate::diverge::normalize::{content_words, normalize_str};
@@ -131,20 +131,125 @@ pub struct Match {
 
 /// The facts of one side, prepared for many comparisons: words and names as sorted
 /// hashes (no strings to allocate or compare; the reasons are written from the records).
-#[derive(Debug, Clone, Default)]
-struct Facts {
+/// Serialisable: the command line keeps them in a derived cache ([`super::cache`]). Short
+/// field names keep that cache small.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    #[serde(rename = "c", default)]
     code: Option<u64>,
+    #[serde(rename = "t", default)]
     tool: Option<u64>,
+    #[serde(rename = "tw", default)]
     tool_words: Vec<u64>,
+    #[serde(rename = "ew", default)]
     error_words: Vec<u64>,
-    phrases: Vec<&'static str>,
+    /// The error vocabulary's phrases, hashed.
+    #[serde(rename = "p", default)]
+    phrases: Vec<u64>,
+    #[serde(rename = "ak", default)]
     arg_keys: Vec<u64>,
+    #[serde(rename = "a", default)]
     args: Vec<u64>,
+    #[serde(rename = "ag", default)]
     agent: Option<u64>,
+    #[serde(rename = "tk", default)]
     task: Vec<u64>,
+    #[serde(rename = "cat", default)]
     category: Option<Category>,
+    #[serde(rename = "d", default)]
     divergence: Option<u64>,
+    #[serde(rename = "at", default)]
     at: Option<i64>,
+}
+
+/// One incident prepared for ranking: what a comparison needs, without the record (the
+/// few incidents shown are read again to write their reasons).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prepared {
+    pub id: String,
+    pub run_id: String,
+    pub category: Category,
+    pub facts: Facts,
+}
+
+impl Prepared {
+    pub fn of(i: &Incident) -> Prepared {
+        Prepared {
+            id: i.id.clone(),
+            run_id: i.run_id().to_string(),
+            category: i.category,
+            facts: Facts::of_incident(i),
+        }
+    }
+
+    /// The order incidents are ranked in when they score the same (after the most
+    /// recent first): the library's order, by failure time, then id.
+    pub fn order_key(&self) -> (Option<i64>, &str) {
+        (self.facts.at, &self.id)
+    }
+}
+
+/// An incident scoring at least [`THRESHOLD`], before its reasons are written.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit {
+    /// Its position in the prepared list.
+    pub index: usize,
+    score: f64,
+    parts: Parts,
+}
+
+/// A failure ranked against prepared incidents: the hits, best first.
+pub struct Ranking<'f> {
+    failure: &'f Failure,
+    query: Facts,
+    pub hits: Vec<Hit>,
+}
+
+impl Ranking<'_> {
+    /// The hit `hit` as a match with its reasons: `incident` is its record (with the
+    /// action items of its notes), `prepared` what it was ranked by.
+    pub fn explain(&self, hit: &Hit, incident: &Incident, prepared: &Prepared) -> Match {
+        explain(
+            self.failure,
+            &self.query,
+            incident,
+            &prepared.facts,
+            hit.score,
+            hit.parts,
+        )
+    }
+}
+
+/// Every prepared incident scoring [`THRESHOLD`] or more against `failure`, best first
+/// (ties: the most recent first, then in `prepared`'s order). The failing run's own
+/// incident is left out.
+pub fn rank<'f>(prepared: &[Prepared], failure: &'f Failure) -> Ranking<'f> {
+    let query = Facts::of_failure(failure);
+    let mut hits: Vec<Hit> = prepared
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| failure.run_id.as_deref().map_or(true, |r| p.run_id != r))
+        .filter_map(|(index, p)| {
+            let parts = compare(&query, &p.facts, p.category);
+            let score = parts.score();
+            (score >= THRESHOLD - 1e-9).then_some(Hit {
+                index,
+                score,
+                parts,
+            })
+        })
+        .collect();
+    hits.sort_by(|a, b| {
+        b.score.total_cmp(&a.score).then_with(|| {
+            // Ties: the most recent incident first.
+            prepared[b.index].facts.at.cmp(&prepared[a.index].facts.at)
+        })
+    });
+    Ranking {
+        failure,
+        query,
+        hits,
+    }
 }
 
 fn hash(s: &str) -> u64 {
@@ -174,6 +279,17 @@ fn error_text(sig: Option<&Signature>) -> String {
     .unwrap_or_default()
 }
 
+/// The error vocabulary's phrases in an error text, sorted.
+fn phrases_of(text: &str) -> Vec<&'static str> {
+    let mut phrases: Vec<&'static str> = vocab::classes(text)
+        .into_iter()
+        .flat_map(|(_, _, p)| p)
+        .collect();
+    phrases.sort_unstable();
+    phrases.dedup();
+    phrases
+}
+
 fn arg_key(arg: &str) -> &str {
     arg.split_once('=').map_or(arg, |(k, _)| k)
 }
@@ -188,12 +304,7 @@ impl Facts {
         at: Option<i64>,
     ) -> Facts {
         let text = error_text(sig);
-        let mut phrases: Vec<&'static str> = vocab::classes(&text)
-            .into_iter()
-            .flat_map(|(_, _, p)| p)
-            .collect();
-        phrases.sort_unstable();
-        phrases.dedup();
+        let phrases = hashes(phrases_of(&text).into_iter());
         let tool = sig.and_then(|s| s.tool.as_deref());
         let args = sig.map_or(&[][..], |s| &s.args[..]);
         Facts {
@@ -254,7 +365,7 @@ impl Facts {
 #[derive(Debug, Clone, Default)]
 pub struct SimilarIndex {
     incidents: Vec<Incident>,
-    facts: Vec<Facts>,
+    prepared: Vec<Prepared>,
 }
 
 /// How much of each part agreed.
@@ -286,8 +397,11 @@ impl Parts {
 
 impl SimilarIndex {
     pub fn new(incidents: Vec<Incident>) -> SimilarIndex {
-        let facts = super::parallel_map(&incidents, Facts::of_incident);
-        SimilarIndex { incidents, facts }
+        let prepared = super::parallel_map(&incidents, Prepared::of);
+        SimilarIndex {
+            incidents,
+            prepared,
+        }
     }
 
     pub fn incidents(&self) -> &[Incident] {
@@ -305,170 +419,144 @@ impl SimilarIndex {
     /// The incidents most like `failure`, best first, at most `limit`, only those
     /// scoring [`THRESHOLD`] or more. The failing run's own incident is left out.
     pub fn similar(&self, failure: &Failure, limit: usize) -> Vec<Match> {
-        let q = Facts::of_failure(failure);
-        let mut scored: Vec<(f64, usize, Parts)> = self
-            .facts
+        let ranking = rank(&self.prepared, failure);
+        ranking
+            .hits
             .iter()
-            .enumerate()
-            .filter(|(i, _)| {
-                failure
-                    .run_id
-                    .as_deref()
-                    .map_or(true, |r| self.incidents[*i].run_id() != r)
-            })
-            .filter_map(|(i, f)| {
-                let parts = compare(&q, f, self.incidents[i].category);
-                let score = parts.score();
-                (score >= THRESHOLD - 1e-9).then_some((score, i, parts))
-            })
-            .collect();
-        scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0).then_with(|| {
-                // Ties: the most recent incident first.
-                self.facts[b.1].at.cmp(&self.facts[a.1].at)
-            })
-        });
-        scored.truncate(limit);
-        scored
-            .into_iter()
-            .map(|(score, i, parts)| self.explain(failure, &q, i, score, parts))
+            .take(limit)
+            .map(|h| ranking.explain(h, &self.incidents[h.index], &self.prepared[h.index]))
             .collect()
     }
+}
 
-    fn explain(&self, failure: &Failure, q: &Facts, i: usize, score: f64, p: Parts) -> Match {
-        let inc = &self.incidents[i];
-        let f = &self.facts[i];
-        let mut reasons: Vec<(f64, String)> = Vec::new();
-        let tool_shown = inc
-            .signature()
-            .and_then(|s| s.tool.clone())
+/// A match with its reasons, strongest first.
+fn explain(failure: &Failure, q: &Facts, inc: &Incident, f: &Facts, score: f64, p: Parts) -> Match {
+    let mut reasons: Vec<(f64, String)> = Vec::new();
+    let tool_shown = inc
+        .signature()
+        .and_then(|s| s.tool.clone())
+        .unwrap_or_default();
+    let sig = inc.signature();
+    let query_sig = failure.signature.as_ref();
+    if p.same_code {
+        let code = sig.and_then(|s| s.error_code.clone()).unwrap_or_default();
+        let text = if p.tool >= 1.0 {
+            format!("same error code {code} at the same tool {tool_shown}")
+        } else {
+            format!("same error code {code}")
+        };
+        reasons.push((W_ERROR + if p.tool >= 1.0 { W_TOOL } else { 0.0 }, text));
+    } else if p.error > 0.0 {
+        let (ours, theirs) = (error_text(query_sig), error_text(sig));
+        let shared = shared_words(&ours, &theirs, &phrases_of(&ours), &phrases_of(&theirs));
+        let theirs = sig
+            .and_then(|s| s.error_code.clone().or_else(|| s.error_message.clone()))
             .unwrap_or_default();
-        let sig = inc.signature();
-        let query_sig = failure.signature.as_ref();
-        if p.same_code {
-            let code = sig.and_then(|s| s.error_code.clone()).unwrap_or_default();
-            let text = if p.tool >= 1.0 {
-                format!("same error code {code} at the same tool {tool_shown}")
-            } else {
-                format!("same error code {code}")
-            };
-            reasons.push((W_ERROR + if p.tool >= 1.0 { W_TOOL } else { 0.0 }, text));
-        } else if p.error > 0.0 {
-            let shared = shared_words(
-                &error_text(query_sig),
-                &error_text(sig),
-                &q.phrases,
-                &f.phrases,
-            );
-            let theirs = sig
-                .and_then(|s| s.error_code.clone().or_else(|| s.error_message.clone()))
-                .unwrap_or_default();
-            reasons.push((
-                W_ERROR * p.error,
-                format!("similar error: {theirs} (shared: {shared})"),
-            ));
-        }
-        if p.tool > 0.0 && !(p.same_code && p.tool >= 1.0) {
-            let text = if p.tool >= 1.0 {
-                format!("same tool {tool_shown}")
-            } else {
-                format!("a tool of a similar name: {tool_shown}")
-            };
-            reasons.push((W_TOOL * p.tool, text));
-        }
-        if p.args > 0.0 {
-            let mut keys: Vec<&str> = query_sig
-                .map_or(&[][..], |s| &s.args[..])
-                .iter()
-                .map(|a| arg_key(a))
-                .filter(|k| f.arg_keys.binary_search(&hash(k)).is_ok())
-                .collect();
-            keys.dedup();
-            keys.truncate(4);
-            let how = if p.args >= 0.75 {
-                "the same"
-            } else {
-                "similar"
-            };
-            reasons.push((
-                W_ARGS * p.args,
-                format!("called with {how} arguments ({})", keys.join(", ")),
-            ));
-        }
-        if p.category {
-            reasons.push((
-                W_CATEGORY,
-                format!("same category: {}", inc.category.label()),
-            ));
-        }
-        if p.divergence {
-            let kind = inc.divergence.as_ref().map_or("", |d| d.kind.as_str());
-            reasons.push((
-                W_DIVERGENCE,
-                format!(
-                    "same divergence from a successful run: {}",
-                    kind.replace('_', " ")
-                ),
-            ));
-        }
-        if p.change {
-            let at = f.at.map(crate::time::format_short).unwrap_or_default();
-            let gap = match (q.at, f.at) {
-                (Some(a), Some(b)) if a >= b => {
-                    format!("{} after", crate::time::format_duration((a - b) as f64))
-                }
-                (Some(a), Some(b)) => {
-                    format!("{} before", crate::time::format_duration((b - a) as f64))
-                }
-                _ => "close to".to_string(),
-            };
-            reasons.push((
-                W_CHANGE,
-                format!("{gap} a known environmental change ({at})"),
-            ));
-        }
-        if p.agent {
-            reasons.push((
-                W_AGENT,
-                format!("same agent {}", inc.agent.as_deref().unwrap_or("")),
-            ));
-        }
-        if p.task {
-            let (k, v) = failure
-                .task
-                .iter()
-                .find(|(k, v)| f.task.binary_search(&hash(&format!("{k}={v}"))).is_ok())
-                .cloned()
-                .unwrap_or_default();
-            reasons.push((W_TASK, format!("same task {k}={v}")));
-        }
-        reasons.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut reasons: Vec<String> = reasons.into_iter().map(|(_, r)| r).collect();
-        let recurrence = inc.all_actions_done();
-        if recurrence {
-            reasons.insert(
-                0,
-                format!(
-                    "recurrence: all {} action item(s) of {} are done, and it failed again: the fix did not hold",
-                    inc.action_items.len(),
-                    inc.id
-                ),
-            );
-        }
-        if let Some(run) = failure.run_id.as_deref() {
-            if inc.runs.iter().any(|r| r == run) {
-                reasons.push(format!("this run is one of {}'s runs", inc.id));
+        reasons.push((
+            W_ERROR * p.error,
+            format!("similar error: {theirs} (shared: {shared})"),
+        ));
+    }
+    if p.tool > 0.0 && !(p.same_code && p.tool >= 1.0) {
+        let text = if p.tool >= 1.0 {
+            format!("same tool {tool_shown}")
+        } else {
+            format!("a tool of a similar name: {tool_shown}")
+        };
+        reasons.push((W_TOOL * p.tool, text));
+    }
+    if p.args > 0.0 {
+        let mut keys: Vec<&str> = query_sig
+            .map_or(&[][..], |s| &s.args[..])
+            .iter()
+            .map(|a| arg_key(a))
+            .filter(|k| f.arg_keys.binary_search(&hash(k)).is_ok())
+            .collect();
+        keys.dedup();
+        keys.truncate(4);
+        let how = if p.args >= 0.75 {
+            "the same"
+        } else {
+            "similar"
+        };
+        reasons.push((
+            W_ARGS * p.args,
+            format!("called with {how} arguments ({})", keys.join(", ")),
+        ));
+    }
+    if p.category {
+        reasons.push((
+            W_CATEGORY,
+            format!("same category: {}", inc.category.label()),
+        ));
+    }
+    if p.divergence {
+        let kind = inc.divergence.as_ref().map_or("", |d| d.kind.as_str());
+        reasons.push((
+            W_DIVERGENCE,
+            format!(
+                "same divergence from a successful run: {}",
+                kind.replace('_', " ")
+            ),
+        ));
+    }
+    if p.change {
+        let at = f.at.map(crate::time::format_short).unwrap_or_default();
+        let gap = match (q.at, f.at) {
+            (Some(a), Some(b)) if a >= b => {
+                format!("{} after", crate::time::format_duration((a - b) as f64))
             }
+            (Some(a), Some(b)) => {
+                format!("{} before", crate::time::format_duration((b - a) as f64))
+            }
+            _ => "close to".to_string(),
+        };
+        reasons.push((
+            W_CHANGE,
+            format!("{gap} a known environmental change ({at})"),
+        ));
+    }
+    if p.agent {
+        reasons.push((
+            W_AGENT,
+            format!("same agent {}", inc.agent.as_deref().unwrap_or("")),
+        ));
+    }
+    if p.task {
+        let (k, v) = failure
+            .task
+            .iter()
+            .find(|(k, v)| f.task.binary_search(&hash(&format!("{k}={v}"))).is_ok())
+            .cloned()
+            .unwrap_or_default();
+        reasons.push((W_TASK, format!("same task {k}={v}")));
+    }
+    reasons.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut reasons: Vec<String> = reasons.into_iter().map(|(_, r)| r).collect();
+    let recurrence = inc.all_actions_done();
+    if recurrence {
+        reasons.insert(
+            0,
+            format!(
+                "recurrence: all {} action item(s) of {} are done, and it failed again: the fix did not hold",
+                inc.action_items.len(),
+                inc.id
+            ),
+        );
+    }
+    if let Some(run) = failure.run_id.as_deref() {
+        if inc.runs.iter().any(|r| r == run) {
+            reasons.push(format!("this run is one of {}'s runs", inc.id));
         }
-        Match {
-            incident: inc.id.clone(),
-            score: (score * 100.0).round() / 100.0,
-            reasons,
-            category: inc.category,
-            title: inc.title.clone(),
-            recurrence,
-            runs: inc.runs.clone(),
-        }
+    }
+    Match {
+        incident: inc.id.clone(),
+        score: (score * 100.0).round() / 100.0,
+        reasons,
+        category: inc.category,
+        title: inc.title.clone(),
+        recurrence,
+        runs: inc.runs.clone(),
     }
 }
 

@@ -106,21 +106,7 @@ impl IncidentStore {
     /// the run's notes when they were saved after the record (the notes are where items
     /// are ticked off: `retrace notes RUN --done N`).
     pub fn load_all(&self) -> Result<Loaded, NotesError> {
-        let dir = self.dir();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
-            Err(e) => return Err(io(&dir)(e)),
-        };
-        let mut paths = Vec::new();
-        for entry in entries {
-            let path = entry.map_err(io(&dir))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            // Hidden files are writers' temporaries (finished or abandoned).
-            if !name.starts_with('.') && name.ends_with(".json") {
-                paths.push(path);
-            }
-        }
+        let paths = self.record_files()?;
         let mut loaded = Loaded::default();
         for (path, read) in paths
             .iter()
@@ -131,10 +117,7 @@ impl IncidentStore {
                 Err(ReadError::Missing) => {} // Replaced while listing.
                 Err(ReadError::Other(e)) => loaded.problems.push(StoreProblem {
                     file: path.clone(),
-                    reason: match e {
-                        NotesError::Corrupt { reason, .. } => reason,
-                        other => other.to_string(),
-                    },
+                    reason: problem_reason(e),
                 }),
             }
         }
@@ -146,8 +129,28 @@ impl IncidentStore {
         Ok(loaded)
     }
 
+    /// The record files of the library (none when it has no incidents folder yet).
+    pub(crate) fn record_files(&self) -> Result<Vec<PathBuf>, NotesError> {
+        let dir = self.dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(io(&dir))?.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            // Hidden files are writers' temporaries (finished or abandoned).
+            if !name.starts_with('.') && name.ends_with(".json") {
+                paths.push(path);
+            }
+        }
+        Ok(paths)
+    }
+
     /// Takes the action items of the runs' notes saved after their incident.
-    fn refresh_actions(&self, incidents: &mut [Incident]) {
+    pub(crate) fn refresh_actions(&self, incidents: &mut [Incident]) {
         let Ok(entries) = std::fs::read_dir(self.library.notes_dir()) else {
             return;
         };
@@ -182,12 +185,12 @@ impl IncidentStore {
     }
 }
 
-enum ReadError {
+pub(crate) enum ReadError {
     Missing,
     Other(NotesError),
 }
 
-fn read_record(path: &Path) -> Result<Incident, ReadError> {
+pub(crate) fn read_record(path: &Path) -> Result<Incident, ReadError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
@@ -199,6 +202,14 @@ fn read_record(path: &Path) -> Result<Incident, ReadError> {
             reason: format!("not an incident record: {e}"),
         })
     })
+}
+
+/// Why a record could not be read, as a problem tells it (its file is named beside).
+pub(crate) fn problem_reason(e: NotesError) -> String {
+    match e {
+        NotesError::Corrupt { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NotesError + '_ {

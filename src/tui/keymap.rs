@@ -28,6 +28,8 @@ pub enum Context {
     Input,
     /// While a chooser or the incident timeline is open.
     Pick,
+    /// While the incident library's search is open (typed characters go to the query).
+    Library,
 }
 
 impl Context {
@@ -45,6 +47,7 @@ impl Context {
             Context::Problems => "problems",
             Context::Input => "text input",
             Context::Pick => "list",
+            Context::Library => "incident library",
         }
     }
 }
@@ -186,6 +189,8 @@ pub const DEFAULT_KEYMAP: &[Binding] = &[
     bind(&["w"], C::Global, Action::ToggleWaterfall, "show or hide the timeline's waterfall: each step's start and duration on the run's time axis", G::Failures, None),
     bind(&["Enter"], C::Input, Action::Open, "save the text", G::PostMortem, Some("save")),
     bind(&["Esc"], C::Input, Action::Back, "cancel the text", G::PostMortem, Some("cancel")),
+    bind(&["Enter"], C::Library, Action::Open, "close the incident library search", G::PostMortem, Some("close")),
+    bind(&["Esc"], C::Library, Action::Back, "close the incident library search", G::PostMortem, Some("close")),
     bind(&["Enter"], C::Pick, Action::Open, "choose the category; in the incident timeline, jump to the row's step", G::PostMortem, Some("choose")),
     bind(&["Esc"], C::Pick, Action::Back, "close the list", G::PostMortem, Some("close")),
     bind(&["x"], C::Global, Action::MarkRootCause, "post-mortem: mark the selected step as the root cause (again: unmark)", G::PostMortem, None),

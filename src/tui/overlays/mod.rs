@@ -54,7 +54,8 @@ impl Overlay {
             Overlay::Diff(_) => Context::Diff,
             Overlay::Confirm(_) | Overlay::Note(_) => Context::Confirm,
             Overlay::Problems(_) => Context::Problems,
-            Overlay::Input(_) | Overlay::Library(_) => Context::Input,
+            Overlay::Input(_) => Context::Input,
+            Overlay::Library(_) => Context::Library,
             Overlay::Chooser(_) | Overlay::Incident(_) | Overlay::Similar(_) => Context::Pick,
         }
     }
