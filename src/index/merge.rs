@@ -112,6 +112,7 @@ impl History {
             threads,
             options.chunk_size.max(64),
             options.behind_ui,
+            options.cache.clone(),
         );
         Ok((history, loader))
     }

@@ -2,6 +2,7 @@
 //! steps with where their bytes live. Full steps are read back from the files only when a
 //! run is opened ([`RunRef::load_steps`]).
 
+pub mod cache;
 mod interner;
 mod link;
 mod merge;
@@ -40,6 +41,8 @@ pub struct LoadOptions {
     pub format: Option<Format>,
     /// The loading threads give way to a UI thread (see [`crate::work::give_way_to_the_ui`]).
     pub behind_ui: bool,
+    /// The index cache folder (see [`cache`]); `None` parses every file.
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -50,6 +53,7 @@ impl Default for LoadOptions {
             running_window: std::time::Duration::from_secs(60),
             format: None,
             behind_ui: false,
+            cache: None,
         }
     }
 }
