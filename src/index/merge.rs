@@ -99,6 +99,7 @@ impl History {
                 modified: meta.modified().ok().filter(|_| !source::is_stream(path)),
                 lines: 0,
                 consumed: 0,
+                cached: 0,
                 notes: Default::default(),
             });
         }
@@ -210,6 +211,9 @@ impl History {
         }
         info.lines += p.lines;
         info.consumed = info.consumed.max(p.end);
+        if p.from_cache {
+            info.cached = info.cached.max(p.end);
+        }
     }
 
     /// Adds a file found after the history was opened (by watching); returns its index,
@@ -221,6 +225,7 @@ impl History {
             format,
             lines: 0,
             consumed: 0,
+            cached: 0,
             notes: Default::default(),
         });
         (self.files.len() - 1) as u32

@@ -68,6 +68,8 @@ pub struct FileInfo {
     pub lines: u64,
     /// Bytes read: the offset just past the last complete line.
     pub consumed: u64,
+    /// Of those, the bytes whose index was read from the index cache, not parsed.
+    pub cached: u64,
     /// Problems about the whole file already reported (each once).
     notes: std::collections::BTreeSet<String>,
 }

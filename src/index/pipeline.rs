@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use memchr::memrchr;
 
-use super::cache::{self, codec, Tail};
+use super::cache::{self, codec, Tail, TailBytes};
 use super::parse::{parse_chunk, Chunk, Parsed, Stop};
 use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
@@ -290,7 +290,7 @@ struct Reading<'a> {
 /// Where the reading of one file stands, for its cache.
 struct FileState {
     consumed: u64,
-    tail: Tail,
+    tail: TailBytes,
     cacheable: bool,
 }
 
@@ -305,7 +305,7 @@ impl FileState {
         }
         if chunk.len > 0 {
             self.consumed = chunk.base + chunk.len as u64;
-            self.tail = Tail::of(&chunk.buf[..chunk.len]);
+            self.tail.push(&chunk.buf[..chunk.len]);
         }
     }
 }
@@ -339,7 +339,7 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
             .and_then(|probe| cache::find(probe, file as u32, r.threads));
         let mut state = FileState {
             consumed: 0,
-            tail: Tail::default(),
+            tail: TailBytes::default(),
             cacheable: true,
         };
         let (mut body, mut batch_count) = (Vec::new(), 0);
@@ -512,7 +512,7 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
                 body,
                 batch_count,
                 consumed: state.consumed,
-                tail: state.tail,
+                tail: state.tail.tail(),
                 cacheable: state.cacheable,
             };
             hand_over(Work::FileEnd(seq, Box::new(end)))?;

@@ -204,6 +204,7 @@ pub(in crate::index) fn decode(bytes: &[u8], file: u32) -> Option<Parsed> {
         aliases,
         extras: Box::new(extras),
         end,
+        from_cache: true,
     })
 }
 

@@ -84,9 +84,9 @@ pub(super) struct Found {
     /// The cached batches' bytes, kept to extend the cache when the file grew.
     pub(super) body: Vec<u8>,
     pub(super) batch_count: u32,
-    /// Where reading stopped (the end of the last complete line).
+    /// Where reading stopped (the end of the last complete line), and the bytes before.
     pub(super) consumed: u64,
-    pub(super) tail: Tail,
+    pub(super) tail: TailBytes,
     /// The file grew since: its bytes from `consumed` on are still to be parsed.
     pub(super) grown: bool,
 }
@@ -98,13 +98,24 @@ pub(super) struct Tail {
     pub(super) crc: u32,
 }
 
-impl Tail {
-    /// The tail of a chunk of `bytes` (ending where reading stopped).
-    pub(super) fn of(bytes: &[u8]) -> Tail {
+/// The last bytes read of a file (up to [`TAIL_BYTES`]), kept while it is read.
+#[derive(Debug, Default)]
+pub(super) struct TailBytes(Vec<u8>);
+
+impl TailBytes {
+    /// Notes `bytes` read after those before.
+    pub(super) fn push(&mut self, bytes: &[u8]) {
         let bytes = &bytes[bytes.len().saturating_sub(TAIL_BYTES)..];
+        let keep = TAIL_BYTES - bytes.len();
+        let drop = self.0.len().saturating_sub(keep);
+        self.0.drain(..drop);
+        self.0.extend_from_slice(bytes);
+    }
+
+    pub(super) fn tail(&self) -> Tail {
         Tail {
-            len: bytes.len() as u32,
-            crc: crc32fast::hash(bytes),
+            len: self.0.len() as u32,
+            crc: crc32fast::hash(&self.0),
         }
     }
 }
@@ -182,13 +193,14 @@ pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
         return None;
     }
     let unchanged = header.key == probe.key;
-    let grown = !unchanged
-        && probe.extensible
-        && probe.key.size > header.key.size
-        && tail_matches(&probe.path, header.consumed, header.tail);
-    if !unchanged && !grown {
-        return None;
-    }
+    let tail = match unchanged {
+        true => None,
+        false if probe.extensible && probe.key.size > header.key.size => {
+            Some(unchanged_tail(&probe.path, header.consumed, header.tail)?)
+        }
+        false => return None,
+    };
+    let grown = tail.is_some();
     let batches = decode_all(body, header.batch_count, file, threads)?;
     Some(Found {
         batches,
@@ -196,7 +208,7 @@ pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
         body: if grown { body.to_vec() } else { Vec::new() },
         batch_count: header.batch_count,
         consumed: header.consumed,
-        tail: header.tail,
+        tail: tail.unwrap_or_default(),
         grown,
     })
 }
@@ -250,17 +262,15 @@ fn build() -> String {
     format!("{} {exe}", env!("CARGO_PKG_VERSION"))
 }
 
-fn tail_matches(path: &Path, consumed: u64, tail: Tail) -> bool {
+/// The bytes before `consumed`, when they are still those the cache saw.
+fn unchanged_tail(path: &Path, consumed: u64, tail: Tail) -> Option<TailBytes> {
     use std::io::{Seek, SeekFrom};
-    let Some(from) = consumed.checked_sub(u64::from(tail.len)) else {
-        return false;
-    };
+    let from = consumed.checked_sub(u64::from(tail.len))?;
     let mut bytes = vec![0; tail.len as usize];
-    let read = File::open(path).and_then(|mut f| {
-        f.seek(SeekFrom::Start(from))?;
-        f.read_exact(&mut bytes)
-    });
-    read.is_ok() && crc32fast::hash(&bytes) == tail.crc
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(from)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    (crc32fast::hash(&bytes) == tail.crc).then_some(TailBytes(bytes))
 }
 
 struct Header {
