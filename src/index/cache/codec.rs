@@ -407,3 +407,75 @@ impl<'a> In<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::parse::{parse_chunk, Chunk};
+    use super::*;
+    use crate::model::Format;
+
+    fn parsed(text: &str) -> Parsed {
+        let buf = text.as_bytes().to_vec();
+        let chunk = Chunk {
+            seq: 0,
+            file: 0,
+            format: Format::Native,
+            stem: "runs".into(),
+            base: 0,
+            len: buf.len(),
+            buf,
+            stopped: None,
+        };
+        parse_chunk(chunk).0
+    }
+
+    fn bytes(p: &Parsed) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(p, &mut out);
+        out
+    }
+
+    const LINES: &str = concat!(
+        r#"{"run_id":"a","step":0,"kind":"run_start","agent":"bot","labels":{"k":"v"},"tokens":{"input":3,"output":4}}"#,
+        "\n",
+        r#"{"run_id":"b","step":0,"kind":"tool_call","name":"fetch","status":"error","error":{"code":"E1"}}"#,
+        "\nnot json\n",
+        r#"{"run_id":"a","step":1,"kind":"run_end","outcome":"failure","error":{"message":"gave up"}}"#,
+        "\n",
+    );
+
+    #[test]
+    fn a_batch_reads_back_as_it_was_written() {
+        let p = parsed(LINES);
+        assert_eq!(p.steps.len(), 3);
+        assert_eq!(p.problems.len(), 1);
+        let written = bytes(&p);
+        let read = decode(&written, 7).expect("decodes");
+        assert_eq!(bytes(&read), written);
+        assert!(
+            read.steps.iter().all(|s| s.file() == 7),
+            "as the file given"
+        );
+        assert_eq!(read.runs[0].labels, p.runs[0].labels);
+    }
+
+    #[test]
+    fn a_cut_or_incoherent_batch_is_refused() {
+        let written = bytes(&parsed(LINES));
+        for len in 0..written.len() {
+            assert!(decode(&written[..len], 0).is_none(), "cut at {len}");
+        }
+        // A step naming a string the batch does not have.
+        let mut p = parsed(LINES);
+        p.steps[0].name = p.strings.strings().len() as u32 + 3;
+        assert!(decode(&bytes(&p), 0).is_none());
+        // Steps per run that do not add up to the steps.
+        let mut p = parsed(LINES);
+        p.run_steps[0] += 1;
+        assert!(decode(&bytes(&p), 0).is_none());
+        // A trigger past its run's steps.
+        let mut p = parsed(LINES);
+        p.runs[1].trigger = Some((9, StepKind::ToolCall));
+        assert!(decode(&bytes(&p), 0).is_none());
+    }
+}
