@@ -45,7 +45,7 @@ enum Work {
     /// Bytes to parse; `true` when the batch is also wanted in the file's cache.
     Chunk(Chunk, bool),
     /// A batch read back from the cache.
-    Ready(Parsed),
+    Ready(Box<Parsed>),
     /// A file read to its end (at this place in the order).
     FileEnd(u64, Box<FileEnd>),
 }
@@ -53,7 +53,7 @@ enum Work {
 /// What the parser threads hand over, in the reader's order.
 enum Item {
     /// A batch, with its byte form when it is to be cached.
-    Batch(Parsed, Option<Vec<u8>>),
+    Batch(Box<Parsed>, Option<Vec<u8>>),
     FileEnd(u64, Box<FileEnd>),
 }
 
@@ -204,7 +204,7 @@ fn run(
                                 codec::encode(&parsed, &mut bytes);
                                 bytes
                             });
-                            Item::Batch(parsed, bytes)
+                            Item::Batch(Box::new(parsed), bytes)
                         }
                         Work::Ready(parsed) => Item::Batch(parsed, None),
                         Work::FileEnd(seq, end) => Item::FileEnd(seq, end),
@@ -246,7 +246,7 @@ fn run(
                     }
                 };
                 // A consumer that has gone away stops the load.
-                if events.send(LoadEvent::Batch(Batch(Box::new(p)))).is_err() {
+                if events.send(LoadEvent::Batch(Batch(p))).is_err() {
                     return Ok(());
                 }
             }
@@ -347,7 +347,7 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
             for mut parsed in found.batches {
                 parsed.seq = seq;
                 seq += 1;
-                hand_over(Work::Ready(parsed))?;
+                hand_over(Work::Ready(Box::new(parsed)))?;
             }
             if !found.grown {
                 let size = probe.as_ref().map_or(0, |p| p.size());

@@ -176,11 +176,10 @@ pub(super) fn probe(_dir: &Path, _src: &Source) -> Option<Probe> {
 /// The cache of the probed file, when there is one that still describes it, its
 /// batches decoded as file `file` on up to `threads` threads.
 pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
-    let mut bytes = Vec::new();
-    File::open(&probe.cache)
-        .ok()?
-        .read_to_end(&mut bytes)
-        .ok()?;
+    let mut cache = File::open(&probe.cache).ok()?;
+    let len = cache.metadata().ok()?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?.saturating_add(1));
+    cache.read_to_end(&mut bytes).ok()?;
     let (header, body) = split(&bytes)?;
     if header.build != build()
         || header.format != probe.format
