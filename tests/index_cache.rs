@@ -13,11 +13,12 @@ use std::process::Command;
 use retrace::index::{History, LoadOptions};
 
 /// Loads `paths` with the cache in `cache` (or without one), in chunks small enough that
-/// every file is several batches.
+/// every file is several batches, caching files of any size.
 fn load(paths: &[PathBuf], cache: Option<&Path>) -> History {
     let options = LoadOptions {
         chunk_size: 4096,
         cache: cache.map(Path::to_path_buf),
+        cache_min_bytes: 0,
         ..LoadOptions::default()
     };
     History::load(paths, &options).expect("loads")
@@ -119,6 +120,42 @@ fn a_reopened_history_reads_its_index_from_the_cache_and_equals_a_fresh_load() {
     let fresh = load(&paths, None);
     assert_eq!(describe(&second), describe(&fresh));
     assert_eq!(describe(&first), describe(&fresh));
+}
+
+#[test]
+fn the_demo_and_real_samples_load_the_same_from_the_cache() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for folder in [
+        root.join("assets/demo"),
+        common::fixture("realdata/claude-code"),
+        common::fixture("realdata/codex"),
+        common::fixture("realdata/otel"),
+        common::fixture("realdata/tau-bench"),
+    ] {
+        let paths = [folder];
+        let fresh = describe(&load(&paths, None));
+        assert_eq!(describe(&load(&paths, Some(dir.path()))), fresh);
+        let warm = load(&paths, Some(dir.path()));
+        assert!(cached(&warm) > 0, "{:?}", paths[0]);
+        assert_eq!(describe(&warm), fresh, "{:?}", paths[0]);
+    }
+}
+
+#[test]
+fn small_files_are_parsed_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let path = dir.path().join("runs.jsonl");
+    fs::write(&path, lines(2, 5, "s")).unwrap();
+    let options = LoadOptions {
+        cache: Some(cache.clone()),
+        ..LoadOptions::default()
+    };
+    History::load(&[path.clone()], &options).unwrap();
+    assert!(cache_files(&cache).is_empty());
+    let history = History::load(&[path], &options).unwrap();
+    assert_eq!(cached(&history), 0);
 }
 
 #[test]
@@ -319,15 +356,15 @@ fn retrace(args: &[&str], cache: Option<&Path>) -> Vec<u8> {
 
 #[test]
 fn the_command_line_gives_the_same_with_and_without_the_cache() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let folders = [
-        root.join("assets/demo"),
-        common::fixture("realdata/claude-code"),
-        common::fixture("realdata/codex"),
-        common::fixture("realdata/otel"),
-        common::fixture("realdata/tau-bench"),
-    ];
     let dir = tempfile::tempdir().unwrap();
+    // Large enough to be cached.
+    let generated = dir.path().join("runs");
+    fs::create_dir(&generated).unwrap();
+    let text = lines(30, 60, "cli");
+    assert!(text.len() as u64 > retrace::index::cache::MIN_CACHED_BYTES);
+    fs::write(generated.join("big.jsonl"), text).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let folders = [generated, root.join("assets/demo")];
     for folder in &folders {
         let folder = folder.to_str().unwrap();
         let plain = retrace(&["ls", folder, "--json"], None);

@@ -91,6 +91,7 @@ impl History {
                 path: path.clone(),
                 format,
                 stem: source::stem(path).into(),
+                size: meta.len(),
             });
             history.files.push(FileInfo {
                 path: path.clone(),
@@ -113,7 +114,10 @@ impl History {
             threads,
             options.chunk_size.max(64),
             options.behind_ui,
-            options.cache.clone(),
+            options
+                .cache
+                .clone()
+                .map(|dir| (dir, options.cache_min_bytes)),
         );
         Ok((history, loader))
     }

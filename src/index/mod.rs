@@ -43,6 +43,8 @@ pub struct LoadOptions {
     pub behind_ui: bool,
     /// The index cache folder (see [`cache`]); `None` parses every file.
     pub cache: Option<PathBuf>,
+    /// Files smaller than this are not cached (see [`cache::MIN_CACHED_BYTES`]).
+    pub cache_min_bytes: u64,
 }
 
 impl Default for LoadOptions {
@@ -54,6 +56,7 @@ impl Default for LoadOptions {
             format: None,
             behind_ui: false,
             cache: None,
+            cache_min_bytes: cache::MIN_CACHED_BYTES,
         }
     }
 }

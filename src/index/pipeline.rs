@@ -28,6 +28,8 @@ pub struct Source {
     pub format: Format,
     /// The file name without extensions (tau-bench run ids are made unique with it).
     pub stem: Arc<str>,
+    /// Its size when the history was opened.
+    pub size: u64,
 }
 
 /// Parsed steps of one chunk, ready to be applied to the history in order.
@@ -94,7 +96,7 @@ impl Loader {
         threads: usize,
         chunk_size: usize,
         behind_ui: bool,
-        cache: Option<PathBuf>,
+        cache: Option<(PathBuf, u64)>,
     ) -> Loader {
         let (events_tx, events) = channel();
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -110,7 +112,7 @@ impl Loader {
                     &sources,
                     threads,
                     chunk_size,
-                    cache.as_deref(),
+                    cache.as_ref().map(|(dir, min)| (dir.as_path(), *min)),
                     &counter,
                     &events_tx,
                 );
@@ -151,7 +153,7 @@ fn run(
     sources: &[Source],
     threads: usize,
     chunk_size: usize,
-    cache_dir: Option<&std::path::Path>,
+    cache: Option<(&std::path::Path, u64)>,
     bytes_read: &AtomicU64,
     events: &std::sync::mpsc::Sender<LoadEvent>,
 ) -> Result<(), Error> {
@@ -164,7 +166,7 @@ fn run(
     std::thread::scope(|scope| {
         let reading = Reading {
             chunk_size,
-            cache_dir,
+            cache,
             threads,
             out: chunk_tx,
             recycle: recycle_rx,
@@ -174,12 +176,16 @@ fn run(
             .name("retrace-read".into())
             .spawn_scoped(scope, move || read_files(sources, &reading))
             .map_err(spawn_error)?;
-        if let Some(dir) = cache_dir {
+        if let Some((dir, _)) = cache {
             // Caches are written beside the load, so that no batch waits for a write.
             std::thread::Builder::new()
                 .name("retrace-cache".into())
                 .spawn_scoped(scope, move || {
+                    let mut first = true;
                     for update in store_rx {
+                        if std::mem::take(&mut first) {
+                            cache::remove_stale_temps(dir);
+                        }
                         // A cache that cannot be written only means parsing next time.
                         let _ = cache::store(dir, update);
                     }
@@ -280,7 +286,8 @@ fn too_long(len: u64, stopped: Option<Stop>) -> Stop {
 /// What the reader thread works with.
 struct Reading<'a> {
     chunk_size: usize,
-    cache_dir: Option<&'a std::path::Path>,
+    /// The cache folder, and the smallest file cached.
+    cache: Option<(&'a std::path::Path, u64)>,
     threads: usize,
     out: SyncSender<Work>,
     recycle: Receiver<Vec<u8>>,
@@ -333,7 +340,7 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
     for (file, src) in sources.iter().enumerate() {
         let path = &src.path;
         let compressed = source::is_compressed(path);
-        let probe = r.cache_dir.and_then(|dir| cache::probe(dir, src));
+        let probe = r.cache.and_then(|(dir, min)| cache::probe(dir, src, min));
         let found = probe
             .as_ref()
             .and_then(|probe| cache::find(probe, file as u32, r.threads));
@@ -531,6 +538,7 @@ mod tests {
             stem: crate::source::stem(&path).into(),
             path,
             format: Format::Native,
+            size: 0,
         }
     }
 

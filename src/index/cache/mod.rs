@@ -32,6 +32,9 @@ const HEAD_BYTES: usize = 4096;
 /// Bytes before the end of what was read whose checksum must not have changed when a
 /// file grew.
 pub(super) const TAIL_BYTES: usize = 4096;
+/// Files smaller than this are parsed, not cached: parsing them costs less than a cache
+/// file's round trip (and a folder of many small files would fill the cache).
+pub const MIN_CACHED_BYTES: u64 = 256 << 10;
 /// Temporary files older than this were left by a process that ended mid-write.
 const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -135,14 +138,14 @@ pub(super) struct Update {
 /// Looks at `src` before it is read: `None` when it cannot be cached (a stream, not a
 /// regular file, or not on a system with inode numbers).
 #[cfg(unix)]
-pub(super) fn probe(dir: &Path, src: &Source) -> Option<Probe> {
+pub(super) fn probe(dir: &Path, src: &Source, min_bytes: u64) -> Option<Probe> {
     use std::os::unix::fs::MetadataExt;
-    if source::is_stream(&src.path) {
+    if src.size < min_bytes || source::is_stream(&src.path) {
         return None;
     }
     let mut file = File::open(&src.path).ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() {
+    if !meta.is_file() || meta.len() < min_bytes {
         return None;
     }
     let mut head = Vec::with_capacity(HEAD_BYTES);
@@ -169,7 +172,7 @@ pub(super) fn probe(dir: &Path, src: &Source) -> Option<Probe> {
 }
 
 #[cfg(not(unix))]
-pub(super) fn probe(_dir: &Path, _src: &Source) -> Option<Probe> {
+pub(super) fn probe(_dir: &Path, _src: &Source, _min_bytes: u64) -> Option<Probe> {
     None
 }
 
@@ -416,7 +419,6 @@ fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().unwrap_or(Path::new("."));
-    remove_stale_temps(dir);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("cache");
     let temp = dir.join(format!(
         "{name}.tmp.{}.{}",
@@ -441,7 +443,7 @@ fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
 }
 
 /// Removes temporary files that a process ended while writing left behind.
-fn remove_stale_temps(dir: &Path) {
+pub(super) fn remove_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
