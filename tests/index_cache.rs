@@ -152,9 +152,10 @@ fn small_files_are_parsed_not_cached() {
         cache: Some(cache.clone()),
         ..LoadOptions::default()
     };
-    History::load(&[path.clone()], &options).unwrap();
+    let paths = [path];
+    History::load(&paths, &options).unwrap();
     assert!(cache_files(&cache).is_empty());
-    let history = History::load(&[path], &options).unwrap();
+    let history = History::load(&paths, &options).unwrap();
     assert_eq!(cached(&history), 0);
 }
 
