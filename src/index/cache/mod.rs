@@ -218,11 +218,17 @@ pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
 /// Writes the cache of a file just read; a failure only means no cache.
 pub(super) fn store(dir: &Path, update: Update) -> std::io::Result<()> {
     create_private_dir(dir)?;
-    let mut body = update.body;
-    for batch in &update.new {
-        body.extend_from_slice(&(batch.len() as u64).to_le_bytes());
-        body.extend_from_slice(batch);
+    // The body is written in its parts, not gathered: it is as large as the index.
+    let lengths: Vec<[u8; 8]> = (update.new.iter())
+        .map(|batch| (batch.len() as u64).to_le_bytes())
+        .collect();
+    let mut body: Vec<&[u8]> = vec![&update.body];
+    for (len, batch) in lengths.iter().zip(&update.new) {
+        body.push(len);
+        body.push(batch);
     }
+    let mut crc = crc32fast::Hasher::new();
+    body.iter().for_each(|part| crc.update(part));
     let probe = &update.probe;
     let head_len = probe.head.len().min(HEAD_BYTES);
     let header = Header {
@@ -235,16 +241,17 @@ pub(super) fn store(dir: &Path, update: Update) -> std::io::Result<()> {
         consumed: update.consumed,
         tail: update.tail,
         batch_count: update.batch_count + update.new.len() as u32,
-        body_len: body.len() as u64,
-        body_crc: crc32fast::hash(&body),
+        body_len: body.iter().map(|part| part.len() as u64).sum(),
+        body_crc: crc.finalize(),
     };
     let header = header.encode();
-    let mut out = Vec::with_capacity(MAGIC.len() + 8 + header.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
-    write_atomically(&probe.cache, &[&out, &body])
+    let mut start = Vec::with_capacity(MAGIC.len() + 8 + header.len());
+    start.extend_from_slice(MAGIC);
+    start.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    start.extend_from_slice(&header);
+    start.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
+    body.insert(0, &start);
+    write_atomically(&probe.cache, &body)
 }
 
 /// This build of retrace: a cache written by another is not read (its parser may differ).
@@ -429,11 +436,12 @@ fn write_atomically(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&temp).and_then(|mut file| {
+    let written = options.open(&temp).and_then(|file| {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         for part in parts {
-            file.write_all(part)?;
+            out.write_all(part)?;
         }
-        Ok(())
+        out.flush()
     });
     let renamed = written.and_then(|()| std::fs::rename(&temp, path));
     if renamed.is_err() {
