@@ -133,6 +133,7 @@ fn browse(args: Args) -> Result<(), CliError> {
     let load = crate::index::LoadOptions {
         format: common.format,
         behind_ui: true,
+        cache: common.cache_dir(),
         ..crate::index::LoadOptions::default()
     };
     // The receiver starts first: its errors (the port taken) are plain messages, and its

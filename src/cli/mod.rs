@@ -132,6 +132,21 @@ pub struct Common {
     /// unreadable file), after the output; for scripts and CI gates.
     #[arg(long)]
     pub strict: bool,
+    /// Parse every file again: neither read nor write the index cache
+    /// ($XDG_CACHE_HOME/retrace/index, else ~/.cache/retrace/index).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl Common {
+    /// The index cache folder, unless `--no-cache`.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            crate::index::cache::default_dir()
+        }
+    }
 }
 
 pub fn parse_format(s: &str) -> Result<Format, String> {
@@ -262,6 +277,7 @@ pub fn load(paths: &Paths, common: &Common) -> Result<History, CliError> {
     let paths = paths.resolved();
     let options = LoadOptions {
         format: common.format,
+        cache: common.cache_dir(),
         ..LoadOptions::default()
     };
     let history = History::load(&paths, &options)?;

@@ -39,6 +39,9 @@ pub struct Args {
     /// Exit with status 1 when any problem was found, after the output.
     #[arg(long)]
     pub strict: bool,
+    /// Parse every file again: neither read nor write the index cache.
+    #[arg(long)]
+    pub no_cache: bool,
     /// The library folder with the notes (default: $RETRACE_LIBRARY, else
     /// $XDG_DATA_HOME/retrace, else ~/.local/share/retrace).
     #[arg(long, value_name = "DIR")]
@@ -53,6 +56,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let common = Common {
         format: args.input_format,
         strict: args.strict,
+        no_cache: args.no_cache,
     };
     let library = Library::locate(args.library.as_deref())?;
     let history = super::load(&args.paths, &common)?;

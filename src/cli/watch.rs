@@ -38,6 +38,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         &paths,
         &LoadOptions {
             format: common.format,
+            cache: common.cache_dir(),
             ..LoadOptions::default()
         },
     )?;

@@ -19,6 +19,15 @@ impl Interner {
         id
     }
 
+    /// The strings given, numbered in their order (read back from the index cache).
+    pub fn from_strings(strings: Vec<Box<str>>) -> Interner {
+        let mut ids = FxHashMap::default();
+        for (i, s) in strings.iter().enumerate() {
+            ids.entry(s.clone()).or_insert(i as u32);
+        }
+        Interner { strings, ids }
+    }
+
     pub fn get(&self, id: u32) -> &str {
         &self.strings[id as usize]
     }

@@ -91,6 +91,7 @@ impl History {
                 path: path.clone(),
                 format,
                 stem: source::stem(path).into(),
+                size: meta.len(),
             });
             history.files.push(FileInfo {
                 path: path.clone(),
@@ -99,6 +100,7 @@ impl History {
                 modified: meta.modified().ok().filter(|_| !source::is_stream(path)),
                 lines: 0,
                 consumed: 0,
+                cached: 0,
                 notes: Default::default(),
             });
         }
@@ -112,6 +114,10 @@ impl History {
             threads,
             options.chunk_size.max(64),
             options.behind_ui,
+            options
+                .cache
+                .clone()
+                .map(|dir| (dir, options.cache_min_bytes)),
         );
         Ok((history, loader))
     }
@@ -219,6 +225,9 @@ impl History {
         }
         info.lines += p.lines;
         info.consumed = info.consumed.max(p.end);
+        if p.from_cache {
+            info.cached = info.cached.max(p.end);
+        }
     }
 
     /// Adds a file found after the history was opened (by watching); returns its index,
@@ -230,6 +239,7 @@ impl History {
             format,
             lines: 0,
             consumed: 0,
+            cached: 0,
             notes: Default::default(),
         });
         (self.files.len() - 1) as u32

@@ -2,6 +2,7 @@
 //! steps with where their bytes live. Full steps are read back from the files only when a
 //! run is opened ([`RunRef::load_steps`]).
 
+pub mod cache;
 mod interner;
 mod leaves;
 mod link;
@@ -42,6 +43,10 @@ pub struct LoadOptions {
     pub format: Option<Format>,
     /// The loading threads give way to a UI thread (see [`crate::work::give_way_to_the_ui`]).
     pub behind_ui: bool,
+    /// The index cache folder (see [`cache`]); `None` parses every file.
+    pub cache: Option<PathBuf>,
+    /// Files smaller than this are not cached (see [`cache::MIN_CACHED_BYTES`]).
+    pub cache_min_bytes: u64,
 }
 
 impl Default for LoadOptions {
@@ -52,6 +57,8 @@ impl Default for LoadOptions {
             running_window: std::time::Duration::from_secs(60),
             format: None,
             behind_ui: false,
+            cache: None,
+            cache_min_bytes: cache::MIN_CACHED_BYTES,
         }
     }
 }
@@ -66,6 +73,8 @@ pub struct FileInfo {
     pub lines: u64,
     /// Bytes read: the offset just past the last complete line.
     pub consumed: u64,
+    /// Of those, the bytes whose index was read from the index cache, not parsed.
+    pub cached: u64,
     /// Problems about the whole file already reported (each once).
     notes: std::collections::BTreeSet<String>,
 }

@@ -91,6 +91,8 @@ pub(super) struct Parsed {
     pub(super) extras: Box<Extras>,
     /// Offset just past the chunk in its file: what has been read of it.
     pub(super) end: u64,
+    /// Read back from the index cache rather than parsed.
+    pub(super) from_cache: bool,
 }
 
 /// What an adapter says beyond steps and problems.
@@ -146,6 +148,7 @@ pub(super) fn parse_chunk(chunk: Chunk) -> (Parsed, Vec<u8>) {
         aliases: Vec::new(),
         extras: Box::default(),
         end: chunk.base + chunk.len as u64,
+        from_cache: false,
     };
     let mut run_ids: FxHashMap<Box<str>, u32> = FxHashMap::default();
     let data = &chunk.buf[..chunk.len];

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use memchr::memrchr;
 
+use super::cache::{self, codec, Tail, TailBytes};
 use super::parse::{parse_chunk, Chunk, Parsed, Stop};
 use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
@@ -27,6 +28,8 @@ pub struct Source {
     pub format: Format,
     /// The file name without extensions (tau-bench run ids are made unique with it).
     pub stem: Arc<str>,
+    /// Its size when the history was opened.
+    pub size: u64,
 }
 
 /// Parsed steps of one chunk, ready to be applied to the history in order.
@@ -37,6 +40,45 @@ pub enum LoadEvent {
     Batch(Batch),
     /// Every file was read (or reading failed).
     Done(Result<(), Error>),
+}
+
+/// What the reader hands the parser threads.
+enum Work {
+    /// Bytes to parse; `true` when the batch is also wanted in the file's cache.
+    Chunk(Chunk, bool),
+    /// A batch read back from the cache.
+    Ready(Box<Parsed>),
+    /// A file read to its end (at this place in the order).
+    FileEnd(u64, Box<FileEnd>),
+}
+
+/// What the parser threads hand over, in the reader's order.
+enum Item {
+    /// A batch, with its byte form when it is to be cached.
+    Batch(Box<Parsed>, Option<Vec<u8>>),
+    FileEnd(u64, Box<FileEnd>),
+}
+
+impl Item {
+    fn seq(&self) -> u64 {
+        match self {
+            Item::Batch(p, _) => p.seq,
+            Item::FileEnd(seq, _) => *seq,
+        }
+    }
+}
+
+/// A file read to its end, and what its cache needs.
+struct FileEnd {
+    probe: cache::Probe,
+    /// The cached batches the file had (when it grew), and how many.
+    body: Vec<u8>,
+    batch_count: u32,
+    /// Where reading stopped, and the bytes just before.
+    consumed: u64,
+    tail: Tail,
+    /// Read without damage to the end: what was read can be cached.
+    cacheable: bool,
 }
 
 /// A load running in the background.
@@ -54,6 +96,7 @@ impl Loader {
         threads: usize,
         chunk_size: usize,
         behind_ui: bool,
+        cache: Option<(PathBuf, u64)>,
     ) -> Loader {
         let (events_tx, events) = channel();
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -65,7 +108,14 @@ impl Loader {
                     // The reader and parsers it starts inherit the lower priority.
                     crate::work::give_way_to_the_ui();
                 }
-                let result = run(&sources, threads, chunk_size, &counter, &events_tx);
+                let result = run(
+                    &sources,
+                    threads,
+                    chunk_size,
+                    cache.as_ref().map(|(dir, min)| (dir.as_path(), *min)),
+                    &counter,
+                    &events_tx,
+                );
                 let _ = events_tx.send(LoadEvent::Done(result));
             });
         let events = match spawned {
@@ -103,21 +153,45 @@ fn run(
     sources: &[Source],
     threads: usize,
     chunk_size: usize,
+    cache: Option<(&std::path::Path, u64)>,
     bytes_read: &AtomicU64,
     events: &std::sync::mpsc::Sender<LoadEvent>,
 ) -> Result<(), Error> {
-    let (chunk_tx, chunk_rx) = sync_channel::<Chunk>(threads);
+    let (chunk_tx, chunk_rx) = sync_channel::<Work>(threads);
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
-    let (parsed_tx, parsed_rx) = channel::<Parsed>();
+    let (parsed_tx, parsed_rx) = channel::<Item>();
     let (recycle_tx, recycle_rx) = channel::<Vec<u8>>();
+    let (store_tx, store_rx) = channel::<cache::Update>();
 
     std::thread::scope(|scope| {
+        let reading = Reading {
+            chunk_size,
+            cache,
+            threads,
+            out: chunk_tx,
+            recycle: recycle_rx,
+            bytes_read,
+        };
         let reader = std::thread::Builder::new()
             .name("retrace-read".into())
-            .spawn_scoped(scope, move || {
-                read_files(sources, chunk_size, &chunk_tx, &recycle_rx, bytes_read)
-            })
+            .spawn_scoped(scope, move || read_files(sources, &reading))
             .map_err(spawn_error)?;
+        if let Some((dir, _)) = cache {
+            // Caches are written beside the load, so that no batch waits for a write.
+            std::thread::Builder::new()
+                .name("retrace-cache".into())
+                .spawn_scoped(scope, move || {
+                    let mut first = true;
+                    for update in store_rx {
+                        if std::mem::take(&mut first) {
+                            cache::remove_stale_temps(dir);
+                        }
+                        // A cache that cannot be written only means parsing next time.
+                        let _ = cache::store(dir, update);
+                    }
+                })
+                .map_err(spawn_error)?;
+        }
         for _ in 0..threads {
             let rx = Arc::clone(&chunk_rx);
             let tx = parsed_tx.clone();
@@ -126,10 +200,22 @@ fn run(
                 .name("retrace-parse".into())
                 .spawn_scoped(scope, move || loop {
                     let next = rx.lock().map(|r| r.recv());
-                    let Ok(Ok(chunk)) = next else { break };
-                    let (parsed, buf) = parse_chunk(chunk);
-                    let _ = recycle.send(buf);
-                    if tx.send(parsed).is_err() {
+                    let Ok(Ok(work)) = next else { break };
+                    let item = match work {
+                        Work::Chunk(chunk, to_cache) => {
+                            let (parsed, buf) = parse_chunk(chunk);
+                            let _ = recycle.send(buf);
+                            let bytes = to_cache.then(|| {
+                                let mut bytes = Vec::new();
+                                codec::encode(&parsed, &mut bytes);
+                                bytes
+                            });
+                            Item::Batch(Box::new(parsed), bytes)
+                        }
+                        Work::Ready(parsed) => Item::Batch(parsed, None),
+                        Work::FileEnd(seq, end) => Item::FileEnd(seq, end),
+                    };
+                    if tx.send(item).is_err() {
                         break;
                     }
                 })
@@ -137,18 +223,41 @@ fn run(
         }
         drop(parsed_tx);
         // Parsers finish out of order; batches are handed over in file order.
-        let mut pending: BTreeMap<u64, Parsed> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, Item> = BTreeMap::new();
         let mut next_seq = 0;
-        for parsed in parsed_rx {
-            pending.insert(parsed.seq, parsed);
-            while let Some(p) = pending.remove(&next_seq) {
+        // The byte forms of the current file's batches parsed in this load.
+        let mut encoded = Vec::new();
+        for item in parsed_rx {
+            pending.insert(item.seq(), item);
+            while let Some(item) = pending.remove(&next_seq) {
+                next_seq += 1;
+                let p = match item {
+                    Item::Batch(p, bytes) => {
+                        encoded.extend(bytes);
+                        p
+                    }
+                    Item::FileEnd(_, end) => {
+                        let new = std::mem::take(&mut encoded);
+                        if end.cacheable && !new.is_empty() {
+                            let _ = store_tx.send(cache::Update {
+                                probe: end.probe,
+                                body: end.body,
+                                batch_count: end.batch_count,
+                                new,
+                                consumed: end.consumed,
+                                tail: end.tail,
+                            });
+                        }
+                        continue;
+                    }
+                };
                 // A consumer that has gone away stops the load.
-                if events.send(LoadEvent::Batch(Batch(Box::new(p)))).is_err() {
+                if events.send(LoadEvent::Batch(Batch(p))).is_err() {
                     return Ok(());
                 }
-                next_seq += 1;
             }
         }
+        drop(store_tx);
         reader
             .join()
             .unwrap_or_else(|_| Err(Error::Internal("reader thread panicked".into())))
@@ -174,21 +283,94 @@ fn too_long(len: u64, stopped: Option<Stop>) -> Stop {
     }
 }
 
-fn read_files(
-    sources: &[Source],
+/// What the reader thread works with.
+struct Reading<'a> {
     chunk_size: usize,
-    out: &SyncSender<Chunk>,
-    recycle: &Receiver<Vec<u8>>,
-    bytes_read: &AtomicU64,
-) -> Result<(), Error> {
+    /// The cache folder, and the smallest file cached.
+    cache: Option<(&'a std::path::Path, u64)>,
+    threads: usize,
+    out: SyncSender<Work>,
+    recycle: Receiver<Vec<u8>>,
+    bytes_read: &'a AtomicU64,
+}
+
+/// Where the reading of one file stands, for its cache.
+struct FileState {
+    consumed: u64,
+    tail: TailBytes,
+    cacheable: bool,
+}
+
+impl FileState {
+    /// Notes a chunk about to be parsed.
+    fn note(&mut self, chunk: &Chunk) {
+        match &chunk.stopped {
+            None => {}
+            // A line skipped for its length is no damage, when its end was found.
+            Some(Stop::TooLong(_)) if chunk.len > 0 => {}
+            Some(_) => self.cacheable = false,
+        }
+        if chunk.len > 0 {
+            self.consumed = chunk.base + chunk.len as u64;
+            self.tail.push(&chunk.buf[..chunk.len]);
+        }
+    }
+}
+
+/// Opens a file to read from `start` (0, or where its cache stopped: a plain file).
+fn open_at(path: &std::path::Path, start: u64) -> Result<Box<dyn Read + Send>, Error> {
+    if start == 0 {
+        return source::open(path);
+    }
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(Box::new(file))
+}
+
+fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
+    let (chunk_size, recycle, bytes_read) = (r.chunk_size, &r.recycle, r.bytes_read);
     let mut seq = 0;
-    let send = |chunk: Chunk| {
-        out.send(chunk)
+    let hand_over = |work: Work| {
+        r.out
+            .send(work)
             .map_err(|_| Error::Internal("parser threads stopped".into()))
     };
     for (file, src) in sources.iter().enumerate() {
         let path = &src.path;
         let compressed = source::is_compressed(path);
+        let probe = r.cache.and_then(|(dir, min)| cache::probe(dir, src, min));
+        let found = probe
+            .as_ref()
+            .and_then(|probe| cache::find(probe, file as u32, r.threads));
+        let mut state = FileState {
+            consumed: 0,
+            tail: TailBytes::default(),
+            cacheable: true,
+        };
+        let (mut body, mut batch_count) = (Vec::new(), 0);
+        if let Some(found) = found {
+            for mut parsed in found.batches {
+                parsed.seq = seq;
+                seq += 1;
+                hand_over(Work::Ready(Box::new(parsed)))?;
+            }
+            if !found.grown {
+                let size = probe.as_ref().map_or(0, |p| p.size());
+                bytes_read.fetch_add(size, Ordering::Relaxed);
+                continue;
+            }
+            bytes_read.fetch_add(found.consumed, Ordering::Relaxed);
+            (state.consumed, state.tail) = (found.consumed, found.tail);
+            (body, batch_count) = (found.body, found.batch_count);
+        }
+        let to_cache = probe.is_some();
+        let start = state.consumed;
+        let mut send = |chunk: Chunk| {
+            state.note(&chunk);
+            hand_over(Work::Chunk(chunk, to_cache))
+        };
         let chunk_of = |seq: u64, base: u64, buf: Vec<u8>, len: usize, stopped| Chunk {
             seq,
             file: file as u32,
@@ -199,7 +381,7 @@ fn read_files(
             len,
             stopped,
         };
-        let mut reader = match source::open(path) {
+        let mut reader = match open_at(path, start) {
             Ok(reader) => reader,
             Err(e) => {
                 let reason = match e {
@@ -219,7 +401,7 @@ fn read_files(
         };
         let whole = framing(src.format) == Framing::Document;
         let mut carry: Vec<u8> = Vec::new();
-        let mut base = 0u64;
+        let mut base = start;
         let mut eof = false;
         // Inside a line too long to keep: where it started.
         let mut skipping: Option<u64> = None;
@@ -331,6 +513,18 @@ fn read_files(
             let size = std::fs::metadata(path).map_or(0, |m| m.len());
             bytes_read.fetch_add(size, Ordering::Relaxed);
         }
+        if let Some(probe) = probe {
+            let end = FileEnd {
+                probe,
+                body,
+                batch_count,
+                consumed: state.consumed,
+                tail: state.tail.tail(),
+                cacheable: state.cacheable,
+            };
+            hand_over(Work::FileEnd(seq, Box::new(end)))?;
+            seq += 1;
+        }
     }
     Ok(())
 }
@@ -344,6 +538,7 @@ mod tests {
             stem: crate::source::stem(&path).into(),
             path,
             format: Format::Native,
+            size: 0,
         }
     }
 
@@ -363,6 +558,7 @@ mod tests {
             1,
             64,
             false,
+            None,
         );
         let mut problems = Vec::new();
         let mut steps = Vec::new();
