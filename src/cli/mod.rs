@@ -132,8 +132,9 @@ pub struct Common {
     /// unreadable file), after the output; for scripts and CI gates.
     #[arg(long)]
     pub strict: bool,
-    /// Parse every file again: neither read nor write the index cache
-    /// ($XDG_CACHE_HOME/retrace/index, else ~/.cache/retrace/index).
+    /// Neither read nor write the caches under $XDG_CACHE_HOME/retrace (else
+    /// ~/.cache/retrace): every file is parsed again (the index cache) and `similar`
+    /// reads every incident record (the incident cache).
     #[arg(long)]
     pub no_cache: bool,
 }

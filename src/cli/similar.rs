@@ -29,10 +29,6 @@ pub struct Args {
     /// "title", "recurrence", "runs"}] (empty when nothing is similar).
     #[arg(long)]
     pub json: bool,
-    /// Read every incident record, without the cache of their prepared facts
-    /// ($XDG_CACHE_HOME/retrace/incidents/, else ~/.cache/retrace/incidents/).
-    #[arg(long)]
-    pub no_cache: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -47,7 +43,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let store = IncidentStore::new(library);
     let failure = crate::incidents::failure_of(&history, run, store.library())
         .map_err(|e| CliError::Failed(e.into()))?;
-    let (count, matches, problems) = match cache::default_dir().filter(|_| !args.no_cache) {
+    let (count, matches, problems) = match cache::default_dir().filter(|_| !args.common.no_cache) {
         Some(dir) => {
             let library = PreparedLibrary::load(&store, &dir)?;
             let matches = library.similar(&store, &failure, args.limit as usize);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::super::interner::Interner;
-use super::super::parse::{Extras, LocalAlias, LocalRun, Parsed, Placed};
+use super::super::parse::{Extras, LocalAlias, LocalRun, LocalSummary, Parsed, Placed};
 use super::super::{RunTokens, StepSummary, MAX_FILE_OFFSET, NO_STRING};
 use crate::ingest::Place;
 use crate::model::{Outcome, Status, StepKind, Tokens};
@@ -23,7 +23,7 @@ const OUTCOMES: [Outcome; 6] = [
     Outcome::Unknown,
 ];
 
-const PLACES: [Place; 8] = [
+const PLACES: [Place; 9] = [
     Place::Given,
     Place::Root,
     Place::Turn,
@@ -32,6 +32,7 @@ const PLACES: [Place; 8] = [
     Place::Input,
     Place::Abort,
     Place::Aside,
+    Place::Resume,
 ];
 
 /// Appends the byte form of `p` to `out`. File and sequence numbers are left out: they
@@ -91,6 +92,19 @@ pub(in crate::index) fn encode(p: &Parsed, out: &mut Vec<u8>) {
         w.u8(PLACES.iter().position(|&x| x == placed.place).unwrap_or(0) as u8);
         w.u32(placed.id);
         w.u32(placed.parent);
+    }
+    w.u32(p.extras.record_ids.len() as u32);
+    for &(key, run) in &p.extras.record_ids {
+        w.u64(key);
+        w.u32(run);
+    }
+    w.u32(p.extras.summaries.len() as u32);
+    for s in &p.extras.summaries {
+        w.u32(s.step);
+        w.u32(s.run);
+        w.u64(s.leaf_key);
+        w.u32(s.leaf);
+        w.u32(s.text);
     }
 }
 
@@ -185,6 +199,31 @@ pub(in crate::index) fn decode(bytes: &[u8], file: u32) -> Option<Parsed> {
             place,
             id,
             parent,
+        });
+    }
+    for _ in 0..r.count(12)? {
+        let (key, run) = (r.u64()?, r.u32()?);
+        if run as usize >= run_count {
+            return None;
+        }
+        extras.record_ids.push((key, run));
+    }
+    for _ in 0..r.count(24)? {
+        let (step, run, leaf_key) = (r.u32()?, r.u32()?, r.u64()?);
+        let (leaf, text) = (r.u32()?, r.u32()?);
+        if step as usize >= step_count
+            || run as usize >= run_count
+            || !string_ok(leaf)
+            || !string_ok(text)
+        {
+            return None;
+        }
+        extras.summaries.push(LocalSummary {
+            step,
+            run,
+            leaf_key,
+            leaf,
+            text,
         });
     }
     if !r.is_done() {
