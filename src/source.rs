@@ -9,7 +9,7 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::model::Problem;
+use crate::model::{Format, Problem};
 use crate::Error;
 
 /// How a file's bytes are stored.
@@ -45,6 +45,17 @@ impl Compression {
             Compression::None
         }
     }
+}
+
+/// A file to read, and how.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+    /// The file name without extensions (tau-bench run ids are made unique with it).
+    pub stem: Arc<str>,
+    /// Its size when the history was opened.
+    pub size: u64,
 }
 
 /// A file discovery found.

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::parse::{LocalRun, Parsed};
-use super::pipeline::{Batch, LoadEvent, Loader, Source};
+use super::pipeline::{Batch, LoadEvent, Loader};
 use super::{FileInfo, History, LoadOptions, RunEntry, StepSummary, MAX_FILES, NO_STRING, NO_TS};
 use crate::ingest::detect::{detect, SNIFF_BYTES};
 use crate::model::{Format, Problem, StepKind};
-use crate::source;
+use crate::source::{self, Source};
 use crate::Error;
 
 impl History {

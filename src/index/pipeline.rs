@@ -17,20 +17,8 @@ use super::cache::{self, codec, Tail, TailBytes};
 use super::parse::{parse_chunk, Chunk, Parsed, Stop};
 use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
-use crate::model::Format;
-use crate::source;
+use crate::source::{self, Source};
 use crate::Error;
-
-/// A file to read, and how.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub path: PathBuf,
-    pub format: Format,
-    /// The file name without extensions (tau-bench run ids are made unique with it).
-    pub stem: Arc<str>,
-    /// Its size when the history was opened.
-    pub size: u64,
-}
 
 /// Parsed steps of one chunk, ready to be applied to the history in order.
 pub struct Batch(pub(super) Box<Parsed>);
@@ -532,6 +520,7 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Format;
 
     fn source(path: PathBuf) -> Source {
         Source {

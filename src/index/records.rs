@@ -187,7 +187,7 @@ impl Record<'_> {
     /// Parses the record into its full steps (one for a native line); this slot's step is
     /// `steps[sub]`. Step positions are not set.
     pub fn steps(&self) -> Result<Vec<Step>, String> {
-        super::decode_record(
+        super::plan::decode_record(
             self.format,
             self.bytes,
             &Context {

@@ -19,10 +19,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::parse::Parsed;
-use super::pipeline::Source;
 use crate::ingest::{framing, Framing};
 use crate::model::Format;
-use crate::source;
+use crate::source::{self, Source};
 
 const MAGIC: &[u8; 8] = b"RTRCIDX1";
 /// Bumped whenever the byte form changes.
