@@ -201,6 +201,7 @@ fn ls_json_carries_each_runs_tokens() {
     let expected = demo_tokens();
     assert!(expected.len() > 20, "the demo reports tokens");
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["ls", "--json", "assets/demo"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -227,6 +228,7 @@ fn ls_json_carries_each_runs_tokens() {
 #[test]
 fn ls_json_tokens_of_the_real_samples() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["ls", "--json"])
         .arg(fixture("realdata"))
         .output()
@@ -263,6 +265,7 @@ fn ls_json_tokens_of_the_real_samples() {
 #[test]
 fn show_json_carries_each_steps_tokens() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["show", "r-5014ef5e", "assets/demo", "--json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -288,6 +291,7 @@ fn show_json_carries_each_steps_tokens() {
 fn diff_json_sets_the_two_runs_totals_side_by_side() {
     let expected = demo_tokens();
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args([
             "diff",
             "r-2bcd0cc3",

@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Where the binary keeps its caches in tests: under target/, not the user's ~/.cache.
+pub const CACHE_HOME: &str = env!("CARGO_TARGET_TMPDIR");
+
 /// A file or folder under `tests/fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,6 +22,7 @@ pub fn retrace_ok(args: &[&str], path: &Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .args(args)
         .arg(path)
+        .env("XDG_CACHE_HOME", CACHE_HOME)
         .output()
         .expect("run retrace");
     assert!(
@@ -37,6 +41,7 @@ pub fn retrace_json(args: &[&str], path: &Path) -> Value {
         .args(args)
         .arg(path)
         .arg("--json")
+        .env("XDG_CACHE_HOME", CACHE_HOME)
         .output()
         .expect("run retrace");
     assert!(

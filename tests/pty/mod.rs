@@ -84,6 +84,8 @@ impl Tui {
         cmd.env_remove("NO_COLOR");
         // No notes from the user's own library (a test gives its own).
         cmd.env("RETRACE_LIBRARY", "/nonexistent/retrace-tests/library");
+        // Caches go under target/, not the user's ~/.cache.
+        cmd.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
         for (k, v) in env {
             cmd.env(k, v);
         }
