@@ -246,6 +246,7 @@ fn tau_bench_trials_are_runs_and_results_pair_by_order() {
 #[test]
 fn a_named_json_file_of_no_known_format_is_read_and_reported() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["ls", "--json"])
         .arg(fixture("tau_bench/notes.json"))
         .output()
@@ -258,6 +259,7 @@ fn a_named_json_file_of_no_known_format_is_read_and_reported() {
 #[test]
 fn the_format_can_be_forced() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["ls", "--json", "--format", "native"])
         .arg(fixture("codex"))
         .output()

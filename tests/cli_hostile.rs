@@ -72,6 +72,7 @@ fn finish(mut command: Command, stdin: Option<Vec<u8>>, deadline: Duration) -> F
 
 fn retrace(args: &[&str], paths: &[&Path]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_retrace"));
+    command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
     command.args(args).args(paths);
     command
 }

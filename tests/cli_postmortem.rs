@@ -13,6 +13,7 @@ fn demo() -> PathBuf {
 
 fn retrace(args: &[&str], library: &Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .env("RETRACE_LIBRARY", library)
         .output()
@@ -257,6 +258,7 @@ fn notes_come_back_after_a_restart_and_the_category_can_be_overridden() {
     assert!(written.is_empty(), "{written:?}");
     // A step that does not exist is refused.
     let bad = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["notes", "r-01ae7873", d, "--root-cause", "999"])
         .env("RETRACE_LIBRARY", lib.path())
         .output()
@@ -290,6 +292,7 @@ fn a_writer_killed_mid_save_leaves_the_notes_readable() {
     let path = lib.path().join("notes").join("r-kill.json");
     // One complete save first: from then on the file must always be whole.
     let first = Command::new(bin)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["notes", "r-kill", "--narrative", "-"])
         .env("RETRACE_LIBRARY", lib.path())
         .stdin(std::fs::File::open(&narrative_file).unwrap())

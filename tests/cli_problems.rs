@@ -7,6 +7,7 @@ use serde_json::Value;
 
 fn retrace(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .output()
         .unwrap()

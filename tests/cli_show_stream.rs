@@ -27,6 +27,7 @@ fn long_run(dir: &Path, steps: usize) -> std::path::PathBuf {
 
 fn show(path: &Path, extra: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .arg("show")
         .arg("long-1")
         .arg(path)

@@ -50,6 +50,7 @@ fn tree_run(dir: &Path) -> std::path::PathBuf {
 
 fn show(args: &[&str], path: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .arg("show")
         .args(args)
         .arg(path)

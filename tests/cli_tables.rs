@@ -7,6 +7,7 @@ use retrace::width::width;
 
 fn retrace(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .output()
         .unwrap();

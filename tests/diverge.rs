@@ -698,6 +698,7 @@ fn any_row_can_be_explained_for_a_detail_view() {
 
 fn retrace(args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .arg(dir)
         .output()

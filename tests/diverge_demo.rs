@@ -12,6 +12,7 @@ fn demo() -> PathBuf {
 
 fn diff(run: &str, against: Option<&str>) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_retrace"));
+    cmd.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
     cmd.args(["diff", run]).arg(demo()).arg("--json");
     if let Some(b) = against {
         cmd.args(["--against", b]);

@@ -388,6 +388,8 @@ fn a_missing_call_in_a_group_diverges_at_that_call() {
 
 fn retrace(args: &[&str], dir: &Path) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .arg(dir)
         .output()
@@ -551,6 +553,8 @@ fn a_real_claude_code_session_against_a_copy_where_one_parallel_call_fails_diver
 fn binary_text_marks_the_rows_of_parallel_groups() {
     let f = pair(Split::Error, (3, 4));
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["diff", "run-a", "--against", "run-b"])
         .arg(f.dir.path())
         .output()

@@ -31,6 +31,7 @@ fn mail_again() -> String {
 
 fn retrace(args: &[&str], library: &Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .env("RETRACE_LIBRARY", library)
         // The cache of prepared incidents goes under target/, not the user's ~/.cache.
@@ -331,6 +332,7 @@ fn incidents_list_and_search_with_the_query_language() {
     assert!(hits("outcome:success").is_empty());
     // A malformed query is a usage error, as for runs.
     let bad = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["search", "since:", "--incidents"])
         .env("RETRACE_LIBRARY", lib.path())
         .output()
@@ -380,6 +382,7 @@ fn several_processes_saving_at_once_leave_every_incident_whole() {
     for run in runs.iter().chain(["r-2bcd0cc3", "r-2bcd0cc3"].iter()) {
         children.push(
             Command::new(env!("CARGO_BIN_EXE_retrace"))
+                .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
                 .args(["incidents", "add", run, &demo()])
                 .env("RETRACE_LIBRARY", lib.path())
                 .stdout(std::process::Stdio::null())
@@ -428,6 +431,7 @@ fn a_writer_killed_mid_save_leaves_the_library_readable_and_complete() {
     let narrative_file = lib.path().join("narrative.txt");
     std::fs::write(&narrative_file, &narrative).unwrap();
     let first = Command::new(bin)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["notes", "n-0003", "--narrative", "-"])
         .env("RETRACE_LIBRARY", lib.path())
         .stdin(std::fs::File::open(&narrative_file).unwrap())

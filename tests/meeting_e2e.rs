@@ -311,6 +311,7 @@ fn followers_track_the_presenter_come_and_go_and_outlive_it() {
 #[test]
 fn a_malformed_at_is_a_usage_error_before_anything_opens() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["assets/demo", "--at", "r-2bcd0cc3#x"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -324,6 +325,7 @@ fn a_malformed_at_is_a_usage_error_before_anything_opens() {
         &["assets/demo", "--share", "a", "--follow", "b"][..],
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()

@@ -33,6 +33,7 @@ fn demo() -> PathBuf {
 
 fn retrace(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .arg(demo())
         .output()

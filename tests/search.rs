@@ -911,6 +911,8 @@ fn runs_sort_by_time_duration_steps_and_errors() {
 
 fn retrace(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(args)
         .output()
         .expect("run retrace")

@@ -303,6 +303,8 @@ fn a_middle_span_sent_after_its_children_still_heads_them_in_the_tree() {
     assert_eq!(by_name("tool-one")["parent"], llm);
     assert_eq!(by_name("tool-two")["parent"], llm);
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["show", trace, "--tree"])
         .arg(&saved)
         .output()
@@ -322,6 +324,8 @@ fn what_is_received_appears_to_a_watcher_of_the_folder_as_it_arrives() {
     let saved = dir.path().join("received");
     let server = Server::start(&saved, &[]);
     let mut watch = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["watch", "--json", "--new-only"])
         .arg(&saved)
         .stdout(Stdio::piped())
@@ -424,6 +428,8 @@ fn ctrl_c_stops_the_server_cleanly_after_what_it_acknowledged() {
 #[test]
 fn the_browsers_listen_flag_needs_a_terminal_and_names_retrace_serve() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["--listen", "127.0.0.1:0", "assets/demo"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
@@ -434,6 +440,8 @@ fn the_browsers_listen_flag_needs_a_terminal_and_names_retrace_serve() {
     assert!(err.contains("retrace serve"), "{err}");
     // A value that is not an address is a usage error naming it.
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["--listen", "assets/demo"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -15,6 +15,7 @@ fn demo() -> PathBuf {
 
 fn stats(args: &[&str], config: Option<&Path>) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_retrace"));
+    cmd.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
     cmd.arg("stats").arg(demo()).args(args).arg("--json");
     cmd.env(
         "RETRACE_CONFIG",
@@ -237,6 +238,7 @@ fn filter_and_cost_from_the_price_table() {
 #[test]
 fn text_table_names_the_groups_and_their_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["stats", "--by", "error"])
         .arg(demo())
         .env("RETRACE_CONFIG", "/nonexistent/retrace-config")
@@ -255,6 +257,7 @@ fn text_table_names_the_groups_and_their_errors() {
 #[test]
 fn a_bad_filter_is_a_usage_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["stats", "--filter", "since:yesterdayish"])
         .arg(demo())
         .output()
@@ -268,6 +271,7 @@ fn a_history_of_bad_lines_only_is_an_error_after_the_figures() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.jsonl"), "not json\n{\"kind\":\"x\"}\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["stats", "--json"])
         .arg(dir.path())
         .output()

@@ -202,6 +202,7 @@ fn ls_json_carries_each_runs_tokens() {
     assert!(expected.len() > 20, "the demo reports tokens");
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["ls", "--json", "assets/demo"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -228,6 +229,7 @@ fn ls_json_carries_each_runs_tokens() {
 #[test]
 fn ls_json_tokens_of_the_real_samples() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["ls", "--json"])
         .arg(fixture("realdata"))
@@ -266,6 +268,7 @@ fn ls_json_tokens_of_the_real_samples() {
 fn show_json_carries_each_steps_tokens() {
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
         .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args(["show", "r-5014ef5e", "assets/demo", "--json"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -291,6 +294,7 @@ fn show_json_carries_each_steps_tokens() {
 fn diff_json_sets_the_two_runs_totals_side_by_side() {
     let expected = demo_tokens();
     let out = Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args([
             "diff",

@@ -815,6 +815,7 @@ fn a_failing_run_like_a_saved_incident_names_it_and_l_lists_the_reasons() {
     let lib = tempfile::tempdir().unwrap();
     let lib_path = lib.path().to_str().unwrap();
     let saved = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .args([
             "incidents",
             "add",

@@ -20,6 +20,7 @@ struct Watching {
 impl Watching {
     fn start(dir: &Path, extra: &[&str]) -> Watching {
         let mut child = Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
             .arg("watch")
             .arg(dir)
             .arg("--json")

@@ -45,6 +45,7 @@ impl Watching {
 
     fn watch(dir: &Path, extra: &[&str]) -> Watching {
         let mut command = Command::new(env!("CARGO_BIN_EXE_retrace"));
+        command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
         command.arg("watch").arg(dir).arg("--json").args(extra);
         Watching::start(command)
     }
@@ -258,6 +259,7 @@ fn permissions_revoked_mid_watch_are_reported_and_reading_resumes_when_restored(
         fs::set_permissions(&path, fs::Permissions::from_mode(0o666)).unwrap();
     }
     let mut command = Command::new(env!("CARGO_BIN_EXE_retrace"));
+    command.env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
     command.arg("watch").arg(dir.path()).arg("--json");
     let Some(command) = unprivileged(command) else {
         eprintln!("SKIPPED: running as root without setpriv: permission cannot be revoked");
@@ -292,6 +294,7 @@ fn watching_five_thousand_files_under_a_256_descriptor_limit_loses_nothing() {
         .collect();
     let mut command = Command::new("sh");
     command
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
         .arg("-c")
         .arg("ulimit -n 256 && exec \"$0\" watch --json \"$1\"")
         .arg(env!("CARGO_BIN_EXE_retrace"))
