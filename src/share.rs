@@ -254,11 +254,15 @@ fn accept(listener: UnixListener, shared: Arc<Shared>) {
             return;
         }
         let Ok(stream) = stream else { continue };
+        // The newest position is read under the followers' lock: a position published
+        // meanwhile either is read here or finds the new slot (not neither).
+        let mut followers = lock(&shared.followers);
         let slot = Arc::new(Slot {
             latest: Mutex::new(lock(&shared.latest).clone()),
             ready: Condvar::new(),
         });
-        lock(&shared.followers).push(Arc::clone(&slot));
+        followers.push(Arc::clone(&slot));
+        drop(followers);
         let writing = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("share-follower".into())
