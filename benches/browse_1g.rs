@@ -1,14 +1,15 @@
 //! The browser on a big history, driving its own loop ([`retrace::tui::turn`]) with its
 //! workers, the background load and the word index's background build (started when the
 //! load is in, as the browser does), drawing into an in-memory terminal of 160x48. Three
-//! rounds, each from a fresh open, side by side with `retrace ls PATH --json` timed
-//! just before it:
+//! rounds (`RETRACE_BENCH_ROUNDS`), each from a fresh open, side by side with `retrace
+//! ls PATH --json --no-cache` timed just before it:
 //! - keys: a key (down, up, next pane…) is sent every 25 ms while the history loads and
 //!   its word index builds; the time from sending it to the end of the next drawn frame
 //!   is recorded, and the percentiles printed, with the time to fully loaded (every
 //!   batch folded in) and to text-indexed;
-//! - search: `/` and a query are typed at once on opening; the time until its results
-//!   cover the whole history (answered by scanning: the word index is not built yet).
+//! - search: `/` and a query (`RETRACE_BENCH_QUERY`, default `SCHEMA_MISMATCH`) are
+//!   typed at once on opening; the time until its results cover the whole history
+//!   (answered by scanning: the word index is not built yet), beside `grep -c QUERY`.
 //!
 //! The history is written once to `target/bench-data/big.jsonl` by
 //! `../shared/tools/gen_runs.py` (env `RETRACE_SHARED` names the shared folder; size from
@@ -118,6 +119,23 @@ fn ls_json(data: &std::path::Path) -> Option<Duration> {
     ok.then(|| started.elapsed())
 }
 
+/// `grep -c QUERY PATH`, timed: finding the bytes without understanding them.
+fn grep_c(data: &std::path::Path) -> f64 {
+    let started = Instant::now();
+    let ok = std::process::Command::new("grep")
+        .arg("-c")
+        .arg(query())
+        .arg(data)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if ok {
+        started.elapsed().as_secs_f64()
+    } else {
+        f64::NAN
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -142,6 +160,7 @@ fn main() {
         let ls = ls_json(&data).map_or(f64::NAN, |d| d.as_secs_f64());
         let keys = open(&data, Mode::Keys);
         let ls2 = ls_json(&data).map_or(f64::NAN, |d| d.as_secs_f64());
+        let grep = grep_c(&data);
         let search = open(&data, Mode::Search(query()));
         println!(
             "round {round}: ls --json {ls:.2} s | keys: read in {:.2} s, loaded in {:.2} s (×{:.2} ls), text-indexed at {:.1} s, {} frames, key to drawn frame over {} keys: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -157,13 +176,14 @@ fn main() {
             keys.latencies.last().copied().unwrap_or(f64::NAN),
         );
         println!(
-            "round {round}: ls --json {ls2:.2} s | search {:?} typed on opening: read in {:.2} s, loaded in {:.2} s (×{:.2} ls), first search answered at {:.2} s (×{:.2} ls), {} hits, text-indexed at {:.1} s",
+            "round {round}: ls --json {ls2:.2} s, grep -c {grep:.2} s | search {:?} typed on opening: read in {:.2} s, loaded in {:.2} s (×{:.2} ls), first search answered at {:.2} s (×{:.2} ls, ×{:.2} grep -c), {} hits, text-indexed at {:.1} s",
             query(),
             search.read,
             search.loaded,
             search.loaded / ls2,
             search.answered,
             search.answered / ls2,
+            search.answered / grep,
             search.hits,
             search.indexed,
         );
