@@ -1,9 +1,15 @@
-//! Key to drawn frame while a big history loads and its text index builds: the browser's
-//! own loop ([`retrace::tui::turn`]) runs with its workers, the background load and a
-//! text-index build (a search [`Session`] on a worker, as `/` does), drawing into an
-//! in-memory terminal of 160x48. A key (down, up, next pane…) is sent every 25 ms; the
-//! time from sending it to the end of the next drawn frame is recorded, and the
-//! percentiles printed.
+//! The browser on a big history, driving its own loop ([`retrace::tui::turn`]) with its
+//! workers, the background load and the word index's background build (started when the
+//! load is in, as the browser does), drawing into an in-memory terminal of 160x48. Three
+//! rounds (`RETRACE_BENCH_ROUNDS`), each from a fresh open, side by side with `retrace
+//! ls PATH --json --no-cache` timed just before it:
+//! - keys: a key (down, up, next pane…) is sent every 25 ms while the history loads and
+//!   its word index builds; the time from sending it to the end of the next drawn frame
+//!   is recorded, and the percentiles printed, with the time to fully loaded (every
+//!   batch folded in) and to text-indexed;
+//! - search: `/` and a query (`RETRACE_BENCH_QUERY`, default `SCHEMA_MISMATCH`) are
+//!   typed at once on opening; the time until its results cover the whole history
+//!   (answered by scanning: the word index is not built yet), beside `grep -c QUERY`.
 //!
 //! The history is written once to `target/bench-data/big.jsonl` by
 //! `../shared/tools/gen_runs.py` (env `RETRACE_SHARED` names the shared folder; size from
@@ -21,11 +27,9 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 use retrace::index::{History, LoadOptions, SharedHistory};
-use retrace::search::Session;
-use retrace::tui::event::{spawn_loader, Msg};
+use retrace::tui::event::{spawn_indexer, spawn_loader, Msg};
 use retrace::tui::workers::Workers;
 use retrace::tui::{turn, App, Options, Output};
-use retrace::work::Cancel;
 
 fn history_file() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -96,7 +100,46 @@ fn spawn_keys(tx: Sender<Msg>, sent: Arc<Mutex<Vec<Instant>>>, stop: Arc<AtomicB
     });
 }
 
+/// The query typed on opening (`RETRACE_BENCH_QUERY`): a rare error code, by default.
+fn query() -> String {
+    std::env::var("RETRACE_BENCH_QUERY").unwrap_or_else(|_| "SCHEMA_MISMATCH".into())
+}
+
+/// `retrace ls PATH --json --no-cache` (to /dev/null), timed: the load alone, for
+/// comparison (the browser here reads no index cache either).
+fn ls_json(data: &std::path::Path) -> Option<Duration> {
+    let started = Instant::now();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .arg("ls")
+        .arg(data)
+        .args(["--json", "--no-cache"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| started.elapsed())
+}
+
+/// `grep -c QUERY PATH`, timed: finding the bytes without understanding them.
+fn grep_c(data: &std::path::Path) -> f64 {
+    let started = Instant::now();
+    // Its count is read: GNU grep stops at the first match when writing to /dev/null.
+    let ok = std::process::Command::new("grep")
+        .arg("-c")
+        .arg(query())
+        .arg(data)
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    if ok {
+        started.elapsed().as_secs_f64()
+    } else {
+        f64::NAN
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
@@ -104,44 +147,99 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let Some(data) = history_file() else { return };
     let bytes = std::fs::metadata(&data).map_or(0, |m| m.len());
+    println!(
+        "browse_1g: {} ({:.0} MB)",
+        data.display(),
+        bytes as f64 / 1e6
+    );
+    let rounds: usize = std::env::var("RETRACE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    for round in 1..=rounds {
+        let ls = ls_json(&data).map_or(f64::NAN, |d| d.as_secs_f64());
+        let keys = open(&data, Mode::Keys);
+        let ls2 = ls_json(&data).map_or(f64::NAN, |d| d.as_secs_f64());
+        let grep = grep_c(&data);
+        let search = open(&data, Mode::Search(query()));
+        println!(
+            "round {round}: ls --json {ls:.2} s | keys: read in {:.2} s, loaded in {:.2} s (×{:.2} ls), text-indexed at {:.1} s, {} frames, key to drawn frame over {} keys: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            keys.read,
+            keys.loaded,
+            keys.loaded / ls,
+            keys.indexed,
+            keys.frames,
+            keys.latencies.len(),
+            percentile(&keys.latencies, 0.5),
+            percentile(&keys.latencies, 0.9),
+            percentile(&keys.latencies, 0.99),
+            keys.latencies.last().copied().unwrap_or(f64::NAN),
+        );
+        println!(
+            "round {round}: ls --json {ls2:.2} s, grep -c {grep:.2} s | search {:?} typed on opening: read in {:.2} s, loaded in {:.2} s (×{:.2} ls), first search answered at {:.2} s (×{:.2} ls, ×{:.2} grep -c), {} hits, text-indexed at {:.1} s",
+            query(),
+            search.read,
+            search.loaded,
+            search.loaded / ls2,
+            search.answered,
+            search.answered / ls2,
+            search.answered / grep,
+            search.hits,
+            search.indexed,
+        );
+    }
+}
+
+enum Mode {
+    Keys,
+    Search(String),
+}
+
+#[derive(Default)]
+struct Figures {
+    /// Seconds from opening to every batch folded in.
+    loaded: f64,
+    /// Seconds from opening to the loader's end (every batch sent).
+    read: f64,
+    /// Seconds from opening to the word index built (keys round).
+    indexed: f64,
+    /// Seconds from opening to results over the whole history (search round).
+    answered: f64,
+    hits: usize,
+    frames: usize,
+    /// Key to drawn frame, ms, sorted.
+    latencies: Vec<f64>,
+}
+
+/// Opens the history as the browser does and runs its loop until the round is over.
+fn open(data: &std::path::Path, mode: Mode) -> Figures {
     // As the browser loads: behind the UI thread.
     let options = LoadOptions {
         behind_ui: true,
         ..LoadOptions::default()
     };
-    let (history, loader) = History::open(std::slice::from_ref(&data), &options).unwrap();
+    let started = Instant::now();
+    let (history, loader) = History::open(&[data.to_path_buf()], &options).unwrap();
     let (tx, rx) = channel::<Msg>();
     let shared = Arc::new(SharedHistory::new(history));
     let workers = Workers::spawn(Arc::clone(&shared), tx.clone()).unwrap();
     let size = Rect::new(0, 0, 160, 48);
     let mut app = App::new(Arc::clone(&shared), Options::default(), size);
     let mut terminal = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();
-    let started = Instant::now();
     spawn_loader(loader, tx.clone()).unwrap();
-
-    // The text index builds on a worker while the history loads (as `/` does).
-    let indexing = Arc::new(AtomicBool::new(true));
-    let (h, busy) = (Arc::clone(&shared), Arc::clone(&indexing));
-    let loaded = Arc::new(AtomicBool::new(false));
-    let done_loading = Arc::clone(&loaded);
-    std::thread::spawn(move || {
-        let mut session = Session::new();
-        let cancel = Cancel::never();
-        loop {
-            let finished = done_loading.load(Ordering::Acquire);
-            let _ = session.catch_up(|| h.read_politely(), &cancel);
-            if finished {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        busy.store(false, Ordering::Release);
-    });
 
     let sent = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
-    spawn_keys(tx.clone(), Arc::clone(&sent), Arc::clone(&stop));
+    match &mode {
+        Mode::Keys => spawn_keys(tx.clone(), Arc::clone(&sent), Arc::clone(&stop)),
+        Mode::Search(query) => {
+            for c in std::iter::once('/').chain(query.chars()) {
+                tx.send(key(KeyCode::Char(c))).unwrap();
+            }
+        }
+    }
 
+    let mut figures = Figures::default();
     let mut latencies: Vec<f64> = Vec::new();
     let mut answered = 0;
     let mut frames = 0usize;
@@ -162,40 +260,56 @@ fn main() {
         Ok(())
     };
     let mut last_draw = Instant::now();
-    let mut load_took = None;
+    let mut loaded = None;
+    let mut indexing = false;
     loop {
         if !turn(&mut app, &rx, &workers, &mut last_draw, &mut draw).unwrap() {
             break;
         }
-        if app.load.done && load_took.is_none() && !app.has_deferred_work() {
-            load_took = Some(started.elapsed());
-            loaded.store(true, Ordering::Release);
+        if app.load.done && figures.read == 0.0 {
+            figures.read = started.elapsed().as_secs_f64();
         }
-        if load_took.is_some() && !indexing.load(Ordering::Acquire) {
-            break;
+        if app.wants_watcher() {
+            // The load is folded in: the browser starts the word index's build now.
+            loaded = Some(started.elapsed());
+            spawn_indexer(
+                workers.text(),
+                Arc::clone(&shared),
+                Duration::ZERO,
+                tx.clone(),
+            )
+            .unwrap();
+            indexing = true;
+        }
+        match &mode {
+            Mode::Keys => {
+                if indexing && app.text_index.is_some_and(|t| !t.building) {
+                    figures.indexed = started.elapsed().as_secs_f64();
+                    break;
+                }
+            }
+            Mode::Search(_) => {
+                let steps = shared.read().step_count();
+                let whole = app
+                    .search()
+                    .and_then(|s| s.doc.as_ref())
+                    .filter(|d| loaded.is_some() && d.text_covered == steps);
+                if let Some(doc) = whole.filter(|_| figures.answered == 0.0) {
+                    figures.answered = started.elapsed().as_secs_f64();
+                    figures.hits = doc.hits.len();
+                }
+                // The build runs on to its end, so as not to slow the next round.
+                if figures.answered > 0.0 && app.text_index.is_some_and(|t| !t.building) {
+                    figures.indexed = started.elapsed().as_secs_f64();
+                    break;
+                }
+            }
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let took = started.elapsed();
     latencies.sort_by(f64::total_cmp);
-    if latencies.is_empty() {
-        println!("browse_1g: no key was answered");
-        return;
-    }
-    println!(
-        "browse_1g: {} ({:.0} MB), loaded in {:.1} s, loaded and text-indexed in {:.1} s, {} frames",
-        data.display(),
-        bytes as f64 / 1e6,
-        load_took.unwrap_or(took).as_secs_f64(),
-        took.as_secs_f64(),
-        frames
-    );
-    println!(
-        "key to drawn frame over {} keys: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.9),
-        percentile(&latencies, 0.99),
-        latencies[latencies.len() - 1]
-    );
+    figures.loaded = loaded.unwrap_or(started.elapsed()).as_secs_f64();
+    figures.frames = frames;
+    figures.latencies = latencies;
+    figures
 }

@@ -856,3 +856,52 @@ fn a_failing_run_like_a_saved_incident_names_it_and_l_lists_the_reasons() {
     t.wait_exit();
     t.assert_restored();
 }
+
+/// The word index's build waits this long (`RETRACE_TEST_INDEX_DELAY_MS`, a test hook
+/// that only delays the build's start): the demo indexes in milliseconds, too fast for
+/// a test to search before the index is ready.
+const INDEX_NEVER: (&str, &str) = ("RETRACE_TEST_INDEX_DELAY_MS", "600000");
+
+#[test]
+fn a_search_typed_before_the_word_index_is_built_finds_text_hits_by_scanning() {
+    let mut t = Tui::spawn_with(&[demo()], 160, 48, &[INDEX_NEVER]);
+    t.wait_text("34 runs");
+    t.wait_text("indexing text 0%");
+    // "blender" is only in a tool's output: a hit from the records' text.
+    t.keys("/blender");
+    let screen = t.wait("a hit in a step's output", |s| {
+        let c = s.contents();
+        c.contains("/ blender▏") && c.contains("Vita blender")
+    });
+    assert!(
+        screen.contains("indexing text 0%"),
+        "built meanwhile:\n{screen}"
+    );
+    close_search_and_quit(&mut t);
+    t.assert_restored();
+}
+
+#[test]
+fn the_word_index_builds_after_the_load_with_its_progress_in_the_status_line() {
+    let delay = ("RETRACE_TEST_INDEX_DELAY_MS", "1500");
+    let mut t = Tui::spawn_with(&[demo()], 80, 24, &[delay]);
+    t.wait_text("indexing text 0%");
+    t.wait("the index built", |s| {
+        let c = s.contents();
+        c.contains("34 runs") && !c.contains("indexing text")
+    });
+    t.keys("/blender");
+    t.wait("a hit from the index", |s| {
+        s.contents().contains("Vita blender")
+    });
+    close_search_and_quit(&mut t);
+    t.assert_restored();
+}
+
+/// Esc, then `q` once the prompt is gone (sent together they read as Alt+q).
+fn close_search_and_quit(t: &mut Tui) {
+    t.keys("\x1b");
+    t.wait("the search closed", |s| !s.contents().contains("Search ·"));
+    t.keys("q");
+    t.wait_exit();
+}

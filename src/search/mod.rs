@@ -14,6 +14,7 @@
 //! code, tool name or run id) adds 2000, a name or error label containing it 500. Ties
 //! go to the most recent.
 
+pub mod background;
 mod engine;
 pub mod matcher;
 pub mod query;
@@ -24,6 +25,7 @@ pub mod tokens;
 
 use crate::index::History;
 use crate::work::Cancel;
+pub use background::BackgroundText;
 pub use query::{Query, QueryError};
 pub use scan::ScanText;
 pub use session::{Session, SessionError};

@@ -3,8 +3,10 @@
 //! threads that feed the channel (input, loader, watcher, OTLP receiver, signals); it
 //! never changes app state.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::Event;
 
@@ -16,7 +18,9 @@ use std::path::PathBuf;
 use crate::index::watch::{WatchEvent, WatchOptions};
 use crate::index::SharedHistory;
 use crate::index::{LoadEvent, Loader};
+use crate::search::BackgroundText;
 use crate::tree::RunStructure;
+use crate::work::Cancel;
 
 /// Something internal happened. (What a user asks for is an `Action`.)
 pub enum Msg {
@@ -41,6 +45,18 @@ pub enum Msg {
     Heard(crate::share::Heard),
     /// What the OTLP receiver (`--listen`) answered: a request saved, or a problem.
     Serve(Box<crate::serve::ServeEvent>),
+    /// How far the word index's background build is.
+    TextIndex(TextIndexProgress),
+}
+
+/// The word index's build, as the status line shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TextIndexProgress {
+    /// Steps indexed, of `total` (the history's steps when it was last looked at).
+    pub indexed: u64,
+    pub total: u64,
+    /// The build runs (or waits for searches to end).
+    pub building: bool,
 }
 
 /// A worker's result, tagged with the generation of its request.
@@ -120,6 +136,55 @@ pub fn spawn_loader(loader: Loader, tx: Sender<Msg>) -> std::io::Result<()> {
                     return;
                 }
             }
+        })?;
+    Ok(())
+}
+
+/// How often the word index's build reports its progress.
+const INDEX_PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Builds the word index on a background thread (behind the UI, giving way to
+/// searches), reporting its progress every [`INDEX_PROGRESS_EVERY`] and once at the end.
+/// `delay`: waits this long first (a test hook: a small history indexes too fast for a
+/// test to see a search answered before the index is ready).
+pub fn spawn_indexer(
+    text: Arc<BackgroundText>,
+    shared: Arc<SharedHistory>,
+    delay: Duration,
+    tx: Sender<Msg>,
+) -> std::io::Result<()> {
+    let done = Arc::new(AtomicBool::new(false));
+    let report = {
+        let (text, shared, done) = (Arc::clone(&text), Arc::clone(&shared), Arc::clone(&done));
+        move || {
+            Msg::TextIndex(TextIndexProgress {
+                indexed: text.indexed(),
+                total: shared.read_politely().step_count() as u64,
+                building: !done.load(Ordering::Acquire),
+            })
+        }
+    };
+    let (progress_tx, progress) = (tx.clone(), report.clone());
+    let ended = Arc::clone(&done);
+    std::thread::Builder::new()
+        .name("retrace-index-progress".into())
+        .spawn(move || {
+            while !ended.load(Ordering::Acquire) {
+                if progress_tx.send(progress()).is_err() {
+                    return;
+                }
+                std::thread::sleep(INDEX_PROGRESS_EVERY);
+            }
+        })?;
+    std::thread::Builder::new()
+        .name("retrace-index".into())
+        .spawn(move || {
+            crate::work::give_way_to_the_ui();
+            std::thread::sleep(delay);
+            // An unreadable file leaves the index unbuilt: searches keep scanning.
+            let _ = text.build(|| shared.read_politely(), &Cancel::never());
+            done.store(true, Ordering::Release);
+            let _ = tx.send(report());
         })?;
     Ok(())
 }

@@ -138,6 +138,11 @@ pub fn run(
         ..WatchOptions::default()
     };
     let panic_for_tests = std::env::var_os("RETRACE_TEST_PANIC").is_some();
+    // A test hook: delays the word index's build (see `event::spawn_indexer`).
+    let index_delay = std::env::var("RETRACE_TEST_INDEX_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis);
 
     let mut terminal_side = |app: &mut App, output: Output| -> std::io::Result<()> {
         match output {
@@ -163,9 +168,13 @@ pub fn run(
     terminal_side(&mut app, Output::Frame)?;
     while turn(&mut app, &rx, &workers, &mut last_draw, &mut terminal_side)? {
         if app.wants_watcher() {
-            // The load is folded in: follow the files from where it stopped.
+            // The load is folded in: follow the files from where it stopped, and build
+            // the word index (not before: it would compete with the load for the cores;
+            // searches scan meanwhile).
             let shared = Arc::clone(&app.shared);
             event::spawn_watcher(paths.clone(), shared, watch_options.clone(), tx.clone())?;
+            let shared = Arc::clone(&app.shared);
+            event::spawn_indexer(workers.text(), shared, index_delay, tx.clone())?;
         }
     }
     drop(guard);
@@ -195,7 +204,8 @@ pub fn turn(
     out: &mut dyn FnMut(&mut App, Output) -> std::io::Result<()>,
 ) -> std::io::Result<bool> {
     let first = if app.has_deferred_work() {
-        rx.recv_timeout(Duration::from_millis(4))
+        // Batches wait (for the write lock, or their turn): look again soon.
+        rx.recv_timeout(Duration::from_millis(1))
     } else if let Some(due) = app.next_tick() {
         // A replay plays: wake when its next step is due (and not before).
         rx.recv_timeout(due.saturating_duration_since(Instant::now()))
@@ -225,11 +235,26 @@ pub fn turn(
     }
     if app.is_dirty() {
         if !app.input_waiting() {
-            // Only news: keep collecting until the next frame is due.
+            // Only news: keep collecting until the next frame is due, folding waiting
+            // batches meanwhile (a slice at a time, so that a key waits for one slice
+            // at most) rather than leaving them for the next turn.
             let due = *last_draw + FRAME;
             while let Some(left) = due.checked_duration_since(Instant::now()) {
-                match rx.recv_timeout(left) {
+                let wait = if app.has_deferred_work() {
+                    Duration::ZERO
+                } else {
+                    left
+                };
+                match rx.recv_timeout(wait) {
                     Ok(msg) => app.handle(msg),
+                    Err(RecvTimeoutError::Timeout) if wait == Duration::ZERO => {
+                        if !app.fold_pending() {
+                            // A worker holds the history: do not spin on it.
+                            if let Ok(msg) = rx.recv_timeout(left.min(Duration::from_millis(1))) {
+                                app.handle(msg);
+                            }
+                        }
+                    }
                     Err(_) => break,
                 }
                 if app.input_waiting() {

@@ -1,11 +1,14 @@
-//! `/` search, as the browser runs it: a thin adapter over a search
-//! [`Session`](crate::search::Session) kept by the search worker (latest wins: a
-//! keystroke replaces the search in flight, and results of an older query are dropped).
+//! `/` search, as the browser runs it: a thin adapter over a
+//! [`BackgroundText`] shared by the search worker and the word index's builder (latest
+//! wins: a keystroke replaces the search in flight, and results of an older query are
+//! dropped; until the word index is built, searches scan the records).
 //! Results come back ready to draw (sanitized snippets with the character positions to
 //! highlight).
 
 use crate::sanitize;
-use crate::search::{Query, SearchOptions, Session};
+use std::sync::Arc;
+
+use crate::search::{BackgroundText, Query, SearchOptions};
 
 use crate::index::SharedHistory;
 use crate::work::Cancel;
@@ -30,24 +33,30 @@ pub struct SearchDoc {
     pub hits: Vec<HitRow>,
     /// An upper bound of all hits.
     pub candidates: usize,
+    /// Steps whose text was searched (those of the history as it was).
+    pub text_covered: usize,
 }
 
 /// Most results shown.
 pub const LIMIT: usize = 200;
 
-/// The worker's side: a search [`Session`], kept between searches (its text index
-/// grows with the history).
-#[derive(Default)]
+/// The worker's side: the search session, kept between searches (its word index is
+/// built in the background, then grows with the history).
+#[derive(Default, Clone)]
 pub struct Searcher {
-    session: Session,
+    text: Arc<BackgroundText>,
 }
 
 impl Searcher {
+    /// The session, for the word index's builder.
+    pub fn text(&self) -> Arc<BackgroundText> {
+        Arc::clone(&self.text)
+    }
+
     /// Runs `query` over the history (`only_run`: the steps of that run only). A newer
-    /// request stops it (indexing keeps what it finished). The history's lock is taken
-    /// only in short holds: indexing reads files outside it.
+    /// request stops it (indexing keeps what it finished).
     pub fn run(
-        &mut self,
+        &self,
         shared: &SharedHistory,
         query: &str,
         only_run: Option<usize>,
@@ -60,7 +69,7 @@ impl Searcher {
             ..SearchOptions::default()
         };
         let result = self
-            .session
+            .text
             .search(|| shared.read_politely(), &parsed, &options, cancel)
             .map_err(|e| e.to_string())?;
         let h = shared.read_politely();
@@ -80,6 +89,7 @@ impl Searcher {
                 })
                 .collect(),
             candidates: result.candidates,
+            text_covered: result.text_covered,
         })
     }
 }

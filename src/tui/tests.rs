@@ -1050,3 +1050,6 @@ mod notes;
 
 /// The incident library: similar incidents on opening a failing run, saving with `I`.
 mod incidents;
+
+/// The word index's background build in the status line (issue 15).
+mod indexing;

@@ -326,6 +326,17 @@ fn status_right(app: &App, cols: usize) -> Vec<Piece> {
             ),
         ));
     }
+    if let Some(t) = app.text_index.filter(|t| t.building) {
+        let done = if t.total == 0 {
+            0.0
+        } else {
+            (t.indexed as f64 / t.total as f64).min(1.0)
+        };
+        p.push((
+            Role::Warn,
+            format!(" indexing text {:.0}% ", (done * 100.0).floor()),
+        ));
+    }
     if app.detail.loading_more {
         p.push((Role::Warn, " loading more… ".into()));
     }

@@ -32,6 +32,8 @@ pub struct Workers {
     similar: Slot<(usize, PathBuf)>,
     save_incident: Slot<(usize, PathBuf)>,
     incident_search: Slot<(String, PathBuf)>,
+    /// The search session (its word index is built by [`super::event::spawn_indexer`]).
+    searcher: Searcher,
 }
 
 impl Workers {
@@ -59,11 +61,12 @@ impl Workers {
             },
         )?;
         let (h, t) = (Arc::clone(&shared), tx.clone());
-        let mut searcher = Searcher::default();
+        let searcher = Searcher::default();
+        let session = searcher.clone();
         let search = Slot::spawn(
             "retrace-search",
             move |generation, (query, only_run): (String, Option<usize>), cancel: &Cancel| {
-                let result = catch(|| searcher.run(&h, &query, only_run, cancel));
+                let result = catch(|| session.run(&h, &query, only_run, cancel));
                 if !cancel.is_cancelled() {
                     let result = result.map(Arc::new);
                     let _ = t.send(Msg::Job(JobOutput::Search { generation, result }));
@@ -162,7 +165,13 @@ impl Workers {
             similar,
             save_incident,
             incident_search,
+            searcher,
         })
+    }
+
+    /// The search session whose word index is to be built.
+    pub fn text(&self) -> Arc<crate::search::BackgroundText> {
+        self.searcher.text()
     }
 
     pub fn submit(&self, request: JobRequest) {

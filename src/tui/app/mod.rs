@@ -28,7 +28,7 @@ use crossterm::event::{Event, KeyEvent};
 use ratatui::layout::Rect;
 
 use super::action::Action;
-use super::event::Msg;
+use super::event::{Msg, TextIndexProgress};
 use super::jobs::{JobRequest, Jobs};
 use super::keymap::{self, Context, DEFAULT_KEYMAP};
 use super::layout::{areas, inner, Areas, Pane};
@@ -154,6 +154,8 @@ pub struct App {
     pub watch: Option<WatchState>,
     /// The watcher was asked for (it starts on a worker; then `watch` is set).
     watch_requested: bool,
+    /// The word index's background build, once it started.
+    pub text_index: Option<TextIndexProgress>,
     /// Follow mode: the shown run's newest step stays selected as steps arrive.
     pub follow: bool,
     /// `D` was pressed once: the run to compare with the one selected next.
@@ -211,6 +213,7 @@ impl App {
             },
             watch: None,
             watch_requested: false,
+            text_index: None,
             follow: false,
             diff_anchor: None,
             last_search: None,
@@ -280,8 +283,9 @@ impl App {
         !self.pending.is_empty()
     }
 
-    /// The load is done and folded in: time to start the file watcher (true once: the
-    /// loop starts it on a worker, which reports [`App::watching`]).
+    /// The load is done and folded in: time to start the file watcher and the word
+    /// index's build (true once: the loop starts them on workers, which report
+    /// [`App::watching`] and [`Msg::TextIndex`]).
     pub fn wants_watcher(&mut self) -> bool {
         let due = !self.watch_requested && self.load.done && self.pending.is_empty();
         self.watch_requested |= due;
@@ -369,6 +373,9 @@ impl App {
                     LoadEvent::Batch(b) => self.pending.push_back(Pending::Load(Box::new(b))),
                     LoadEvent::Done(result) => {
                         self.load.done = true;
+                        if self.pending.is_empty() {
+                            self.load_folded();
+                        }
                         self.load.took = self.load.started.map(|s| s.elapsed());
                         if let Err(e) = result {
                             self.load.error = Some(e.to_string());
@@ -392,6 +399,10 @@ impl App {
             Msg::Tick(now) => self.tick(now),
             Msg::Heard(heard) => self.heard(heard),
             Msg::Serve(event) => self.receiver_event(*event),
+            Msg::TextIndex(progress) => {
+                self.text_index = Some(progress);
+                self.dirty = true;
+            }
         }
     }
 
@@ -406,20 +417,26 @@ impl App {
         self.sync_meeting();
     }
 
-    fn fold_pending(&mut self) {
+    /// Folds waiting batches for at most [`FOLD_BUDGET`]; false when none could be
+    /// (none wait, or a worker holds the history).
+    pub fn fold_pending(&mut self) -> bool {
         if self.pending.is_empty() {
-            return;
+            return false;
         }
         let Some(mut h) = self.shared.try_write() else {
-            return;
+            return false;
         };
         // A burst of batches is folded a few milliseconds at a time, so that a key
         // arriving meanwhile waits for one short fold, not for the whole burst; the loop
         // comes back for the rest (`has_deferred_work`).
         let budget = Instant::now() + FOLD_BUDGET;
+        let mut loaded = false;
         while let Some(p) = self.pending.pop_front() {
             match p {
-                Pending::Load(b) => h.apply(*b),
+                Pending::Load(b) => {
+                    h.apply(*b);
+                    loaded = true;
+                }
                 Pending::Watch(ev) => h.apply_watch(*ev),
             }
             if Instant::now() >= budget {
@@ -429,6 +446,18 @@ impl App {
         let touched = h.settle();
         drop(h);
         self.history_changed(&touched);
+        if loaded && self.load.done && self.pending.is_empty() {
+            self.load_folded();
+        }
+        true
+    }
+
+    /// The whole load is in the history: a search typed meanwhile (over the runs loaded
+    /// so far) runs again over all of them.
+    fn load_folded(&mut self) {
+        if self.search().is_some() {
+            self.request_search();
+        }
     }
 
     pub fn resize(&mut self, size: Rect) {
