@@ -284,10 +284,11 @@ fn read(probe: &FileProbe) -> Option<Cached> {
     }
     let stamp_len = h.u32()? as usize;
     let stamp = Stamp::decode(h.take(stamp_len)?)?;
+    // A cache of another state of the file is told before its body is checked.
+    probe.fit(&stamp)?;
     if h.u64()? != body.len() as u64 || h.u32()? != crc32fast::hash(body) || !h.0.is_empty() {
         return None;
     }
-    probe.fit(&stamp)?;
     decode_body(body)
 }
 
