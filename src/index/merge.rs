@@ -39,6 +39,7 @@ impl History {
             skipped_files: found.skipped,
             running_window_ms: options.running_window.as_millis() as i64,
             problems: found.problems,
+            cache: (options.cache.clone()).map(|dir| (dir, options.cache_min_bytes)),
             ..History::default()
         };
         let mut bytes_total = 0;

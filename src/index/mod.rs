@@ -253,6 +253,8 @@ pub struct History {
     file_links: FxHashMap<u32, link::FileLinks>,
     /// What finds the runs summaries sum up.
     leaves: leaves::Leaves,
+    /// The index cache folder it was opened with, and the smallest file cached.
+    cache: Option<(PathBuf, u64)>,
 }
 
 /// A run of the history, borrowed.
@@ -329,6 +331,12 @@ impl History {
 
     pub fn problems(&self) -> &[Problem] {
         &self.problems
+    }
+
+    /// The index cache folder the history was opened with (`None`: no cache), and the
+    /// size below which files are not cached.
+    pub fn cache(&self) -> Option<(&Path, u64)> {
+        self.cache.as_ref().map(|(dir, min)| (dir.as_path(), *min))
     }
 
     pub fn files(&self) -> &[FileInfo] {

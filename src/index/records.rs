@@ -422,6 +422,47 @@ fn read_file(
     Ok(true)
 }
 
+impl History {
+    /// The file (index into [`History::files`]) of the step in `slot`.
+    pub fn slot_file(&self, slot: u32) -> u32 {
+        self.steps[slot as usize].file() as u32
+    }
+
+    /// The slots of `range` as runs of consecutive slots of one file, in order:
+    /// (file, slots).
+    pub fn file_spans(&self, range: Range<u32>) -> Vec<(u32, Range<u32>)> {
+        let mut spans: Vec<(u32, Range<u32>)> = Vec::new();
+        for slot in range {
+            let file = self.slot_file(slot);
+            match spans.last_mut() {
+                Some((f, span)) if *f == file => span.end = slot + 1,
+                _ => spans.push((file, slot..slot + 1)),
+            }
+        }
+        spans
+    }
+
+    /// Where the step in `slot` is in its file: its record's offset, and its place in
+    /// that record (0 for a native line). Unique within a file.
+    pub fn slot_place(&self, slot: u32) -> (u64, u32) {
+        let item = self.item(slot);
+        (item.offset, item.sub)
+    }
+
+    /// The runs (by index, in order) holding any of `slots` (sorted).
+    pub fn runs_of_slots(&self, slots: &[u32]) -> Vec<u32> {
+        self.runs()
+            .filter(|run| {
+                run.slot_ranges().any(|r| {
+                    let at = slots.partition_point(|&s| s < r.start);
+                    slots.get(at).is_some_and(|&s| s < r.end)
+                })
+            })
+            .map(|run| run.index() as u32)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

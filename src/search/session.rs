@@ -3,11 +3,16 @@
 //! incrementally as the history grows, stopped by a [`Cancel`]) and runs queries
 //! against it. The history is reached through a `read` function (a plain reference, or
 //! a lock's read guard taken briefly while work is planned); no terminal code.
+//!
+//! When the history was opened with the index cache, the text index starts from the word
+//! caches beside it ([`super::text_index::cache`]) and writes them back once it has
+//! grown by a good part (so a reopened history is searchable at once).
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::text_index::{cache, SEGMENT_SLOTS};
 use super::{search, Query, SearchOptions, SearchResult, TextIndex};
 use crate::index::History;
 use crate::work::Cancel;
@@ -28,6 +33,8 @@ pub struct Session {
     threads: usize,
     /// Steps indexed by the build in progress (for a progress figure).
     progress: Arc<AtomicU64>,
+    /// Steps the word caches held or were written with last.
+    cached: u32,
 }
 
 impl Default for Session {
@@ -47,6 +54,7 @@ impl Session {
             index: TextIndex::new(),
             threads: threads.max(1),
             progress: Arc::new(AtomicU64::new(0)),
+            cached: 0,
         }
     }
 
@@ -66,10 +74,30 @@ impl Session {
         read: impl Fn() -> G,
         cancel: &Cancel,
     ) -> Result<bool, Error> {
+        let words = read().cache().map(|(dir, min)| (cache::dir_for(dir), min));
+        if let Some((dir, min)) = words.as_ref().filter(|_| self.index.covered() == 0) {
+            match TextIndex::from_cache(dir, *min, &read(), cancel, &self.progress)? {
+                Some(index) => {
+                    self.cached = index.covered();
+                    self.index = index;
+                }
+                None => return Ok(false),
+            }
+        }
         self.progress
             .store(u64::from(self.index.covered()), Ordering::Relaxed);
-        self.index
-            .update_from(read, self.threads, cancel, &self.progress)
+        let done = self
+            .index
+            .update_from(&read, self.threads, cancel, &self.progress)?;
+        // Written again when it grew by an eighth (or a segment's worth), so that a
+        // history that keeps growing does not rewrite its caches at every step.
+        let covered = self.index.covered();
+        let worth = (self.cached / 8).max(SEGMENT_SLOTS / 4).min(covered);
+        if let Some((dir, min)) = words.filter(|_| done && covered >= self.cached + worth) {
+            self.index.store_cache(&dir, min, &read());
+            self.cached = covered;
+        }
+        Ok(done)
     }
 
     /// Runs `query`, first indexing what the text index lacks when the query has text.

@@ -13,6 +13,7 @@
 //! what the index keeps (names, error labels, problems): no payload text.
 
 pub(super) mod codec;
+pub mod stamp;
 
 use std::fs::File;
 use std::io::{Read, Write};

@@ -16,12 +16,18 @@
 //! all matching words are united per query word and intersected across query words.
 //! What a slot holds is known only as "has these words": the search reads the few best
 //! candidates back to confirm them and cut snippets.
+//!
+//! A segment never holds the steps of two files when either is large enough to be cached:
+//! each such file's segments are kept in its word cache ([`cache`]), and a reopened
+//! history takes them from there.
 
 use std::ops::Range;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashSet;
 
+pub mod cache;
 mod segment;
 
 use super::matcher::{Matcher, Unit, WordSpec};
@@ -56,12 +62,16 @@ pub struct TextIndex {
     patch: Option<Builder>,
     patched_runs: Vec<u32>,
     patched: FxHashSet<u32>,
+    /// The files taken whole from their word caches (file, steps): not written again.
+    from_cache: Vec<(u32, u32)>,
 }
 
 /// Work that brings the index closer to its history: index slots `range`. Owns what it
 /// needs, so it runs on any thread while the history changes.
 pub struct IndexJob {
     range: Range<u32>,
+    /// The range starts another file's steps: a new segment.
+    fresh: bool,
     batch: RecordBatch,
     marks: Vec<(u32, u32, RecordKey)>,
     /// The runs to index again, and the records of their slots below `range`.
@@ -71,6 +81,7 @@ pub struct IndexJob {
 /// What a job made: the index of its slots, to [`TextIndex::add`].
 pub struct IndexPart {
     range: Range<u32>,
+    fresh: bool,
     builder: Builder,
     unreadable: u64,
     marks: Vec<(u32, u32, RecordKey)>,
@@ -117,8 +128,12 @@ impl TextIndex {
         if self.covered >= total {
             return None;
         }
-        let room = SEGMENT_SLOTS - self.open.as_ref().map_or(0, |b| b.len);
-        let range = self.covered..total.min(self.covered + room);
+        let fresh = starts_file(history, self.covered);
+        let room = match fresh {
+            true => SEGMENT_SLOTS,
+            false => SEGMENT_SLOTS - self.open.as_ref().map_or(0, |b| b.len),
+        };
+        let range = job_range(history, self.covered, room);
         let (marks, moved) = self.marks_for(history, range.clone());
         let patch = (!moved.is_empty()).then(|| {
             let mut runs = self.patched_runs.clone();
@@ -136,6 +151,7 @@ impl TextIndex {
         Some(IndexJob {
             batch: history.record_batch_in_order(range.clone()),
             range,
+            fresh,
             marks,
             patch,
         })
@@ -198,6 +214,10 @@ impl TextIndex {
             self.patched = slots;
         }
         let open = match self.open.take() {
+            Some(open) if part.fresh => {
+                self.sealed.push(open.seal());
+                part.builder
+            }
             Some(mut open) => {
                 open.append(part.builder);
                 open
@@ -301,7 +321,7 @@ impl TextIndex {
             return jobs;
         }
         while jobs.len() < max && end < total {
-            let range = end..total.min(end + SEGMENT_SLOTS);
+            let range = job_range(history, end, SEGMENT_SLOTS);
             let (marks, moved) = self.marks_for(history, range.clone());
             if !moved.is_empty() {
                 break;
@@ -309,12 +329,71 @@ impl TextIndex {
             end = range.end;
             jobs.push(IndexJob {
                 batch: history.record_batch_in_order(range.clone()),
+                fresh: starts_file(history, range.start),
                 range,
                 marks,
                 patch: None,
             });
         }
         jobs
+    }
+
+    /// The index that the word caches in `dir` (see [`cache`]) hold for the first steps
+    /// of `history`, as far as they go (empty without caches); [`TextIndex::update`]
+    /// indexes the rest. The steps whose cached words are not those of the step now in
+    /// their slot have their runs indexed again here (`progress` counts those steps).
+    /// `Ok(None)` when cancelled.
+    pub fn from_cache(
+        dir: &Path,
+        min_bytes: u64,
+        history: &History,
+        cancel: &Cancel,
+        progress: &AtomicU64,
+    ) -> Result<Option<TextIndex>, Error> {
+        let loaded = cache::load(dir, min_bytes, history);
+        let mut index = TextIndex {
+            sealed: loaded.segments,
+            covered: loaded.covered,
+            from_cache: loaded.files,
+            ..TextIndex::default()
+        };
+        for (run, count, key) in index.marks_for(history, 0..index.covered).0 {
+            if index.marks.len() <= run as usize {
+                index.marks.resize(run as usize + 1, (0, None));
+            }
+            index.marks[run as usize] = (count, Some(key));
+        }
+        if !loaded.stale.is_empty() {
+            let runs = history.runs_of_slots(&loaded.stale);
+            let covered = index.covered;
+            let mut slots: Vec<u32> = (runs.iter())
+                .flat_map(|&r| history.run(r as usize).slot_ranges().flatten())
+                .filter(|&s| s < covered)
+                .collect();
+            slots.sort_unstable();
+            let batch = history.record_batch_in_order(slots);
+            let Some((mut patch, unreadable)) = index_records(&batch, 0, cancel, progress)? else {
+                return Ok(None);
+            };
+            index.patched = batch.slots().collect();
+            patch.len = index.patched.iter().max().map_or(0, |&m| m + 1);
+            index.patch = Some(patch);
+            index.patched_runs = runs;
+            index.unreadable += unreadable;
+        }
+        Ok(Some(index))
+    }
+
+    /// Writes the word cache (see [`cache`]) of each file of `history` whose steps the
+    /// index covers in segments of their own, unless its cache already holds them. A
+    /// cache that cannot be written only means indexing next time.
+    pub fn store_cache(&self, dir: &Path, min_bytes: u64, history: &History) {
+        cache::store(dir, min_bytes, history, self, &self.from_cache);
+    }
+
+    /// Steps taken from the word caches when the index was made ([`TextIndex::from_cache`]).
+    pub fn cached(&self) -> u32 {
+        self.from_cache.iter().map(|f| f.1).sum()
     }
 
     pub fn stats(&self) -> TextIndexStats {
@@ -402,6 +481,31 @@ pub(crate) fn unit_specs(units: &[Unit], matcher: &Matcher) -> Vec<WordSpec> {
         .collect()
 }
 
+/// Whether `slot` starts the steps of another file than the slot before, and the two
+/// files' words are to be kept apart (the history is cached, and either file is large
+/// enough to have a word cache).
+fn starts_file(history: &History, slot: u32) -> bool {
+    let Some((_, min_bytes)) = history.cache() else {
+        return false;
+    };
+    if slot == 0 || slot as usize >= history.step_count() {
+        return false;
+    }
+    let (before, after) = (history.slot_file(slot - 1), history.slot_file(slot));
+    let large = |file: u32| history.files()[file as usize].consumed >= min_bytes;
+    before != after && (large(before) || large(after))
+}
+
+/// The slots of the next job from `start`: up to `room`, and no further than the end of
+/// a file whose words are kept apart ([`starts_file`]).
+fn job_range(history: &History, start: u32, room: u32) -> Range<u32> {
+    let end = (history.step_count() as u32).min(start.saturating_add(room));
+    let cut = (history.file_spans(start..end).iter())
+        .map(|(_, span)| span.end)
+        .find(|&e| e < end && starts_file(history, e));
+    start..cut.unwrap_or(end)
+}
+
 /// Where the text of steps is searched: the word index, or a scan of the records
 /// ([`super::super::scan::ScanText`]). Both give the same candidates and scores.
 pub trait TextSource: Sync {
@@ -464,6 +568,7 @@ impl IndexJob {
         };
         Ok(Some(IndexPart {
             range: self.range,
+            fresh: self.fresh,
             builder,
             unreadable,
             marks: self.marks,

@@ -176,6 +176,11 @@ impl Builder {
     }
 
     pub(super) fn seal(self) -> Segment {
+        self.sealed_copy()
+    }
+
+    /// The sealed form of the segment so far, the builder left as it is.
+    pub(super) fn sealed_copy(&self) -> Segment {
         let mut order: Vec<(&str, u32)> = self.ids.iter().map(|(w, &id)| (&**w, id)).collect();
         order.sort_unstable();
         let dense_min = (self.len / DENSE_DIVISOR).max(64);
@@ -465,6 +470,39 @@ pub(super) fn segment_candidates<'s>(
             .filter(|(_, &s)| s > 0)
             .for_each(|(o, &s)| emit(o as u32, s)),
     }
+}
+
+/// Whether `bytes` is a whole slot list (see [`ListIter`]) of increasing offsets below
+/// `len`: what a list read from a cache must be before it is used.
+pub(super) fn checked_list(bytes: &[u8], len: u32) -> bool {
+    let mut at = 0;
+    let mut prev = 0u64;
+    let mut first = true;
+    while at < bytes.len() {
+        let mut delta = 0u64;
+        let mut shift = 0;
+        loop {
+            let Some(&b) = bytes.get(at) else {
+                return false;
+            };
+            at += 1;
+            if shift > 28 {
+                return false;
+            }
+            delta |= u64::from(b & 0x7F) << shift;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let value = if first { delta } else { prev + delta };
+        if value >= u64::from(len) || (!first && delta == 0) {
+            return false;
+        }
+        first = false;
+        prev = value;
+    }
+    true
 }
 
 #[cfg(test)]
