@@ -79,6 +79,13 @@ impl History {
         RecordKey(s.loc, s.seq)
     }
 
+    /// Where the record of the step in `slot` starts: its file (index in
+    /// [`History::files`]) and byte offset (what a [`super::LineScan`] reports).
+    pub fn slot_place(&self, slot: u32) -> (u32, u64) {
+        let s = &self.steps[slot as usize];
+        (s.file() as u32, s.offset())
+    }
+
     /// Prepares reading the records of `slots` (any order, duplicates allowed) in file
     /// and offset order. The batch owns what it needs, so it can be read on another
     /// thread while the history changes.

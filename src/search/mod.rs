@@ -15,6 +15,7 @@
 //! go to the most recent.
 
 mod engine;
+pub mod fused;
 pub mod matcher;
 pub mod query;
 pub mod scan;
@@ -24,6 +25,7 @@ pub mod tokens;
 
 use crate::index::History;
 use crate::work::Cancel;
+pub use fused::{FusedText, QueryLineScan, ScanReports};
 pub use query::{Query, QueryError};
 pub use scan::ScanText;
 pub use session::{Session, SessionError};

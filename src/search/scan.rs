@@ -45,13 +45,21 @@ impl ScanText {
     /// in the native format (a record of another format holds several steps, whose text
     /// is not the record's bytes).
     pub fn new(history: &History, threads: usize) -> Option<ScanText> {
+        ScanText::of_slots(history, 0..history.step_count() as u32, threads)
+    }
+
+    /// A scan of the steps in `slots` (the other steps' text is searched elsewhere).
+    pub fn of_slots(
+        history: &History,
+        slots: impl IntoIterator<Item = u32>,
+        threads: usize,
+    ) -> Option<ScanText> {
         if history.files().iter().any(|f| f.format != Format::Native) {
             return None;
         }
-        let total = history.step_count() as u32;
         Some(ScanText {
-            parts: history.record_batch(0..total).split(threads.clamp(1, 64)),
-            covered: total,
+            parts: history.record_batch(slots).split(threads.clamp(1, 64)),
+            covered: history.step_count() as u32,
         })
     }
 }
@@ -69,23 +77,15 @@ impl TextSource for ScanText {
         cancel: &Cancel,
         each: &mut dyn FnMut(u32, u32),
     ) -> Option<()> {
-        let specs = super::text_index::unit_specs(units, matcher);
-        if specs.is_empty() {
+        let test = LineTest::new(units, matcher);
+        if test.finds_nothing() {
             return Some(());
         }
-        // Words of one character are never indexed: such a query word finds nothing.
-        if specs
-            .iter()
-            .any(|s| s.exact_only && s.word.chars().nth(1).is_none())
-        {
-            return Some(());
-        }
-        let tests: Vec<ByteTest> = specs.iter().map(ByteTest::new).collect();
         let results: Vec<Option<Vec<(u32, u32)>>> = std::thread::scope(|scope| {
             let workers: Vec<_> = self
                 .parts
                 .iter()
-                .map(|batch| scope.spawn(|| scan_batch(batch, &specs, &tests, cancel)))
+                .map(|batch| scope.spawn(|| scan_batch(batch, &test, cancel)))
                 .collect();
             workers
                 .into_iter()
@@ -103,29 +103,103 @@ impl TextSource for ScanText {
 
 /// Scans one batch: the slots whose words match every spec, with the summed scores.
 /// `None` when cancelled (or a file could not be read: the caller falls back).
-fn scan_batch(
-    batch: &RecordBatch,
-    specs: &[WordSpec],
-    tests: &[ByteTest],
-    cancel: &Cancel,
-) -> Option<Vec<(u32, u32)>> {
-    let matcher = Matcher::default();
-    let mut words = Words::default();
-    let mut scratch = String::new();
-    let mut best = vec![0u32; specs.len()];
-    // Fuzzy scores of the words met so far, per query word.
-    let mut known: Vec<FxHashMap<Box<str>, Option<u32>>> = vec![FxHashMap::default(); specs.len()];
+fn scan_batch(batch: &RecordBatch, test: &LineTest, cancel: &Cancel) -> Option<Vec<(u32, u32)>> {
+    let mut scorer = LineScorer::new(test);
     let mut found = Vec::new();
     let done = batch.read(cancel, |record| {
-        let bytes = record.bytes;
-        if !(needs_words(bytes) || tests.iter().all(|t| t.possible(bytes))) {
-            return;
+        if let Some(score) = scorer.score(test, record.bytes) {
+            found.push((record.slot, score));
         }
-        let Ok(line) = std::str::from_utf8(bytes) else {
-            return;
-        };
+    });
+    done.ok().filter(|&d| d).map(|_| found)
+}
+
+/// What a line must pass to match a query's words: a byte test per word, then the
+/// line's words scored as the word index would.
+#[derive(Clone)]
+pub(super) struct LineTest {
+    specs: Vec<WordSpec>,
+    tests: Vec<ByteTest>,
+}
+
+impl LineTest {
+    pub(super) fn new(units: &[Unit], matcher: &Matcher) -> LineTest {
+        let specs = super::text_index::unit_specs(units, matcher);
+        let tests = specs.iter().map(ByteTest::new).collect();
+        LineTest { specs, tests }
+    }
+
+    /// No line matches: no words, or a word of one character matched exactly (such
+    /// words are never indexed).
+    pub(super) fn finds_nothing(&self) -> bool {
+        self.specs.is_empty()
+            || self
+                .specs
+                .iter()
+                .any(|s| s.exact_only && s.word.chars().nth(1).is_none())
+    }
+
+    /// Whether these are the tests of `units` (the same words, matched the same way).
+    pub(super) fn is_for(&self, units: &[Unit], matcher: &Matcher) -> bool {
+        let key = |s: &WordSpec| (s.word.clone(), s.exact_only, s.fuzzy);
+        let theirs = super::text_index::unit_specs(units, matcher);
+        theirs.iter().map(key).eq(self.specs.iter().map(key))
+    }
+
+    /// A literal every matching line holds (ASCII case ignored) unless it
+    /// [`needs_words`]: lines can be found by it, not tested one by one.
+    pub(super) fn literal(&self) -> Option<&AhoCorasick> {
+        self.tests.iter().find_map(|t| match t {
+            ByteTest::Literal(finder) => Some(finder),
+            _ => None,
+        })
+    }
+
+    /// Whether a line with these bytes could match (then its words are scored).
+    fn possible(&self, bytes: &[u8]) -> bool {
+        needs_words(bytes) || self.tests.iter().all(|t| t.possible(bytes))
+    }
+}
+
+/// Scores lines' words against a [`LineTest`]; keeps scratch space and the fuzzy
+/// scores of the words met so far (one per thread).
+pub(super) struct LineScorer {
+    matcher: Matcher,
+    words: Words,
+    scratch: String,
+    best: Vec<u32>,
+    /// Fuzzy scores of the words met so far, per query word.
+    known: Vec<FxHashMap<Box<str>, Option<u32>>>,
+}
+
+impl LineScorer {
+    pub(super) fn new(test: &LineTest) -> LineScorer {
+        LineScorer {
+            matcher: Matcher::default(),
+            words: Words::default(),
+            scratch: String::new(),
+            best: vec![0; test.specs.len()],
+            known: vec![FxHashMap::default(); test.specs.len()],
+        }
+    }
+
+    /// The line's score (the sum of each query word's best match), or `None` when some
+    /// query word matches none of its words.
+    pub(super) fn score(&mut self, test: &LineTest, bytes: &[u8]) -> Option<u32> {
+        if !test.possible(bytes) {
+            return None;
+        }
+        let line = std::str::from_utf8(bytes).ok()?;
+        let LineScorer {
+            matcher,
+            words,
+            scratch,
+            best,
+            known,
+        } = self;
+        let specs = &test.specs;
         best.iter_mut().for_each(|b| *b = 0);
-        raw_record_text(line, &mut scratch, &mut |text| {
+        raw_record_text(line, scratch, &mut |text| {
             words.each(text, true, &mut |w| {
                 for (i, spec) in specs.iter().enumerate() {
                     let score = if w.starts_with(spec.word.as_str()) || spec.exact_only {
@@ -153,29 +227,41 @@ fn scan_batch(
                 }
             })
         });
-        if !best.contains(&0) {
-            found.push((record.slot, best.iter().sum()));
+        (!best.contains(&0)).then(|| best.iter().sum())
+    }
+}
+
+/// Where the first escape or character at or after `from` is that makes its line
+/// [`needs_words`] (lines start after a newline: escapes never span one).
+pub(super) fn next_needing_words(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    let lowering = |end: usize| {
+        memchr::memchr2_iter(
+            ASCII_LOWERING[0][0],
+            ASCII_LOWERING[1][0],
+            &bytes[from..end],
+        )
+        .map(|i| from + i)
+        .find(|&i| ASCII_LOWERING.iter().any(|c| bytes[i..].starts_with(c)))
+    };
+    while let Some(k) = memchr::memchr(b'\\', &bytes[at..]) {
+        let i = at + k;
+        match bytes.get(i + 1) {
+            Some(b'\\' | b'"' | b'/' | b'n' | b't' | b'r' | b'b' | b'f') => at = i + 2,
+            _ => return Some(lowering(i).unwrap_or(i)),
         }
-    });
-    done.ok().filter(|&d| d).map(|_| found)
+    }
+    lowering(bytes.len())
 }
 
 /// Whether the bytes may decode to letters they do not show: a `\u` escape, a broken
 /// escape, or a character that lowercases to an ASCII letter.
 fn needs_words(bytes: &[u8]) -> bool {
-    let mut at = 0;
-    while let Some(k) = memchr::memchr(b'\\', &bytes[at..]) {
-        let i = at + k;
-        match bytes.get(i + 1) {
-            Some(b'\\' | b'"' | b'/' | b'n' | b't' | b'r' | b'b' | b'f') => at = i + 2,
-            _ => return true,
-        }
-    }
-    memchr::memchr2_iter(ASCII_LOWERING[0][0], ASCII_LOWERING[1][0], bytes)
-        .any(|i| ASCII_LOWERING.iter().any(|c| bytes[i..].starts_with(c)))
+    next_needing_words(bytes, 0).is_some()
 }
 
 /// A byte test that every line holding a match of one query word passes.
+#[derive(Clone)]
 enum ByteTest {
     /// The word's letters, ASCII case ignored.
     Literal(AhoCorasick),
