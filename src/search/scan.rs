@@ -154,11 +154,6 @@ impl LineTest {
             _ => None,
         })
     }
-
-    /// Whether a line with these bytes could match (then its words are scored).
-    fn possible(&self, bytes: &[u8]) -> bool {
-        needs_words(bytes) || self.tests.iter().all(|t| t.possible(bytes))
-    }
 }
 
 /// Scores lines' words against a [`LineTest`]; keeps scratch space and the fuzzy
@@ -186,7 +181,8 @@ impl LineScorer {
     /// The line's score (the sum of each query word's best match), or `None` when some
     /// query word matches none of its words.
     pub(super) fn score(&mut self, test: &LineTest, bytes: &[u8]) -> Option<u32> {
-        if !test.possible(bytes) {
+        let escaped = needs_words(bytes);
+        if !escaped && !test.tests.iter().all(|t| t.possible(bytes)) {
             return None;
         }
         let line = std::str::from_utf8(bytes).ok()?;
@@ -199,36 +195,54 @@ impl LineScorer {
         } = self;
         let specs = &test.specs;
         best.iter_mut().for_each(|b| *b = 0);
-        raw_record_text(line, scratch, &mut |text| {
-            words.each(text, true, &mut |w| {
-                for (i, spec) in specs.iter().enumerate() {
-                    let score = if w.starts_with(spec.word.as_str()) || spec.exact_only {
-                        matcher.score_word(spec, w)
-                    } else if Matcher::fuzzy_possible(spec, w) {
-                        // The fuzzy matcher is costly: each word is asked once.
-                        let seen = &mut known[i];
-                        match seen.get(w) {
-                            Some(&score) => score,
-                            None => {
-                                if seen.len() >= MAX_KNOWN_WORDS {
-                                    seen.clear();
-                                }
-                                let score = matcher.score_word(spec, w);
-                                seen.insert(w.into(), score);
-                                score
-                            }
-                        }
-                    } else {
-                        None
-                    };
-                    if let Some(score) = score {
-                        best[i] = best[i].max(score);
-                    }
+        let mut score = |i: usize, w: &str| {
+            if let Some(score) = word_score(matcher, &specs[i], &mut known[i], w) {
+                best[i] = best[i].max(score);
+            }
+        };
+        if escaped || test.tests.iter().any(|t| matches!(t, ByteTest::Any)) {
+            // Every word is asked.
+            raw_record_text(line, scratch, &mut |text| {
+                words.each(text, true, &mut |w| {
+                    (0..specs.len()).for_each(|i| score(i, w))
+                })
+            });
+        } else {
+            // Each query word is asked only about the words of the runs that could hold
+            // a match (a word never spans runs): most of a long text is never cut.
+            raw_record_text(line, scratch, &mut |text| {
+                for (i, t) in test.tests.iter().enumerate() {
+                    t.each_run(text, &mut |run| words.each(run, true, &mut |w| score(i, w)));
                 }
-            })
-        });
+            });
+        }
         (!best.contains(&0)).then(|| best.iter().sum())
     }
+}
+
+/// The score of the line's word `w` for one query word, or `None`.
+fn word_score(
+    matcher: &Matcher,
+    spec: &WordSpec,
+    known: &mut FxHashMap<Box<str>, Option<u32>>,
+    w: &str,
+) -> Option<u32> {
+    if w.starts_with(spec.word.as_str()) || spec.exact_only {
+        return matcher.score_word(spec, w);
+    }
+    if !Matcher::fuzzy_possible(spec, w) {
+        return None;
+    }
+    // The fuzzy matcher is costly: each word is asked once.
+    if let Some(&score) = known.get(w) {
+        return score;
+    }
+    if known.len() >= MAX_KNOWN_WORDS {
+        known.clear();
+    }
+    let score = matcher.score_word(spec, w);
+    known.insert(w.into(), score);
+    score
 }
 
 /// Where the first escape or character at or after `from` is that makes its line
@@ -294,8 +308,42 @@ impl ByteTest {
     fn possible(&self, bytes: &[u8]) -> bool {
         match self {
             ByteTest::Literal(finder) => finder.is_match(bytes),
-            ByteTest::InOrder { word, anchor } => in_order_in_a_run(bytes, word, *anchor),
+            ByteTest::InOrder { word, anchor } => {
+                let mut found = false;
+                runs_in_order(bytes, word, *anchor, is_run_byte, &mut |_| {
+                    found = true;
+                    false
+                });
+                found
+            }
             ByteTest::Any => true,
+        }
+    }
+
+    /// Calls `each` with every run of word characters of decoded `text` (no escapes)
+    /// that could hold a word matching the query word. Not for [`ByteTest::Any`].
+    fn each_run(&self, text: &str, each: &mut impl FnMut(&str)) {
+        let bytes = text.as_bytes();
+        match self {
+            ByteTest::Literal(finder) => {
+                // The literal is word characters: it lies inside one run.
+                let mut done = 0;
+                for m in finder.find_iter(bytes) {
+                    if m.start() < done {
+                        continue;
+                    }
+                    let (start, end) = run_around(bytes, m.start(), is_text_run_byte);
+                    each(&text[start..end]);
+                    done = end;
+                }
+            }
+            ByteTest::InOrder { word, anchor } => {
+                runs_in_order(bytes, word, *anchor, is_text_run_byte, &mut |run| {
+                    each(&text[run]);
+                    true
+                });
+            }
+            ByteTest::Any => {}
         }
     }
 }
@@ -318,30 +366,51 @@ fn is_run_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'\\' || b >= 0x80
 }
 
-/// Whether some run of word bytes in `bytes` holds `word` (lowercase ASCII) in order,
-/// ASCII case ignored.
-fn in_order_in_a_run(bytes: &[u8], word: &[u8], anchor: u8) -> bool {
+/// A byte of a run of word characters in decoded text: a word byte, or a byte of a
+/// character outside ASCII (runs are cut at ASCII bytes only, so on char boundaries).
+#[inline]
+fn is_text_run_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// The bounds of the run of bytes passing `is_run` around `at`.
+fn run_around(bytes: &[u8], at: usize, is_run: fn(u8) -> bool) -> (usize, usize) {
+    let start = bytes[..at]
+        .iter()
+        .rposition(|&b| !is_run(b))
+        .map_or(0, |p| p + 1);
+    let end = bytes[at..]
+        .iter()
+        .position(|&b| !is_run(b))
+        .map_or(bytes.len(), |p| at + p);
+    (start, end)
+}
+
+/// Calls `each` with every run of bytes passing `is_run` in `bytes` that holds `word`
+/// (lowercase ASCII) in order, ASCII case ignored, until it returns `false`.
+fn runs_in_order(
+    bytes: &[u8],
+    word: &[u8],
+    anchor: u8,
+    is_run: fn(u8) -> bool,
+    each: &mut dyn FnMut(std::ops::Range<usize>) -> bool,
+) {
     let upper = anchor.to_ascii_uppercase();
     let mut from = 0;
     while let Some(k) = memchr::memchr2(anchor, upper, &bytes[from..]) {
         let at = from + k;
-        let start = bytes[..at]
-            .iter()
-            .rposition(|&b| !is_run_byte(b))
-            .map_or(0, |p| p + 1);
-        let end = bytes[at..]
-            .iter()
-            .position(|&b| !is_run_byte(b))
-            .map_or(bytes.len(), |p| at + p);
-        if end - start >= word.len() && holds_in_order(&bytes[start..end], word) {
-            return true;
+        let (start, end) = run_around(bytes, at, is_run);
+        if end - start >= word.len()
+            && holds_in_order(&bytes[start..end], word)
+            && !each(start..end)
+        {
+            return;
         }
         from = end.max(at + 1);
         if from >= bytes.len() {
             break;
         }
     }
-    false
 }
 
 fn holds_in_order(run: &[u8], word: &[u8]) -> bool {
@@ -387,10 +456,29 @@ mod tests {
 
     #[test]
     fn letters_in_order_must_be_inside_one_run() {
-        assert!(in_order_in_a_run(b"x Refund y", b"refnd", b'f'));
-        assert!(in_order_in_a_run(b"a\\nREFUND", b"refnd", b'f'));
-        assert!(!in_order_in_a_run(b"re fund", b"refnd", b'f'));
-        assert!(!in_order_in_a_run(b"refun", b"refnd", b'f'));
-        assert!(!in_order_in_a_run(b"", b"refnd", b'f'));
+        let test = ByteTest::InOrder {
+            word: b"refnd".to_vec(),
+            anchor: b'f',
+        };
+        assert!(test.possible(b"x Refund y"));
+        assert!(test.possible(b"a\\nREFUND"));
+        assert!(!test.possible(b"re fund"));
+        assert!(!test.possible(b"refun"));
+        assert!(!test.possible(b""));
+        let mut runs = Vec::new();
+        test.each_run("a refund, re fund; caf\u{e9}_ReFuNd x", &mut |r| {
+            runs.push(r.to_owned())
+        });
+        assert_eq!(runs, ["refund", "caf\u{e9}_ReFuNd"]);
+    }
+
+    #[test]
+    fn a_literal_is_looked_for_in_the_runs_that_hold_it() {
+        let test = ByteTest::new(&Matcher::default().spec("refund", true));
+        let mut runs = Vec::new();
+        test.each_run("REFUND issue_refund refundrefund x-refund", &mut |r| {
+            runs.push(r.to_owned())
+        });
+        assert_eq!(runs, ["REFUND", "issue_refund", "refundrefund", "refund"]);
     }
 }
