@@ -7,12 +7,11 @@
 
 use std::sync::Mutex;
 
-use aho_corasick::AhoCorasick;
 use memchr::{memchr, memrchr};
 use rustc_hash::FxHashMap;
 
 use super::matcher::{Matcher, Unit};
-use super::scan::{next_needing_words, LineScorer, LineTest, ScanText};
+use super::scan::{next_needing_words, LineScorer, LineTest, Literal, ScanText};
 use super::text_index::TextSource;
 use super::Query;
 use crate::index::{History, LineScan, ScannedLines};
@@ -72,8 +71,8 @@ impl LineScan for QueryLineScan {
 /// Calls `each_line` with the bounds of every line that holds `literal` or needs its
 /// words cut (see [`next_needing_words`]), in order: the chunk is searched as a whole,
 /// not line by line.
-fn lines_holding(lines: &[u8], literal: &AhoCorasick, each_line: &mut dyn FnMut(usize, usize)) {
-    let find = |from: usize| literal.find(&lines[from..]).map(|m| from + m.start());
+fn lines_holding(lines: &[u8], literal: &Literal, each_line: &mut dyn FnMut(usize, usize)) {
+    let find = |from: usize| literal.find(lines, from);
     let mut hit = find(0);
     let mut escape = next_needing_words(lines, 0);
     loop {

@@ -17,7 +17,6 @@
 //! letters (the Kelvin sign to `k`, `İ` to `i` and a dot): a line holding one is cut too.
 //! Query words with characters outside ASCII have no byte test: every line is cut.
 
-use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
 use super::matcher::{Matcher, Unit, WordSpec};
@@ -148,7 +147,7 @@ impl LineTest {
 
     /// A literal every matching line holds (ASCII case ignored) unless it
     /// [`needs_words`]: lines can be found by it, not tested one by one.
-    pub(super) fn literal(&self) -> Option<&AhoCorasick> {
+    pub(super) fn literal(&self) -> Option<&Literal> {
         self.tests.iter().find_map(|t| match t {
             ByteTest::Literal(finder) => Some(finder),
             _ => None,
@@ -278,7 +277,7 @@ fn needs_words(bytes: &[u8]) -> bool {
 #[derive(Clone)]
 enum ByteTest {
     /// The word's letters, ASCII case ignored.
-    Literal(AhoCorasick),
+    Literal(Literal),
     /// A run of word bytes holding the word's letters in order; `anchor`: the rarest
     /// of them, looked for first.
     InOrder { word: Vec<u8>, anchor: u8 },
@@ -299,15 +298,15 @@ impl ByteTest {
                 anchor,
             };
         }
-        AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build([word])
-            .map_or(ByteTest::Any, ByteTest::Literal)
+        match word {
+            [] => ByteTest::Any,
+            _ => ByteTest::Literal(Literal::new(word)),
+        }
     }
 
     fn possible(&self, bytes: &[u8]) -> bool {
         match self {
-            ByteTest::Literal(finder) => finder.is_match(bytes),
+            ByteTest::Literal(literal) => literal.find(bytes, 0).is_some(),
             ByteTest::InOrder { word, anchor } => {
                 let mut found = false;
                 runs_in_order(bytes, word, *anchor, is_run_byte, &mut |_| {
@@ -325,16 +324,13 @@ impl ByteTest {
     fn each_run(&self, text: &str, each: &mut impl FnMut(&str)) {
         let bytes = text.as_bytes();
         match self {
-            ByteTest::Literal(finder) => {
+            ByteTest::Literal(literal) => {
                 // The literal is word characters: it lies inside one run.
-                let mut done = 0;
-                for m in finder.find_iter(bytes) {
-                    if m.start() < done {
-                        continue;
-                    }
-                    let (start, end) = run_around(bytes, m.start(), is_text_run_byte);
+                let mut from = 0;
+                while let Some(at) = literal.find(bytes, from) {
+                    let (start, end) = run_around(bytes, at, is_text_run_byte);
                     each(&text[start..end]);
-                    done = end;
+                    from = end;
                 }
             }
             ByteTest::InOrder { word, anchor } => {
@@ -345,6 +341,45 @@ impl ByteTest {
             }
             ByteTest::Any => {}
         }
+    }
+}
+
+/// A word (ASCII) found with ASCII case ignored: its rarest byte is looked for (in both
+/// cases), then the rest compared.
+#[derive(Clone)]
+pub(super) struct Literal {
+    word: Vec<u8>,
+    /// Where the rarest byte is in `word`.
+    anchor_at: usize,
+}
+
+impl Literal {
+    /// `word`: not empty.
+    fn new(word: &[u8]) -> Literal {
+        let word = word.to_ascii_lowercase();
+        let anchor_at = (0..word.len())
+            .min_by_key(|&i| commonness(word[i]))
+            .unwrap_or(0);
+        Literal { word, anchor_at }
+    }
+
+    /// Where the first match at or after `from` starts.
+    pub(super) fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
+        let anchor = self.word[self.anchor_at];
+        let upper = anchor.to_ascii_uppercase();
+        let len = self.word.len();
+        let mut at = from + self.anchor_at;
+        while at < hay.len() {
+            let start = at + memchr::memchr2(anchor, upper, &hay[at..])? - self.anchor_at;
+            if hay
+                .get(start..start + len)
+                .is_some_and(|w| w.eq_ignore_ascii_case(&self.word))
+            {
+                return Some(start);
+            }
+            at = start + self.anchor_at + 1;
+        }
+        None
     }
 }
 
@@ -470,6 +505,18 @@ mod tests {
             runs.push(r.to_owned())
         });
         assert_eq!(runs, ["refund", "caf\u{e9}_ReFuNd"]);
+    }
+
+    #[test]
+    fn a_literal_is_found_with_ascii_case_ignored() {
+        let literal = Literal::new(b"refund");
+        assert_eq!(literal.find(b"rerefund", 0), Some(2));
+        assert_eq!(literal.find(b"x ReFUND", 0), Some(2));
+        assert_eq!(literal.find(b"refund refund", 1), Some(7));
+        assert_eq!(literal.find(b"refun", 0), None);
+        assert_eq!(literal.find(b"fund", 0), None);
+        let digits = Literal::new(b"4242");
+        assert_eq!(digits.find(b"x 424 4242", 0), Some(6));
     }
 
     #[test]
