@@ -319,7 +319,7 @@ fn load_fused(paths: &[PathBuf], query: &Query, cache: Option<&Path>) -> (Histor
         }
     }
     history.settle();
-    let text = FusedText::new(&history, &scan, &reports, 2).expect("native files");
+    let text = FusedText::new(&history, &scan, &mut reports, 2).expect("native files");
     (history, text)
 }
 
@@ -401,4 +401,7 @@ fn the_fused_scan_reads_lines_as_the_parser_does_byte_order_mark_and_crlf() {
         std::fs::write(path, crlf).unwrap();
     }
     assert_eq!(assert_fused_same(&paths, None), 0);
+    // Read again after a load from the index cache.
+    let cache = dir.path().join("cache");
+    assert_eq!(assert_fused_same(&paths, Some(&cache)), QUERIES.len() - 1);
 }

@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let fused = line_scan
         .as_deref()
-        .and_then(|scan| FusedText::new(&history, scan, &reports, threads));
+        .and_then(|scan| FusedText::new(&history, scan, &mut reports, threads));
     if !args.json {
         super::report_problems(&history, 5);
     }

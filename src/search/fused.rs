@@ -1,10 +1,16 @@
 //! A one-shot search that reads the files once: the query's line test ([`LineTest`])
 //! runs inside the load, on each chunk while its bytes are in memory ([`QueryLineScan`],
 //! a [`LineScan`] for [`crate::index::LoadOptions::line_scan`]), and what it found is
-//! mapped to slots once the history is settled ([`FusedText`]). Lines the load did not
-//! scan (batches read back from the index cache) are scanned from the files afterwards,
-//! as [`ScanText`] does. Candidates and scores are those of the word index.
+//! mapped to slots once the history is settled ([`FusedText`]). The bytes the load did
+//! not scan (batches read back from the index cache) are read and scanned the same way
+//! afterwards, in large blocks ([`ScanReports::scan_the_rest`]); the records of
+//! compressed files among them are scanned as [`ScanText`] does. Candidates and scores
+//! are those of the word index.
 
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
 use memchr::{memchr, memrchr};
@@ -103,8 +109,10 @@ pub struct FusedText {
     test: LineTest,
     /// Slots that matched, with their scores.
     found: Vec<(u32, u32)>,
-    /// The slots the load did not scan.
+    /// The slots whose bytes were not scanned (compressed files the cache had).
     rest: Option<ScanText>,
+    /// Some bytes were read again after the load (the cache had them).
+    read_after_load: bool,
     covered: u32,
 }
 
@@ -126,6 +134,85 @@ impl ScanReports {
         found.extend(scanned.found);
     }
 
+    /// Reads and scans, on `threads` threads, the bytes of each plain file that the load
+    /// read but did not scan (they came from the index cache). Returns whether there
+    /// were any.
+    pub fn scan_the_rest(
+        &mut self,
+        history: &History,
+        scan: &QueryLineScan,
+        threads: usize,
+    ) -> bool {
+        let mut gaps = Vec::new();
+        for (file, info) in history.files().iter().enumerate() {
+            let path = info.path.as_path();
+            if crate::source::is_compressed(path) || crate::source::is_stream(path) {
+                continue;
+            }
+            let ranges = self.files.get(&(file as u32)).map_or(&[][..], |(r, _)| r);
+            let mut at = 0;
+            for r in ranges {
+                if r.start > at {
+                    gaps.push((file as u32, path, at..r.start));
+                }
+                at = at.max(r.end);
+            }
+            if at < info.consumed {
+                gaps.push((file as u32, path, at..info.consumed));
+            }
+        }
+        if gaps.is_empty() {
+            return false;
+        }
+        let (blocks_tx, blocks_rx) = sync_channel::<ScannedBlock>(threads * 2);
+        let blocks_rx = Mutex::new(blocks_rx);
+        let found: Vec<Vec<(u32, u64, u32)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut found = Vec::new();
+                        let mut lines = Vec::new();
+                        loop {
+                            let next = blocks_rx.lock().map(|rx| rx.recv());
+                            let Ok(Ok(block)) = next else { break };
+                            lines.clear();
+                            scan.scan(&block.bytes, block.base, &mut lines);
+                            found.extend(lines.iter().map(|&(at, score)| (block.file, at, score)));
+                        }
+                        found
+                    })
+                })
+                .collect();
+            for (file, path, range) in &gaps {
+                // A file that cannot be read now keeps its gap: its records are
+                // scanned one by one (and their reading fails the same way).
+                if read_blocks(path, range.clone(), &mut |base, bytes| {
+                    blocks_tx
+                        .send(ScannedBlock {
+                            file: *file,
+                            base,
+                            bytes,
+                        })
+                        .is_ok()
+                })
+                .is_ok()
+                {
+                    let (ranges, _) = self.files.entry(*file).or_default();
+                    ranges.push(range.clone());
+                }
+            }
+            drop(blocks_tx);
+            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+        });
+        for (file, at, score) in found.into_iter().flatten() {
+            self.files.entry(file).or_default().1.insert(at, score);
+        }
+        for (ranges, _) in self.files.values_mut() {
+            ranges.sort_by_key(|r| r.start);
+        }
+        true
+    }
+
     fn scanned(&self, file: u32, offset: u64) -> Option<&FxHashMap<u64, u32>> {
         let (ranges, found) = self.files.get(&file)?;
         let i = ranges.partition_point(|r| r.end <= offset);
@@ -136,6 +223,59 @@ impl ScanReports {
     }
 }
 
+/// Bytes of whole lines of a file, starting at `base`.
+struct ScannedBlock {
+    file: u32,
+    base: u64,
+    bytes: Vec<u8>,
+}
+
+/// Bytes read per block when the rest is scanned.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Reads `range` of the file at `path` (whole lines) in blocks that end on a line
+/// boundary, handing each to `each` with its offset, until `each` returns `false`.
+fn read_blocks(
+    path: &Path,
+    range: Range<u64>,
+    each: &mut dyn FnMut(u64, Vec<u8>) -> bool,
+) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(range.start))?;
+    let mut left = range.end - range.start;
+    let mut base = range.start;
+    let mut carry: Vec<u8> = Vec::new();
+    while left > 0 || !carry.is_empty() {
+        let want = (BLOCK_BYTES as u64).min(left) as usize;
+        let mut buf = std::mem::take(&mut carry);
+        let filled = buf.len();
+        buf.resize(filled + want, 0);
+        file.read_exact(&mut buf[filled..])?;
+        left -= want as u64;
+        let cut = match memrchr(b'\n', &buf) {
+            Some(p) if left > 0 => p + 1,
+            _ => buf.len(),
+        };
+        carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        // The parser leaves a file's byte-order mark out of its first record.
+        let skip = if base == 0 && buf.starts_with(UTF8_BOM) {
+            UTF8_BOM.len()
+        } else {
+            0
+        };
+        let block = buf.split_off(skip);
+        let next = base + cut as u64;
+        if !each(base + skip as u64, block) {
+            return Ok(());
+        }
+        base = next;
+    }
+    Ok(())
+}
+
 impl FusedText {
     /// The text of every step of `history`, from what `scan` found during the load
     /// (`reports`) and a scan of the records of the steps it did not see, on `threads`
@@ -143,17 +283,19 @@ impl FusedText {
     pub fn new(
         history: &History,
         scan: &QueryLineScan,
-        reports: &ScanReports,
+        reports: &mut ScanReports,
         threads: usize,
     ) -> Option<FusedText> {
         if history.files().iter().any(|f| f.format != Format::Native) {
             return None;
         }
         let covered = history.step_count() as u32;
+        let read_after_load = reports.scan_the_rest(history, scan, threads);
         let mut text = FusedText {
             test: scan.test.clone(),
             found: Vec::new(),
             rest: None,
+            read_after_load,
             covered,
         };
         let mut unscanned = Vec::new();
@@ -174,9 +316,9 @@ impl FusedText {
         Some(text)
     }
 
-    /// Steps whose records were scanned after the load (read back from the cache).
+    /// Some steps' bytes were read after the load (their index came from the cache).
     pub fn scanned_after_load(&self) -> bool {
-        self.rest.is_some()
+        self.read_after_load || self.rest.is_some()
     }
 }
 
