@@ -166,18 +166,24 @@ impl ScanReports {
         }
         let (blocks_tx, blocks_rx) = sync_channel::<ScannedBlock>(threads * 2);
         let blocks_rx = Mutex::new(blocks_rx);
+        // Buffers go back to the reader: fresh ones would cost a page fault per page.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let found: Vec<Vec<(u32, u64, u32)>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads.max(1))
                 .map(|_| {
-                    scope.spawn(|| {
+                    let spare_tx = spare_tx.clone();
+                    let blocks_rx = &blocks_rx;
+                    scope.spawn(move || {
                         let mut found = Vec::new();
                         let mut lines = Vec::new();
                         loop {
                             let next = blocks_rx.lock().map(|rx| rx.recv());
                             let Ok(Ok(block)) = next else { break };
                             lines.clear();
-                            scan.scan(&block.bytes, block.base, &mut lines);
+                            let base = block.base + block.skip as u64;
+                            scan.scan(&block.bytes[block.skip..], base, &mut lines);
                             found.extend(lines.iter().map(|&(at, score)| (block.file, at, score)));
+                            let _ = spare_tx.send(block.bytes);
                         }
                         found
                     })
@@ -186,17 +192,17 @@ impl ScanReports {
             for (file, path, range) in &gaps {
                 // A file that cannot be read now keeps its gap: its records are
                 // scanned one by one (and their reading fails the same way).
-                if read_blocks(path, range.clone(), &mut |base, bytes| {
-                    blocks_tx
-                        .send(ScannedBlock {
-                            file: *file,
-                            base,
-                            bytes,
-                        })
-                        .is_ok()
-                })
-                .is_ok()
-                {
+                let mut spare = || spare_rx.try_recv().unwrap_or_default();
+                let mut hand_over = |base, skip, bytes| {
+                    let block = ScannedBlock {
+                        file: *file,
+                        base,
+                        skip,
+                        bytes,
+                    };
+                    blocks_tx.send(block).is_ok()
+                };
+                if read_blocks(path, range.clone(), &mut spare, &mut hand_over).is_ok() {
                     let (ranges, _) = self.files.entry(*file).or_default();
                     ranges.push(range.clone());
                 }
@@ -227,6 +233,8 @@ impl ScanReports {
 struct ScannedBlock {
     file: u32,
     base: u64,
+    /// Bytes of `bytes` before its first line.
+    skip: usize,
     bytes: Vec<u8>,
 }
 
@@ -234,11 +242,13 @@ struct ScannedBlock {
 const BLOCK_BYTES: usize = 4 << 20;
 
 /// Reads `range` of the file at `path` (whole lines) in blocks that end on a line
-/// boundary, handing each to `each` with its offset, until `each` returns `false`.
+/// boundary, handing each to `each` with its offset and the bytes to skip (a byte-order
+/// mark), until `each` returns `false`. Blocks are read into buffers from `spare`.
 fn read_blocks(
     path: &Path,
     range: Range<u64>,
-    each: &mut dyn FnMut(u64, Vec<u8>) -> bool,
+    spare: &mut dyn FnMut() -> Vec<u8>,
+    each: &mut dyn FnMut(u64, usize, Vec<u8>) -> bool,
 ) -> std::io::Result<()> {
     use std::io::{Seek, SeekFrom};
     const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -249,7 +259,10 @@ fn read_blocks(
     let mut carry: Vec<u8> = Vec::new();
     while left > 0 || !carry.is_empty() {
         let want = (BLOCK_BYTES as u64).min(left) as usize;
-        let mut buf = std::mem::take(&mut carry);
+        let mut buf = spare();
+        buf.clear();
+        buf.extend_from_slice(&carry);
+        carry.clear();
         let filled = buf.len();
         buf.resize(filled + want, 0);
         file.read_exact(&mut buf[filled..])?;
@@ -266,12 +279,10 @@ fn read_blocks(
         } else {
             0
         };
-        let block = buf.split_off(skip);
-        let next = base + cut as u64;
-        if !each(base + skip as u64, block) {
+        if !each(base, skip, buf) {
             return Ok(());
         }
-        base = next;
+        base += cut as u64;
     }
     Ok(())
 }
