@@ -120,8 +120,11 @@ pub struct FusedText {
 #[derive(Default)]
 pub struct ScanReports {
     /// By file: the byte ranges scanned (merged when they touch), and what was found.
-    files: FxHashMap<u32, (Vec<std::ops::Range<u64>>, FxHashMap<u64, u32>)>,
+    files: FxHashMap<u32, (Vec<Range<u64>>, FoundLines)>,
 }
+
+/// The lines found in a file: score by offset.
+type FoundLines = FxHashMap<u64, u32>;
 
 impl ScanReports {
     /// Adds one batch's report (batches in file order).
@@ -219,7 +222,7 @@ impl ScanReports {
         true
     }
 
-    fn scanned(&self, file: u32, offset: u64) -> Option<&FxHashMap<u64, u32>> {
+    fn scanned(&self, file: u32, offset: u64) -> Option<&FoundLines> {
         let (ranges, found) = self.files.get(&file)?;
         let i = ranges.partition_point(|r| r.end <= offset);
         ranges
