@@ -1,6 +1,6 @@
-//! `retrace search`: the browser's search, headless. Scans the text of the history's
-//! records for the query (on every core; other formats than native are indexed), runs
-//! it and prints the hits, best first: a table for people
+//! `retrace search`: the browser's search, headless. Looks for the query's words in the
+//! records as the load parses them (`search::fused`: the file is read once; other formats
+//! than native are indexed), runs the query and prints the hits, best first: a table for people
 //! (matched characters in bold when stdout is a terminal), or JSON lines for scripts.
 
 use std::io::{self, IsTerminal, Write};
