@@ -8,7 +8,9 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::parse::Chunk;
 use super::pipeline::Batch;
+use crate::model::Format;
 
 /// What the parser threads run on each chunk of a native file.
 pub trait LineScan: Send + Sync {
@@ -49,14 +51,11 @@ impl Batch {
     }
 }
 
-/// Runs `scan` over the lines of a chunk about to be parsed.
-pub(super) fn scan_chunk(
-    scan: &dyn LineScan,
-    file: u32,
-    base: u64,
-    data: &[u8],
-) -> Box<ScannedLines> {
+/// Runs `scan`, if any, over the lines of a chunk of a native file about to be parsed.
+pub(super) fn scan_chunk(scan: Option<&dyn LineScan>, chunk: &Chunk) -> Option<Box<ScannedLines>> {
     const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+    let scan = scan.filter(|_| chunk.format == Format::Native)?;
+    let (base, data) = (chunk.base, &chunk.buf[..chunk.len]);
     // The parser leaves a file's byte-order mark out of its first record.
     let skip = if base == 0 && data.starts_with(UTF8_BOM) {
         UTF8_BOM.len()
@@ -65,9 +64,9 @@ pub(super) fn scan_chunk(
     };
     let mut found = Vec::new();
     scan.scan(&data[skip..], base + skip as u64, &mut found);
-    Box::new(ScannedLines {
-        file,
+    Some(Box::new(ScannedLines {
+        file: chunk.file,
         bytes: base..base + data.len() as u64,
         found,
-    })
+    }))
 }

@@ -18,7 +18,6 @@ use super::line_scan::{scan_chunk, LineScan, ScannedLines};
 use super::parse::{parse_chunk, Chunk, Parsed, Stop};
 use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
-use crate::model::Format;
 use crate::source::{self, Source};
 use crate::Error;
 
@@ -198,17 +197,7 @@ fn run(
                     let item = match work {
                         Work::Chunk(chunk, to_cache) => {
                             // Scanned before parsing, while the bytes are in the cache.
-                            let scanned =
-                                line_scan
-                                    .filter(|_| chunk.format == Format::Native)
-                                    .map(|scan| {
-                                        scan_chunk(
-                                            scan,
-                                            chunk.file,
-                                            chunk.base,
-                                            &chunk.buf[..chunk.len],
-                                        )
-                                    });
+                            let scanned = scan_chunk(line_scan, &chunk);
                             let (parsed, buf) = parse_chunk(chunk);
                             let _ = recycle.send(buf);
                             let bytes = to_cache.then(|| {
@@ -538,6 +527,7 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Format;
 
     fn source(path: PathBuf) -> Source {
         Source {
