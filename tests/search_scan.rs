@@ -1,14 +1,21 @@
 //! The scan (text search without a word index, `retrace search`'s one-shot path) finds
 //! what the word index finds: the same candidates, hits, scores and snippets, on the
 //! demo, the native fixtures and generated histories whose text hides words behind
-//! JSON escapes, case, characters outside ASCII and joined words.
+//! JSON escapes, case, characters outside ASCII and joined words. So does the scan fused
+//! with the load (`retrace search`'s path: the load's parser threads test each chunk's
+//! lines), cold, from a warm index cache, and for a file grown since it was cached.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
-use retrace::index::{History, LoadOptions};
-use retrace::search::{self, Query, ScanText, SearchOptions, SearchResult, TextIndex};
+use std::sync::Arc;
+
+use retrace::index::{History, LineScanHook, LoadEvent, LoadOptions};
+use retrace::search::{
+    self, FusedText, Query, QueryLineScan, ScanReports, ScanText, SearchOptions, SearchResult,
+    TextIndex,
+};
 use retrace::work::Cancel;
 
 const NOW: i64 = 1_795_176_000_000;
@@ -282,4 +289,119 @@ fn histories_with_other_formats_are_not_scanned() {
     let history = load(&[root.join("tests/fixtures/otel")]);
     assert!(history.step_count() > 0);
     assert!(ScanText::new(&history, 2).is_none());
+}
+
+/// Loads `paths` with `query`'s line scan run by the load (as `retrace search` does):
+/// the history and its fused text.
+fn load_fused(paths: &[PathBuf], query: &Query, cache: Option<&Path>) -> (History, FusedText) {
+    let scan = Arc::new(QueryLineScan::new(query));
+    let options = LoadOptions {
+        chunk_size: 4096,
+        cache: cache.map(Path::to_path_buf),
+        cache_min_bytes: 0,
+        line_scan: Some(LineScanHook(scan.clone())),
+        ..LoadOptions::default()
+    };
+    let (mut history, loader) = History::open(paths, &options).unwrap();
+    let mut reports = ScanReports::default();
+    for event in loader.events() {
+        match event {
+            LoadEvent::Batch(mut batch) => {
+                if let Some(scanned) = batch.take_scanned() {
+                    reports.add(scanned);
+                }
+                history.apply(batch);
+            }
+            LoadEvent::Done(result) => {
+                result.unwrap();
+                break;
+            }
+        }
+    }
+    history.settle();
+    let text = FusedText::new(&history, &scan, &mut reports, 2).expect("native files");
+    (history, text)
+}
+
+/// Every query gives, through the fused scan, what the word index gives; returns how
+/// many queries had some steps' records read after the load (from the cache).
+fn assert_fused_same(paths: &[PathBuf], cache: Option<&Path>) -> usize {
+    let history = load(paths);
+    let index = index(&history);
+    let never = Cancel::never();
+    let mut read_after = 0;
+    for query in QUERIES {
+        let parsed = Query::parse(query).unwrap();
+        let (fused_history, fused) = load_fused(paths, &parsed, cache);
+        read_after += usize::from(fused.scanned_after_load());
+        assert_eq!(fused_history.step_count(), history.step_count());
+        for limit in [3, 1000] {
+            let options = SearchOptions {
+                limit,
+                now: NOW,
+                only_run: None,
+            };
+            let a = search::search(&history, Some(&index), &parsed, &options, &never).unwrap();
+            let b =
+                search::search_in(&fused_history, Some(&fused), &parsed, &options, &never).unwrap();
+            assert_eq!(a.hits, b.hits, "{query} (limit {limit})");
+            assert_eq!(a.candidates, b.candidates, "{query} (limit {limit})");
+            assert_eq!(a.text_covered, b.text_covered, "{query}");
+        }
+    }
+    read_after
+}
+
+#[test]
+fn the_scan_fused_with_the_load_finds_what_the_index_finds() {
+    for seed in [1, 2, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = generate(dir.path(), 120, seed);
+        assert_eq!(
+            assert_fused_same(&paths, None),
+            0,
+            "every line scanned by the load"
+        );
+    }
+}
+
+#[test]
+fn the_fused_scan_reads_what_came_from_the_index_cache_and_what_a_file_grew_by() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let paths = generate(dir.path(), 120, 4);
+    // The first query's load writes the cache; every later one reads it back.
+    let read_after = assert_fused_same(&paths, Some(&cache));
+    assert_eq!(
+        read_after,
+        QUERIES.len() - 1,
+        "cached batches are not scanned by the load"
+    );
+    // Grown: the cached part is read after the load, the new lines are scanned by it.
+    let more_dir = dir.path().join("more");
+    std::fs::create_dir(&more_dir).unwrap();
+    let more = generate(&more_dir, 40, 5);
+    let grown = std::fs::read(&more[0]).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&paths[0])
+        .unwrap()
+        .write_all(&grown)
+        .unwrap();
+    assert!(assert_fused_same(&paths, Some(&cache)) > 0);
+}
+
+#[test]
+fn the_fused_scan_reads_lines_as_the_parser_does_byte_order_mark_and_crlf() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = generate(dir.path(), 80, 6);
+    for path in &paths {
+        let text = std::fs::read_to_string(path).unwrap();
+        let crlf = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+        std::fs::write(path, crlf).unwrap();
+    }
+    assert_eq!(assert_fused_same(&paths, None), 0);
+    // Read again after a load from the index cache.
+    let cache = dir.path().join("cache");
+    assert_eq!(assert_fused_same(&paths, Some(&cache)), QUERIES.len() - 1);
 }

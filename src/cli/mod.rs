@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::index::{History, Labels, LoadOptions, RunRef};
+use crate::index::{Batch, History, Labels, LineScanHook, LoadEvent, LoadOptions, RunRef};
 use crate::model::{Format, Outcome, Problem, Tokens};
 use crate::sanitize;
 use crate::time::format_rfc3339;
@@ -275,13 +275,38 @@ pub fn parse_query(what: &str, text: &str) -> Result<crate::search::Query, CliEr
 
 /// Loads the history under `paths`; no run file at all is an error.
 pub fn load(paths: &Paths, common: &Common) -> Result<History, CliError> {
+    load_scanning(paths, common, None, |_| {})
+}
+
+/// [`load`], with `line_scan` run on every chunk as it is parsed, and each batch shown
+/// to `each_batch` before it is applied.
+pub fn load_scanning(
+    paths: &Paths,
+    common: &Common,
+    line_scan: Option<LineScanHook>,
+    mut each_batch: impl FnMut(&mut Batch),
+) -> Result<History, CliError> {
     let paths = paths.resolved();
     let options = LoadOptions {
         format: common.format,
         cache: common.cache_dir(),
+        line_scan,
         ..LoadOptions::default()
     };
-    let history = History::load(&paths, &options)?;
+    let (mut history, loader) = History::open(&paths, &options)?;
+    for event in loader.events() {
+        match event {
+            LoadEvent::Batch(mut batch) => {
+                each_batch(&mut batch);
+                history.apply(batch);
+            }
+            LoadEvent::Done(result) => {
+                result?;
+                break;
+            }
+        }
+    }
+    history.settle();
     if history.files().is_empty() {
         return Err(CliError::Failed(anyhow::anyhow!(
             "no run files (.jsonl, .ndjson, .jsonl.gz, .jsonl.zst, or .json of a known format) under {}",

@@ -1,6 +1,6 @@
-//! `retrace search`: the browser's search, headless. Scans the text of the history's
-//! records for the query (on every core; other formats than native are indexed), runs
-//! it and prints the hits, best first: a table for people
+//! `retrace search`: the browser's search, headless. Looks for the query's words in the
+//! records as the load parses them (`search::fused`: the file is read once; other formats
+//! than native are indexed), runs the query and prints the hits, best first: a table for people
 //! (matched characters in bold when stdout is a terminal), or JSON lines for scripts.
 
 use std::io::{self, IsTerminal, Write};
@@ -12,8 +12,12 @@ use serde::Serialize;
 
 use super::{cell, problems_json, CliError, Common, Paths};
 use crate::index::History;
+use crate::index::{LineScan, LineScanHook};
 use crate::sanitize;
-use crate::search::{self, Query, ScanText, SearchOptions, SearchResult, Session, TextIndex};
+use crate::search::{
+    self, FusedText, Query, QueryLineScan, ScanReports, ScanText, SearchOptions, SearchResult,
+    Session, TextIndex, TextSource,
+};
 use crate::work::Cancel;
 
 /// The arguments of `retrace search`.
@@ -56,15 +60,32 @@ pub fn run(args: Args) -> Result<(), CliError> {
         return search_incidents(&args, &query);
     }
     let started = Instant::now();
-    let history = super::load(&args.paths, common)?;
+    // The query's words are looked for in each chunk as the load parses it, so the
+    // files are read once (native files; see `search::fused`).
+    let line_scan = query
+        .has_text()
+        .then(|| Arc::new(QueryLineScan::new(&query)));
+    let hook = line_scan
+        .as_ref()
+        .map(|scan| LineScanHook(Arc::clone(scan) as Arc<dyn LineScan>));
+    let mut reports = ScanReports::default();
+    let history = super::load_scanning(&args.paths, common, hook, |batch| {
+        if let Some(scanned) = batch.take_scanned() {
+            reports.add(scanned);
+        }
+    })?;
     if args.stats {
         eprintln!(
-            "load: {} steps, {} runs in {:.2} s",
+            "load (and scan): {} steps, {} runs in {:.2} s",
             history.step_count(),
             history.run_count(),
             started.elapsed().as_secs_f64()
         );
     }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let fused = line_scan
+        .as_deref()
+        .and_then(|scan| FusedText::new(&history, scan, &mut reports, threads));
     if !args.json {
         super::report_problems(&history, 5);
     }
@@ -76,7 +97,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         index: args.index,
     };
     let mut out = super::stdout();
-    search_and_print(&history, &query, &options, &mut out)?;
+    search_and_print(&history, &query, fused.as_ref(), &options, &mut out)?;
     if args.json {
         serde_json::to_writer(
             &mut out,
@@ -153,10 +174,12 @@ struct HitJson<'a> {
     positions: &'a [usize],
 }
 
-/// Indexes what the query needs (a search [`Session`]), searches, prints.
+/// Searches the text in `fused` (what the load found) when given; else scans the records
+/// (native files) or indexes what the query needs (a search [`Session`]). Prints.
 pub fn search_and_print(
     history: &History,
     query: &Query,
+    fused: Option<&FusedText>,
     options: &Options,
     out: &mut impl Write,
 ) -> io::Result<()> {
@@ -190,16 +213,29 @@ pub fn search_and_print(
     }
     // One query needs no word index: the records are scanned once, and only the lines
     // that could match are cut into words (native files; other formats are indexed).
-    if let Some(scan) = (query.has_text() && !options.index)
-        .then(|| ScanText::new(history, threads))
-        .flatten()
-    {
+    // --index asks for the word index (built, and written to the word cache) instead.
+    let fused = fused.filter(|_| !options.index);
+    let scan = match fused {
+        Some(_) => None,
+        None => (query.has_text() && !options.index)
+            .then(|| ScanText::new(history, threads))
+            .flatten(),
+    };
+    let text: Option<(&dyn TextSource, &str)> = match (fused, &scan) {
+        (Some(f), _) if f.scanned_after_load() => {
+            Some((f, "scanned while loading, cached steps' records read"))
+        }
+        (Some(f), _) => Some((f, "scanned while loading")),
+        (None, Some(s)) => Some((s, "records scanned")),
+        (None, None) => None,
+    };
+    if let Some((text, how)) = text {
         let started = Instant::now();
-        let result = search::search_in(history, Some(&scan), query, &search_options, &never)
+        let result = search::search_in(history, Some(text), query, &search_options, &never)
             .map_err(|_| io::Error::other("search cancelled"))?;
         if options.stats {
             eprintln!(
-                "search (records scanned, no word index): {:.1} ms, {} candidates, {} hits",
+                "search ({how}, no word index): {:.1} ms, {} candidates, {} hits",
                 started.elapsed().as_secs_f64() * 1e3,
                 result.candidates,
                 result.hits.len()

@@ -2,6 +2,7 @@
 //! order and figures up to date. Used by a full load and by a background or live one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::parse::{LocalRun, Parsed};
@@ -119,6 +120,7 @@ impl History {
                 .cache
                 .clone()
                 .map(|dir| (dir, options.cache_min_bytes)),
+            options.line_scan.as_ref().map(|hook| Arc::clone(&hook.0)),
         );
         Ok((history, loader))
     }

@@ -5,6 +5,7 @@
 pub mod cache;
 mod interner;
 mod leaves;
+mod line_scan;
 mod link;
 mod merge;
 mod parse;
@@ -27,6 +28,7 @@ use crate::Error;
 
 use interner::Interner;
 pub use leaves::SUMMARY_LABEL;
+pub use line_scan::{LineScan, LineScanHook, ScannedLines};
 pub use pipeline::{Batch, LoadEvent, Loader};
 pub use plan::StepPlan;
 pub use records::{Record, RecordBatch, RecordKey, SlotInfo, StrId};
@@ -49,6 +51,9 @@ pub struct LoadOptions {
     pub cache: Option<PathBuf>,
     /// Files smaller than this are not cached (see [`cache::MIN_CACHED_BYTES`]).
     pub cache_min_bytes: u64,
+    /// A test of every native line, run as each chunk is parsed ([`LineScan`]): a one-shot
+    /// search then reads the files once.
+    pub line_scan: Option<LineScanHook>,
 }
 
 impl Default for LoadOptions {
@@ -61,6 +66,7 @@ impl Default for LoadOptions {
             behind_ui: false,
             cache: None,
             cache_min_bytes: cache::MIN_CACHED_BYTES,
+            line_scan: None,
         }
     }
 }

@@ -14,14 +14,16 @@ use std::sync::{Arc, Mutex};
 use memchr::memrchr;
 
 use super::cache::{self, codec, Tail, TailBytes};
+use super::line_scan::{scan_chunk, LineScan, ScannedLines};
 use super::parse::{parse_chunk, Chunk, Parsed, Stop};
 use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
 use crate::source::{self, Source};
 use crate::Error;
 
-/// Parsed steps of one chunk, ready to be applied to the history in order.
-pub struct Batch(pub(super) Box<Parsed>);
+/// Parsed steps of one chunk, ready to be applied to the history in order; and what the
+/// load's [`LineScan`] found in its lines, if one ran.
+pub struct Batch(pub(super) Box<Parsed>, pub(super) Option<Box<ScannedLines>>);
 
 /// What the background load reports.
 pub enum LoadEvent {
@@ -43,14 +45,14 @@ enum Work {
 /// What the parser threads hand over, in the reader's order.
 enum Item {
     /// A batch, with its byte form when it is to be cached.
-    Batch(Box<Parsed>, Option<Vec<u8>>),
+    Batch(Batch, Option<Vec<u8>>),
     FileEnd(u64, Box<FileEnd>),
 }
 
 impl Item {
     fn seq(&self) -> u64 {
         match self {
-            Item::Batch(p, _) => p.seq,
+            Item::Batch(b, _) => b.0.seq,
             Item::FileEnd(seq, _) => *seq,
         }
     }
@@ -85,6 +87,7 @@ impl Loader {
         chunk_size: usize,
         behind_ui: bool,
         cache: Option<(PathBuf, u64)>,
+        line_scan: Option<Arc<dyn LineScan>>,
     ) -> Loader {
         let (events_tx, events) = channel();
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -101,6 +104,7 @@ impl Loader {
                     threads,
                     chunk_size,
                     cache.as_ref().map(|(dir, min)| (dir.as_path(), *min)),
+                    line_scan.as_deref(),
                     &counter,
                     &events_tx,
                 );
@@ -142,6 +146,7 @@ fn run(
     threads: usize,
     chunk_size: usize,
     cache: Option<(&std::path::Path, u64)>,
+    line_scan: Option<&dyn LineScan>,
     bytes_read: &AtomicU64,
     events: &std::sync::mpsc::Sender<LoadEvent>,
 ) -> Result<(), Error> {
@@ -191,6 +196,8 @@ fn run(
                     let Ok(Ok(work)) = next else { break };
                     let item = match work {
                         Work::Chunk(chunk, to_cache) => {
+                            // Scanned before parsing, while the bytes are in the cache.
+                            let scanned = scan_chunk(line_scan, &chunk);
                             let (parsed, buf) = parse_chunk(chunk);
                             let _ = recycle.send(buf);
                             let bytes = to_cache.then(|| {
@@ -198,9 +205,9 @@ fn run(
                                 codec::encode(&parsed, &mut bytes);
                                 bytes
                             });
-                            Item::Batch(Box::new(parsed), bytes)
+                            Item::Batch(Batch(Box::new(parsed), scanned), bytes)
                         }
-                        Work::Ready(parsed) => Item::Batch(parsed, None),
+                        Work::Ready(parsed) => Item::Batch(Batch(parsed, None), None),
                         Work::FileEnd(seq, end) => Item::FileEnd(seq, end),
                     };
                     if tx.send(item).is_err() {
@@ -219,10 +226,10 @@ fn run(
             pending.insert(item.seq(), item);
             while let Some(item) = pending.remove(&next_seq) {
                 next_seq += 1;
-                let p = match item {
-                    Item::Batch(p, bytes) => {
+                let batch = match item {
+                    Item::Batch(batch, bytes) => {
                         encoded.extend(bytes);
-                        p
+                        batch
                     }
                     Item::FileEnd(_, end) => {
                         let new = std::mem::take(&mut encoded);
@@ -240,7 +247,7 @@ fn run(
                     }
                 };
                 // A consumer that has gone away stops the load.
-                if events.send(LoadEvent::Batch(Batch(p))).is_err() {
+                if events.send(LoadEvent::Batch(batch)).is_err() {
                     return Ok(());
                 }
             }
@@ -548,12 +555,13 @@ mod tests {
             64,
             false,
             None,
+            None,
         );
         let mut problems = Vec::new();
         let mut steps = Vec::new();
         for event in loader.events() {
             match event {
-                LoadEvent::Batch(Batch(parsed)) => {
+                LoadEvent::Batch(Batch(parsed, _)) => {
                     problems.extend(parsed.problems.into_iter().map(|p| (parsed.file, p)));
                     steps.extend(parsed.steps.iter().map(|_| parsed.file));
                 }

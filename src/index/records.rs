@@ -79,6 +79,13 @@ impl History {
         RecordKey(s.loc, s.seq)
     }
 
+    /// Where the record of the step in `slot` starts: its file (index in
+    /// [`History::files`]) and byte offset (what a [`super::LineScan`] reports).
+    pub fn slot_place(&self, slot: u32) -> (u32, u64) {
+        let s = &self.steps[slot as usize];
+        (s.file() as u32, s.offset())
+    }
+
     /// Prepares reading the records of `slots` (any order, duplicates allowed) in file
     /// and offset order. The batch owns what it needs, so it can be read on another
     /// thread while the history changes.
@@ -444,7 +451,7 @@ impl History {
 
     /// Where the step in `slot` is in its file: its record's offset, and its place in
     /// that record (0 for a native line). Unique within a file.
-    pub fn slot_place(&self, slot: u32) -> (u64, u32) {
+    pub fn slot_offset_and_sub(&self, slot: u32) -> (u64, u32) {
         let item = self.item(slot);
         (item.offset, item.sub)
     }

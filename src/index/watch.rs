@@ -742,5 +742,5 @@ fn batch_of(t: &Tracked, base: u64, buf: Vec<u8>, len: usize, stopped: Option<St
         len,
         stopped,
     };
-    Batch(Box::new(parse_chunk(chunk).0))
+    Batch(Box::new(parse_chunk(chunk).0), None)
 }

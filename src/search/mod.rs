@@ -16,6 +16,7 @@
 
 pub mod background;
 mod engine;
+pub mod fused;
 pub mod matcher;
 pub mod query;
 pub mod scan;
@@ -26,6 +27,7 @@ pub mod tokens;
 use crate::index::History;
 use crate::work::Cancel;
 pub use background::BackgroundText;
+pub use fused::{FusedText, QueryLineScan, ScanReports};
 pub use query::{Query, QueryError};
 pub use scan::ScanText;
 pub use session::{Session, SessionError};

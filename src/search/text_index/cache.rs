@@ -89,7 +89,7 @@ pub(super) fn load(dir: &Path, min_bytes: u64, history: &History) -> Loaded {
             .stale
             .extend(cached.stale.iter().map(|&p| span.start + p));
         let moved = (span.start..span.start + records).filter(|&slot| {
-            history.slot_place(slot) != cached.places[(slot - span.start) as usize]
+            history.slot_offset_and_sub(slot) != cached.places[(slot - span.start) as usize]
         });
         loaded.stale.extend(moved);
         loaded.covered = span.start + records;
@@ -147,7 +147,10 @@ pub(super) fn store(
         if at != span.end {
             continue;
         }
-        let places: Vec<(u64, u32)> = span.clone().map(|s| history.slot_place(s)).collect();
+        let places: Vec<(u64, u32)> = span
+            .clone()
+            .map(|s| history.slot_offset_and_sub(s))
+            .collect();
         // Slots whose words in the segments are not their steps' (their runs' steps moved).
         let stale: Vec<u32> = (0..len)
             .filter(|&p| index.patched.contains(&(span.start + p)))

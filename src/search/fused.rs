@@ -1,0 +1,365 @@
+//! A one-shot search that reads the files once: the query's line test ([`LineTest`])
+//! runs inside the load, on each chunk while its bytes are in memory ([`QueryLineScan`],
+//! a [`LineScan`] for [`crate::index::LoadOptions::line_scan`]), and what it found is
+//! mapped to slots once the history is settled ([`FusedText`]). The bytes the load did
+//! not scan (batches read back from the index cache) are read and scanned the same way
+//! afterwards, in large blocks ([`ScanReports::scan_the_rest`]); the records of
+//! compressed files among them are scanned as [`ScanText`] does. Candidates and scores
+//! are those of the word index.
+
+use std::io::Read;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+use std::sync::Mutex;
+
+use memchr::{memchr, memrchr};
+use rustc_hash::FxHashMap;
+
+use super::matcher::{Matcher, Unit};
+use super::scan::{next_needing_words, LineScorer, LineTest, Literal, ScanText};
+use super::text_index::TextSource;
+use super::Query;
+use crate::index::{History, LineScan, ScannedLines};
+use crate::model::Format;
+use crate::work::Cancel;
+
+/// A query's line test, run by the load's parser threads on every native chunk.
+pub struct QueryLineScan {
+    test: LineTest,
+    /// Scorers between chunks (one per parser thread), so that fuzzy scores carry over.
+    scorers: Mutex<Vec<LineScorer>>,
+}
+
+impl QueryLineScan {
+    pub fn new(query: &Query) -> QueryLineScan {
+        let matcher = Matcher::default();
+        QueryLineScan {
+            test: LineTest::new(&matcher.units(query), &matcher),
+            scorers: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl LineScan for QueryLineScan {
+    fn scan(&self, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>) {
+        if self.test.finds_nothing() {
+            return;
+        }
+        let pooled = self.scorers.lock().ok().and_then(|mut pool| pool.pop());
+        let mut scorer = pooled.unwrap_or_else(|| LineScorer::new(&self.test));
+        let mut each_line = |start: usize, end: usize| {
+            let mut line = &lines[start..end];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            if let Some(score) = scorer.score(&self.test, line) {
+                found.push((base + start as u64, score));
+            }
+        };
+        match self.test.literal() {
+            Some(literal) => lines_holding(lines, literal, &mut each_line),
+            None => {
+                let mut start = 0;
+                while start < lines.len() {
+                    let end = memchr(b'\n', &lines[start..]).map_or(lines.len(), |p| start + p);
+                    each_line(start, end);
+                    start = end + 1;
+                }
+            }
+        }
+        if let Ok(mut pool) = self.scorers.lock() {
+            pool.push(scorer);
+        }
+    }
+}
+
+/// Calls `each_line` with the bounds of every line that holds `literal` or needs its
+/// words cut (see [`next_needing_words`]), in order: the chunk is searched as a whole,
+/// not line by line.
+fn lines_holding(lines: &[u8], literal: &Literal, each_line: &mut dyn FnMut(usize, usize)) {
+    let find = |from: usize| literal.find(lines, from);
+    let mut hit = find(0);
+    let mut escape = next_needing_words(lines, 0);
+    loop {
+        let at = match (hit, escape) {
+            (Some(h), Some(e)) => h.min(e),
+            (Some(p), None) | (None, Some(p)) => p,
+            (None, None) => break,
+        };
+        let start = memrchr(b'\n', &lines[..at]).map_or(0, |p| p + 1);
+        let end = memchr(b'\n', &lines[at..]).map_or(lines.len(), |p| at + p);
+        each_line(start, end);
+        let next = end + 1;
+        if next >= lines.len() {
+            break;
+        }
+        if hit.is_some_and(|h| h < next) {
+            hit = find(next);
+        }
+        if escape.is_some_and(|e| e < next) {
+            escape = next_needing_words(lines, next);
+        }
+    }
+}
+
+/// The text of a history's steps, searched by the load's [`QueryLineScan`] and, for the
+/// lines it did not see, by a scan of the records.
+pub struct FusedText {
+    test: LineTest,
+    /// Slots that matched, with their scores.
+    found: Vec<(u32, u32)>,
+    /// The slots whose bytes were not scanned (compressed files the cache had).
+    rest: Option<ScanText>,
+    /// Some bytes were read again after the load (the cache had them).
+    read_after_load: bool,
+    covered: u32,
+}
+
+/// What the load's [`QueryLineScan`] reported, batch by batch.
+#[derive(Default)]
+pub struct ScanReports {
+    /// By file: the byte ranges scanned (merged when they touch), and what was found.
+    files: FxHashMap<u32, (Vec<Range<u64>>, FoundLines)>,
+}
+
+/// The lines found in a file: score by offset.
+type FoundLines = FxHashMap<u64, u32>;
+
+impl ScanReports {
+    /// Adds one batch's report (batches in file order).
+    pub fn add(&mut self, scanned: ScannedLines) {
+        let (ranges, found) = self.files.entry(scanned.file).or_default();
+        match ranges.last_mut() {
+            Some(last) if last.end == scanned.bytes.start => last.end = scanned.bytes.end,
+            _ => ranges.push(scanned.bytes),
+        }
+        found.extend(scanned.found);
+    }
+
+    /// Reads and scans, on `threads` threads, the bytes of each plain file that the load
+    /// read but did not scan (they came from the index cache). Returns whether there
+    /// were any.
+    pub fn scan_the_rest(
+        &mut self,
+        history: &History,
+        scan: &QueryLineScan,
+        threads: usize,
+    ) -> bool {
+        let mut gaps = Vec::new();
+        for (file, info) in history.files().iter().enumerate() {
+            let path = info.path.as_path();
+            if crate::source::is_compressed(path) || crate::source::is_stream(path) {
+                continue;
+            }
+            let ranges = self.files.get(&(file as u32)).map_or(&[][..], |(r, _)| r);
+            let mut at = 0;
+            for r in ranges {
+                if r.start > at {
+                    gaps.push((file as u32, path, at..r.start));
+                }
+                at = at.max(r.end);
+            }
+            if at < info.consumed {
+                gaps.push((file as u32, path, at..info.consumed));
+            }
+        }
+        if gaps.is_empty() {
+            return false;
+        }
+        let (blocks_tx, blocks_rx) = sync_channel::<ScannedBlock>(threads * 2);
+        let blocks_rx = Mutex::new(blocks_rx);
+        // Buffers go back to the reader: fresh ones would cost a page fault per page.
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let found: Vec<Vec<(u32, u64, u32)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.max(1))
+                .map(|_| {
+                    let spare_tx = spare_tx.clone();
+                    let blocks_rx = &blocks_rx;
+                    scope.spawn(move || {
+                        let mut found = Vec::new();
+                        let mut lines = Vec::new();
+                        loop {
+                            let next = blocks_rx.lock().map(|rx| rx.recv());
+                            let Ok(Ok(block)) = next else { break };
+                            lines.clear();
+                            let base = block.base + block.skip as u64;
+                            scan.scan(&block.bytes[block.skip..], base, &mut lines);
+                            found.extend(lines.iter().map(|&(at, score)| (block.file, at, score)));
+                            let _ = spare_tx.send(block.bytes);
+                        }
+                        found
+                    })
+                })
+                .collect();
+            for (file, path, range) in &gaps {
+                // A file that cannot be read now keeps its gap: its records are
+                // scanned one by one (and their reading fails the same way).
+                let mut spare = || spare_rx.try_recv().unwrap_or_default();
+                let mut hand_over = |base, skip, bytes| {
+                    let block = ScannedBlock {
+                        file: *file,
+                        base,
+                        skip,
+                        bytes,
+                    };
+                    blocks_tx.send(block).is_ok()
+                };
+                if read_blocks(path, range.clone(), &mut spare, &mut hand_over).is_ok() {
+                    let (ranges, _) = self.files.entry(*file).or_default();
+                    ranges.push(range.clone());
+                }
+            }
+            drop(blocks_tx);
+            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+        });
+        for (file, at, score) in found.into_iter().flatten() {
+            self.files.entry(file).or_default().1.insert(at, score);
+        }
+        for (ranges, _) in self.files.values_mut() {
+            ranges.sort_by_key(|r| r.start);
+        }
+        true
+    }
+
+    fn scanned(&self, file: u32, offset: u64) -> Option<&FoundLines> {
+        let (ranges, found) = self.files.get(&file)?;
+        let i = ranges.partition_point(|r| r.end <= offset);
+        ranges
+            .get(i)
+            .is_some_and(|r| r.contains(&offset))
+            .then_some(found)
+    }
+}
+
+/// Bytes of whole lines of a file, starting at `base`.
+struct ScannedBlock {
+    file: u32,
+    base: u64,
+    /// Bytes of `bytes` before its first line.
+    skip: usize,
+    bytes: Vec<u8>,
+}
+
+/// Bytes read per block when the rest is scanned.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Reads `range` of the file at `path` (whole lines) in blocks that end on a line
+/// boundary, handing each to `each` with its offset and the bytes to skip (a byte-order
+/// mark), until `each` returns `false`. Blocks are read into buffers from `spare`.
+fn read_blocks(
+    path: &Path,
+    range: Range<u64>,
+    spare: &mut dyn FnMut() -> Vec<u8>,
+    each: &mut dyn FnMut(u64, usize, Vec<u8>) -> bool,
+) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(range.start))?;
+    let mut left = range.end - range.start;
+    let mut base = range.start;
+    let mut carry: Vec<u8> = Vec::new();
+    while left > 0 || !carry.is_empty() {
+        let want = (BLOCK_BYTES as u64).min(left) as usize;
+        let mut buf = spare();
+        buf.clear();
+        buf.extend_from_slice(&carry);
+        carry.clear();
+        let filled = buf.len();
+        buf.resize(filled + want, 0);
+        file.read_exact(&mut buf[filled..])?;
+        left -= want as u64;
+        let cut = match memrchr(b'\n', &buf) {
+            Some(p) if left > 0 => p + 1,
+            _ => buf.len(),
+        };
+        carry.extend_from_slice(&buf[cut..]);
+        buf.truncate(cut);
+        // The parser leaves a file's byte-order mark out of its first record.
+        let skip = if base == 0 && buf.starts_with(UTF8_BOM) {
+            UTF8_BOM.len()
+        } else {
+            0
+        };
+        if !each(base, skip, buf) {
+            return Ok(());
+        }
+        base += cut as u64;
+    }
+    Ok(())
+}
+
+impl FusedText {
+    /// The text of every step of `history`, from what `scan` found during the load
+    /// (`reports`) and a scan of the records of the steps it did not see, on `threads`
+    /// threads. `None` when a file is not in the native format.
+    pub fn new(
+        history: &History,
+        scan: &QueryLineScan,
+        reports: &mut ScanReports,
+        threads: usize,
+    ) -> Option<FusedText> {
+        if history.files().iter().any(|f| f.format != Format::Native) {
+            return None;
+        }
+        let covered = history.step_count() as u32;
+        let read_after_load = reports.scan_the_rest(history, scan, threads);
+        let mut text = FusedText {
+            test: scan.test.clone(),
+            found: Vec::new(),
+            rest: None,
+            read_after_load,
+            covered,
+        };
+        let mut unscanned = Vec::new();
+        for slot in 0..covered {
+            let (file, offset) = history.slot_place(slot);
+            match reports.scanned(file, offset) {
+                Some(found) => {
+                    if let Some(&score) = found.get(&offset) {
+                        text.found.push((slot, score));
+                    }
+                }
+                None => unscanned.push(slot),
+            }
+        }
+        if !unscanned.is_empty() {
+            text.rest = ScanText::of_slots(history, unscanned, threads);
+        }
+        Some(text)
+    }
+
+    /// Some steps' bytes were read after the load (their index came from the cache).
+    pub fn scanned_after_load(&self) -> bool {
+        self.read_after_load || self.rest.is_some()
+    }
+}
+
+impl TextSource for FusedText {
+    fn covered(&self) -> u32 {
+        self.covered
+    }
+
+    fn candidates(
+        &self,
+        units: &[Unit],
+        matcher: &Matcher,
+        budget: &mut usize,
+        cancel: &Cancel,
+        each: &mut dyn FnMut(u32, u32),
+    ) -> Option<()> {
+        if !self.test.is_for(units, matcher) {
+            // Not the query the load scanned for: what it found says nothing (a caller's
+            // mistake; answered as a cancelled search rather than a wrong one).
+            return None;
+        }
+        for &(slot, score) in &self.found {
+            each(slot, score);
+        }
+        match &self.rest {
+            Some(rest) => rest.candidates(units, matcher, budget, cancel, each),
+            None => Some(()),
+        }
+    }
+}
