@@ -31,7 +31,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    keep_freed_memory();
     let common = &args.common;
     let history = super::load(&args.paths, common)?;
     if !args.json {
@@ -92,7 +91,7 @@ fn write_steps_json(run: &RunRef, out: &mut impl Write) -> anyhow::Result<()> {
 /// system time, on a run of a million steps).
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called before the workers start.
+    // SAFETY: mallopt only sets allocator parameters (thread-safe in glibc).
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
         // Setting one parameter fixes the others: large blocks still come from the heap.
@@ -126,6 +125,7 @@ fn write_chunks(
     out: &mut impl Write,
     format: impl Fn(bool, &[Step], &mut Vec<u8>) -> anyhow::Result<()> + Sync,
 ) -> anyhow::Result<()> {
+    keep_freed_memory();
     let chunks = chunks(run.step_count());
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let ahead = workers * 2;
