@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `retrace show` of a run of one million steps: time to the first lines (through
 # `head`, which closes the pipe after 20 lines) and to the whole run written to a file,
-# side by side with `cat` and `grep -c` of the same file in the same run.
+# side by side with `cat` and `grep -c` of the same file in the same run; the history's
+# load cold (`--no-cache`: parsed) and warm (its index read from the cache).
 # Usage: benches/show_1m.sh   (writes target/bench-data/long-run.jsonl once, ~190 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,14 +29,18 @@ cargo build --release --quiet
 cat "$data" > /dev/null   # warm the page cache
 echo "input: $data, $(stat -L -c %s "$data") bytes, $(nproc) cores"
 bin="$target/release/retrace"
-t() { /usr/bin/time -f "%e s wall, %M kB peak" "$@"; }
-out=$(mktemp); trap 'rm -f "$out"' EXIT
+export XDG_CACHE_HOME=$PWD/target/bench-cache-show
+"$bin" ls "$data" > /dev/null   # writes the index cache
+t() { /usr/bin/time -f "%e s wall, %U+%S s CPU, %M kB peak" "$@"; }
+out=$(mktemp); trap 'rm -f "$out"; rm -rf "$XDG_CACHE_HOME"' EXIT
 for i in 1 2 3; do
   echo "== round $i"
   echo -n "cat > /dev/null:              "; { t cat "$data" > /dev/null; } 2>&1
   echo -n "grep -c fetch_page:           "; { t grep -c fetch_page "$data" > "$out"; } 2>&1
-  echo -n "retrace ls --json:            "; { t "$bin" ls "$data" --json > /dev/null; } 2>&1
-  echo -n "retrace show | head -n 20:    "; { t sh -c "\"$bin\" show long-1 \"$data\" | head -n 20 > /dev/null"; } 2>&1
-  echo -n "retrace show > file:          "; { t "$bin" show long-1 "$data" > "$out"; } 2>&1
-  echo -n "retrace show --json > file:   "; { t "$bin" show long-1 "$data" --json > "$out"; } 2>&1
+  echo -n "retrace ls --json --no-cache: "; { t "$bin" ls "$data" --json --no-cache > /dev/null; } 2>&1
+  echo -n "retrace ls --json (warm):     "; { t "$bin" ls "$data" --json > /dev/null; } 2>&1
+  echo -n "show | head -n 20 --no-cache: "; { t sh -c "\"$bin\" show long-1 \"$data\" --no-cache | head -n 20 > /dev/null"; } 2>&1
+  echo -n "show | head -n 20 (warm):     "; { t sh -c "\"$bin\" show long-1 \"$data\" | head -n 20 > /dev/null"; } 2>&1
+  echo -n "show > file (warm):           "; { t "$bin" show long-1 "$data" > "$out"; } 2>&1
+  echo -n "show --json > file (warm):    "; { t "$bin" show long-1 "$data" --json > "$out"; } 2>&1
 done

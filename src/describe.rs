@@ -20,6 +20,12 @@ pub fn trigger_line(steps: &[Step], max: usize) -> Option<String> {
     trigger(steps).map(|v| truncate(&compact(v), max))
 }
 
+/// The record fields [`step_summary`] and [`Step::tokens`] read: a step read with only
+/// these (see [`crate::index::StepPlan::read_summaries`]) summarises as a whole one.
+pub const SUMMARY_FIELDS: &[&str] = &[
+    "input", "output", "chosen", "reason", "action", "target", "outcome", "tokens",
+];
+
 /// A one-line summary of what a step did, at most `max` characters.
 pub fn step_summary(step: &Step, max: usize) -> String {
     let r = &step.record;

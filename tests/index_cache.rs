@@ -299,6 +299,44 @@ fn a_truncated_or_damaged_cache_is_rebuilt_never_trusted() {
     }
 }
 
+/// A cache whose checksums hold but whose first batch does not (as no build of retrace
+/// writes it): its source bytes are parsed instead, and the cache is removed to be
+/// written again.
+#[test]
+fn a_whole_cache_with_a_batch_that_does_not_hold_together_is_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let path = dir.path().join("runs.jsonl");
+    fs::write(&path, lines(4, 50, "t")).unwrap();
+    let paths = [path.clone()];
+    let fresh = describe(&load(&paths, None));
+    load(&paths, Some(&cache));
+    let [cache_file] = &cache_files(&cache)[..] else {
+        panic!("one cache file")
+    };
+    // The layout: magic (8), header length (4), header (ending with the body's length
+    // and checksum), the header's checksum (4), then each batch as its length (8) and
+    // bytes (line count 8, end 8, string count 4, ...).
+    let mut bytes = fs::read(cache_file).unwrap();
+    let header_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let body_at = 12 + header_len + 4;
+    let strings_at = body_at + 8 + 16;
+    bytes[strings_at..strings_at + 4].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
+    let body_crc = crc32fast::hash(&bytes[body_at..]);
+    let header_end = 12 + header_len;
+    bytes[header_end - 4..header_end].copy_from_slice(&body_crc.to_le_bytes());
+    let header_crc = crc32fast::hash(&bytes[12..header_end]);
+    bytes[header_end..header_end + 4].copy_from_slice(&header_crc.to_le_bytes());
+    fs::write(cache_file, &bytes).unwrap();
+
+    let reopened = load(&paths, Some(&cache));
+    assert_eq!(describe(&reopened), fresh);
+    assert!(cached(&reopened) > 0, "the other batches are used");
+    assert!(!cache_file.exists(), "the cache is removed");
+    load(&paths, Some(&cache));
+    assert!(cached(&load(&paths, Some(&cache))) > 0, "and written again");
+}
+
 #[test]
 fn concurrent_loads_sharing_a_cache_do_not_corrupt_it() {
     let dir = tempfile::tempdir().unwrap();

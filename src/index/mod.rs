@@ -13,6 +13,7 @@ mod pipeline;
 mod plan;
 mod records;
 mod shared;
+mod summary_fields;
 pub mod watch;
 
 use std::collections::BTreeMap;

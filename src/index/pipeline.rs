@@ -36,10 +36,60 @@ pub enum LoadEvent {
 enum Work {
     /// Bytes to parse; `true` when the batch is also wanted in the file's cache.
     Chunk(Chunk, bool),
-    /// A batch read back from the cache.
-    Ready(Box<Parsed>),
+    /// A batch read back from the cache, to decode.
+    Cached(Box<Cached>),
     /// A file read to its end (at this place in the order).
     FileEnd(u64, Box<FileEnd>),
+}
+
+/// A batch of the index cache, decoded on a parser thread.
+struct Cached {
+    batch: cache::CachedBatch,
+    seq: u64,
+    file: u32,
+    src: Source,
+    /// The cache file it came from.
+    cache: Option<PathBuf>,
+}
+
+impl Cached {
+    /// The batch decoded; when it cannot be (the cache checked whole, but a batch does
+    /// not hold together: not written by this build), the source bytes it covers are
+    /// parsed instead and the cache is removed, to be written again by the next load.
+    fn decode(self) -> Parsed {
+        let decoded =
+            (self.batch.bytes.as_deref().ok()).and_then(|bytes| codec::decode(bytes, self.file));
+        if let Some(mut parsed) = decoded {
+            parsed.seq = self.seq;
+            return parsed;
+        }
+        if let Some(cache) = &self.cache {
+            let _ = std::fs::remove_file(cache);
+        }
+        let covers = self.batch.covers;
+        let len = u32::try_from(covers.end.saturating_sub(covers.start));
+        let read = len
+            .map_err(|_| "a cached batch too long to read again".to_string())
+            .and_then(|len| {
+                source::read_ranges(&self.src.path, &[(covers.start, Some(len))])
+                    .map_err(|e| e.to_string())
+            });
+        let (buf, stopped) = match read {
+            Ok(mut bytes) => (bytes.pop().unwrap_or_default(), None),
+            Err(reason) => (Vec::new(), Some(Stop::Damaged(reason))),
+        };
+        let chunk = Chunk {
+            seq: self.seq,
+            file: self.file,
+            format: self.src.format,
+            stem: Arc::clone(&self.src.stem),
+            base: covers.start,
+            len: buf.len(),
+            buf,
+            stopped,
+        };
+        parse_chunk(chunk).0
+    }
 }
 
 /// What the parser threads hand over, in the reader's order.
@@ -71,6 +121,9 @@ struct FileEnd {
     cacheable: bool,
 }
 
+/// Batches handed over that the consumer has not taken yet, at most.
+const BATCHES_AHEAD: usize = 16;
+
 /// A load running in the background.
 pub struct Loader {
     events: Receiver<LoadEvent>,
@@ -89,7 +142,9 @@ impl Loader {
         cache: Option<(PathBuf, u64)>,
         line_scan: Option<Arc<dyn LineScan>>,
     ) -> Loader {
-        let (events_tx, events) = channel();
+        // Bounded, so that batches read back from a cache faster than they are applied
+        // wait as bytes in the cache, not all decoded at once.
+        let (events_tx, events) = sync_channel(BATCHES_AHEAD);
         let bytes_read = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&bytes_read);
         let spawned = std::thread::Builder::new()
@@ -148,7 +203,7 @@ fn run(
     cache: Option<(&std::path::Path, u64)>,
     line_scan: Option<&dyn LineScan>,
     bytes_read: &AtomicU64,
-    events: &std::sync::mpsc::Sender<LoadEvent>,
+    events: &SyncSender<LoadEvent>,
 ) -> Result<(), Error> {
     let (chunk_tx, chunk_rx) = sync_channel::<Work>(threads);
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
@@ -160,7 +215,6 @@ fn run(
         let reading = Reading {
             chunk_size,
             cache,
-            threads,
             out: chunk_tx,
             recycle: recycle_rx,
             bytes_read,
@@ -207,7 +261,9 @@ fn run(
                             });
                             Item::Batch(Batch(Box::new(parsed), scanned), bytes)
                         }
-                        Work::Ready(parsed) => Item::Batch(Batch(parsed, None), None),
+                        Work::Cached(cached) => {
+                            Item::Batch(Batch(Box::new(cached.decode()), None), None)
+                        }
                         Work::FileEnd(seq, end) => Item::FileEnd(seq, end),
                     };
                     if tx.send(item).is_err() {
@@ -283,7 +339,6 @@ struct Reading<'a> {
     chunk_size: usize,
     /// The cache folder, and the smallest file cached.
     cache: Option<(&'a std::path::Path, u64)>,
-    threads: usize,
     out: SyncSender<Work>,
     recycle: Receiver<Vec<u8>>,
     bytes_read: &'a AtomicU64,
@@ -336,20 +391,24 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
         let path = &src.path;
         let compressed = source::is_compressed(path);
         let probe = r.cache.and_then(|(dir, min)| cache::probe(dir, src, min));
-        let found = probe
-            .as_ref()
-            .and_then(|probe| cache::find(probe, file as u32, r.threads));
+        let found = probe.as_ref().and_then(cache::find);
         let mut state = FileState {
             consumed: 0,
             tail: TailBytes::default(),
             cacheable: true,
         };
         let (mut body, mut batch_count) = (Vec::new(), 0);
-        if let Some(found) = found {
-            for mut parsed in found.batches {
-                parsed.seq = seq;
+        if let Some(mut found) = found {
+            while let Some(batch) = found.next_batch() {
+                let cached = Cached {
+                    batch,
+                    seq,
+                    file: file as u32,
+                    src: src.clone(),
+                    cache: probe.as_ref().map(|p| p.cache_path().to_owned()),
+                };
                 seq += 1;
-                hand_over(Work::Ready(Box::new(parsed)))?;
+                hand_over(Work::Cached(Box::new(cached)))?;
             }
             if !found.grown {
                 let size = probe.as_ref().map_or(0, |p| p.size());
@@ -357,8 +416,12 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
                 continue;
             }
             bytes_read.fetch_add(found.consumed, Ordering::Relaxed);
+            match found.body() {
+                Ok(cached) => (body, batch_count) = (cached, found.batch_count),
+                // Without the cached bytes the cache cannot be extended.
+                Err(_) => state.cacheable = false,
+            }
             (state.consumed, state.tail) = (found.consumed, found.tail);
-            (body, batch_count) = (found.body, found.batch_count);
         }
         let to_cache = probe.is_some();
         let start = state.consumed;

@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rustc_hash::FxHashMap;
-
 use super::AliasTable;
 use crate::ingest::{parse_record, Context};
 use crate::model::{Format, Step, StepKind};
@@ -60,58 +58,78 @@ impl StepPlan {
     /// Reads and parses the steps (`with_records: false`: ids, parents, kinds, names,
     /// statuses and errors only, as [`RunRef::load_links`]).
     pub fn read(&self, with_records: bool) -> Result<Vec<Step>, Error> {
+        self.read_as(if with_records {
+            Detail::Full
+        } else {
+            Detail::Links
+        })
+    }
+
+    /// Reads and parses the steps with only the record fields a step's summary and
+    /// tokens are made of ([`crate::describe::SUMMARY_FIELDS`]): what a table row or a
+    /// step's JSON line shows, at a fraction of the cost for native lines.
+    pub fn read_summaries(&self) -> Result<Vec<Step>, Error> {
+        self.read_as(Detail::Summary)
+    }
+
+    fn read_as(&self, detail: Detail) -> Result<Vec<Step>, Error> {
         // Several steps can share a record (spans of one OTLP line, blocks of one
         // message): each distinct record is read and parsed once.
-        let mut records: BTreeMap<(usize, u64), Option<u32>> = BTreeMap::new();
-        for &(file, offset, len, ..) in &self.steps {
-            records.insert((file, offset), len);
-        }
-        let mut by_file: BTreeMap<usize, Vec<(u64, Option<u32>)>> = BTreeMap::new();
-        for (&(file, offset), &len) in &records {
-            by_file.entry(file).or_default().push((offset, len));
-        }
-        let mut decoded: BTreeMap<(usize, u64), Vec<Step>> = BTreeMap::new();
-        for (file, ranges) in by_file {
+        let mut records: Vec<(usize, u64, Option<u32>)> = (self.steps.iter())
+            .map(|&(file, offset, len, ..)| (file, offset, len))
+            .collect();
+        records.sort_unstable_by_key(|&(file, offset, _)| (file, offset));
+        records.dedup_by_key(|&mut (file, offset, _)| (file, offset));
+        let mut decoded: Vec<Vec<Option<Step>>> = Vec::with_capacity(records.len());
+        for group in records.chunk_by(|a, b| a.0 == b.0) {
+            let file = group[0].0;
             let (path, format) = &self.files[&file];
             let stem = crate::source::stem(path);
             let ctx = Context { file_stem: &stem };
+            let ranges: Vec<(u64, Option<u32>)> = group
+                .iter()
+                .map(|&(_, offset, len)| (offset, len))
+                .collect();
             let contents = crate::source::read_ranges(path, &ranges)?;
             for ((offset, _), bytes) in ranges.into_iter().zip(contents) {
-                let steps =
-                    decode_record(*format, &bytes, &ctx, with_records).map_err(|reason| {
-                        Error::Unreadable {
-                            path: path.clone(),
-                            offset,
-                            reason,
-                        }
-                    })?;
-                decoded.insert((file, offset), steps);
+                let steps = decode_as(*format, &bytes, &ctx, detail).map_err(|reason| {
+                    Error::Unreadable {
+                        path: path.clone(),
+                        offset,
+                        reason,
+                    }
+                })?;
+                decoded.push(steps.into_iter().map(Some).collect());
             }
         }
-        // A step asked for once (always, for native lines) is moved out, not copied.
-        let mut uses: FxHashMap<(usize, u64, usize), u32> = FxHashMap::default();
-        for &(file, offset, _, sub, _) in &self.steps {
-            *uses.entry((file, offset, sub)).or_default() += 1;
-        }
-        let mut decoded: BTreeMap<(usize, u64), Vec<Option<Step>>> = decoded
-            .into_iter()
-            .map(|(k, steps)| (k, steps.into_iter().map(Some).collect()))
-            .collect();
+        let record_of = |file: usize, offset: u64| {
+            records
+                .binary_search_by_key(&(file, offset), |&(f, o, _)| (f, o))
+                .ok()
+        };
+        // A step asked for once (always, for native lines: one step, one record) is
+        // moved out, not copied; one asked for again later is copied.
+        let asked_again: Vec<bool> = if records.len() == self.steps.len() {
+            vec![false; self.steps.len()]
+        } else {
+            let mut later = rustc_hash::FxHashSet::default();
+            let mut again: Vec<bool> = (self.steps.iter().rev())
+                .map(|&(file, offset, _, sub, _)| !later.insert((file, offset, sub)))
+                .collect();
+            again.reverse();
+            again
+        };
         self.steps
             .iter()
             .enumerate()
             .map(|(i, &(file, offset, _, sub, trigger))| {
-                let left = uses.get_mut(&(file, offset, sub)).map(|n| {
-                    *n -= 1;
-                    *n
-                });
-                let slot = decoded
-                    .get_mut(&(file, offset))
+                let slot = record_of(file, offset)
+                    .and_then(|r| decoded.get_mut(r))
                     .and_then(|steps| steps.get_mut(sub));
-                let step = match (slot, left) {
-                    (Some(slot), Some(0)) => slot.take(),
-                    (Some(slot), _) => slot.clone(),
-                    (None, _) => None,
+                let step = match slot {
+                    Some(slot) if asked_again[i] => slot.clone(),
+                    Some(slot) => slot.take(),
+                    None => None,
                 };
                 let mut step = step.ok_or_else(|| Error::Unreadable {
                     path: self.files[&file].0.clone(),
@@ -141,6 +159,18 @@ impl StepPlan {
     }
 }
 
+/// How much of each record a read builds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Detail {
+    /// No record (`null`).
+    Links,
+    /// Only the record fields summaries and tokens are made of (native lines; other
+    /// formats build their whole records).
+    Summary,
+    /// The whole record.
+    Full,
+}
+
 /// Gives a step the place the index resolved for it.
 fn resolve(step: &mut Step, id: &Option<String>, parent: &Option<String>, start: bool) {
     if let Some(id) = id {
@@ -165,10 +195,31 @@ pub(super) fn decode_record(
     ctx: &Context,
     with_records: bool,
 ) -> Result<Vec<Step>, String> {
+    let detail = if with_records {
+        Detail::Full
+    } else {
+        Detail::Links
+    };
+    decode_as(format, bytes, ctx, detail)
+}
+
+fn decode_as(
+    format: Format,
+    bytes: &[u8],
+    ctx: &Context,
+    detail: Detail,
+) -> Result<Vec<Step>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
     let mut events = Vec::new();
     let mut problems = Vec::new();
+    let summary_only = detail == Detail::Summary && format == Format::Native;
+    let with_records = detail == Detail::Full || (detail == Detail::Summary && !summary_only);
     parse_record(format, text, ctx, with_records, &mut events, &mut problems)?;
+    if summary_only {
+        for ev in &mut events {
+            ev.record = Some(super::summary_fields::of_native_line(text));
+        }
+    }
     Ok(events
         .into_iter()
         .filter(|ev| !ev.run_info_only)

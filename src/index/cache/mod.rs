@@ -19,7 +19,6 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::parse::Parsed;
 use crate::ingest::{framing, Framing};
 use crate::model::Format;
 use crate::source::{self, Source};
@@ -78,20 +77,71 @@ impl Probe {
     pub(super) fn size(&self) -> u64 {
         self.key.size
     }
+
+    /// The file's cache.
+    pub(super) fn cache_path(&self) -> &Path {
+        &self.cache
+    }
 }
 
-/// A cache that still describes its file.
+/// A cache that still describes its file, checked whole; its batches are read back one
+/// at a time ([`Found::next_batch`]), so that they are decoded and handed over as they
+/// are read, never all held at once.
 pub(super) struct Found {
-    /// The batches, as file `file` of this load.
-    pub(super) batches: Vec<Parsed>,
-    /// The cached batches' bytes, kept to extend the cache when the file grew.
-    pub(super) body: Vec<u8>,
+    cache: File,
+    /// Where the body starts in the cache file.
+    body_start: u64,
+    body_len: u64,
+    /// Per batch: its length in the cache, and the end of the bytes it covers in the
+    /// source file (it starts where the one before ends).
+    batches: std::vec::IntoIter<(u64, u64)>,
+    /// The source bytes the next batch covers start here.
+    covered: u64,
     pub(super) batch_count: u32,
     /// Where reading stopped (the end of the last complete line), and the bytes before.
     pub(super) consumed: u64,
     pub(super) tail: TailBytes,
     /// The file grew since: its bytes from `consumed` on are still to be parsed.
     pub(super) grown: bool,
+}
+
+/// One cached batch read back: its byte form, or why it could not be read, and the
+/// source bytes it covers (to parse them instead when it cannot be used).
+pub(super) struct CachedBatch {
+    pub(super) bytes: std::io::Result<Vec<u8>>,
+    pub(super) covers: std::ops::Range<u64>,
+}
+
+impl Found {
+    /// The next batch, in file order.
+    pub(super) fn next_batch(&mut self) -> Option<CachedBatch> {
+        let (len, end) = self.batches.next()?;
+        let covers = self.covered..end;
+        self.covered = end;
+        let mut bytes = Vec::new();
+        let read = usize::try_from(len)
+            .map_err(std::io::Error::other)
+            .and_then(|len| {
+                let mut header = [0; 8];
+                self.cache.read_exact(&mut header)?;
+                bytes.resize(len, 0);
+                self.cache.read_exact(&mut bytes)
+            });
+        Some(CachedBatch {
+            bytes: read.map(|()| bytes),
+            covers,
+        })
+    }
+
+    /// The cached batches' bytes as stored (to extend the cache when the file grew).
+    /// Read after the batches.
+    pub(super) fn body(&mut self) -> std::io::Result<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
+        let mut body = vec![0; usize::try_from(self.body_len).map_err(std::io::Error::other)?];
+        self.cache.seek(SeekFrom::Start(self.body_start))?;
+        self.cache.read_exact(&mut body)?;
+        Ok(body)
+    }
 }
 
 /// The checksum of the bytes just before where reading stopped.
@@ -176,14 +226,29 @@ pub(super) fn probe(_dir: &Path, _src: &Source, _min_bytes: u64) -> Option<Probe
     None
 }
 
-/// The cache of the probed file, when there is one that still describes it, its
-/// batches decoded as file `file` on up to `threads` threads.
-pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
+/// The cache of the probed file, when there is one that still describes it and is whole
+/// (its length and checksum hold, every batch's length fits): checked in one pass over
+/// its bytes with a small buffer, before any batch is used.
+pub(super) fn find(probe: &Probe) -> Option<Found> {
     let mut cache = File::open(&probe.cache).ok()?;
     let len = cache.metadata().ok()?.len();
-    let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?.saturating_add(1));
-    cache.read_to_end(&mut bytes).ok()?;
-    let (header, body) = split(&bytes)?;
+    let mut start = [0; 12];
+    cache.read_exact(&mut start).ok()?;
+    if start[..8] != MAGIC[..] {
+        return None;
+    }
+    let header_len = u32::from_le_bytes(start[8..].try_into().ok()?) as usize;
+    let mut header_bytes = vec![0; header_len.checked_add(4)?];
+    if (header_len as u64).saturating_add(16) > len {
+        return None;
+    }
+    cache.read_exact(&mut header_bytes).ok()?;
+    let (header_bytes, crc) = header_bytes.split_at(header_len);
+    if crc32fast::hash(header_bytes) != u32::from_le_bytes(crc.try_into().ok()?) {
+        return None;
+    }
+    let header = Header::decode(header_bytes)?;
+    let body_start = 16 + header_len as u64;
     if header.build != build()
         || header.format != probe.format
         || header.stem != probe.stem
@@ -191,6 +256,7 @@ pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
         || header.key.ino != probe.key.ino
         || probe.head.len() < header.head_len as usize
         || crc32fast::hash(&probe.head[..header.head_len as usize]) != header.head_crc
+        || len != body_start.checked_add(header.body_len)?
     {
         return None;
     }
@@ -202,17 +268,61 @@ pub(super) fn find(probe: &Probe, file: u32, threads: usize) -> Option<Found> {
         }
         false => return None,
     };
+    let batches = check_body(
+        &mut cache,
+        header.body_len,
+        header.batch_count,
+        header.body_crc,
+    )?;
+    use std::io::{Seek, SeekFrom};
+    cache.seek(SeekFrom::Start(body_start)).ok()?;
     let grown = tail.is_some();
-    let batches = decode_all(body, header.batch_count, file, threads)?;
     Some(Found {
-        batches,
-        // Kept only to be extended.
-        body: if grown { body.to_vec() } else { Vec::new() },
+        cache,
+        body_start,
+        body_len: header.body_len,
+        batches: batches.into_iter(),
+        covered: 0,
         batch_count: header.batch_count,
         consumed: header.consumed,
         tail: tail.unwrap_or_default(),
         grown,
     })
+}
+
+/// Reads the body (`body_len` bytes, `count` batches) once, checking its framing and
+/// checksum; gives each batch's length and the end of the source bytes it covers.
+fn check_body(
+    cache: &mut File,
+    body_len: u64,
+    count: u32,
+    body_crc: u32,
+) -> Option<Vec<(u64, u64)>> {
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, cache.take(body_len));
+    let mut crc = crc32fast::Hasher::new();
+    let mut batches = Vec::with_capacity(count as usize);
+    let mut buf = vec![0; 1 << 20];
+    for _ in 0..count {
+        let mut len = [0; 8];
+        reader.read_exact(&mut len).ok()?;
+        crc.update(&len);
+        let len = u64::from_le_bytes(len);
+        // A batch starts with its line count and the end of what it covers.
+        let mut end = None;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            reader.read_exact(&mut buf[..n]).ok()?;
+            crc.update(&buf[..n]);
+            if end.is_none() {
+                end = Some(u64::from_le_bytes(buf[..n].get(8..16)?.try_into().ok()?));
+            }
+            left -= n as u64;
+        }
+        batches.push((len, end?));
+    }
+    let mut rest = [0; 1];
+    (reader.read(&mut rest).ok()? == 0 && crc.finalize() == body_crc).then_some(batches)
 }
 
 /// Writes the cache of a file just read; a failure only means no cache.
@@ -355,56 +465,6 @@ impl Header {
 
 fn format_index(format: Format) -> u8 {
     Format::ALL.iter().position(|&f| f == format).unwrap_or(0) as u8
-}
-
-/// A cache file's header and body, once its lengths and checksums hold.
-fn split(bytes: &[u8]) -> Option<(Header, &[u8])> {
-    let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    let header_len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-    let header_bytes = rest.get(4..4usize.checked_add(header_len)?)?;
-    let crc_at = 4 + header_len;
-    let crc = u32::from_le_bytes(rest.get(crc_at..crc_at + 4)?.try_into().ok()?);
-    if crc32fast::hash(header_bytes) != crc {
-        return None;
-    }
-    let header = Header::decode(header_bytes)?;
-    let body = &rest[crc_at + 4..];
-    (body.len() as u64 == header.body_len && crc32fast::hash(body) == header.body_crc)
-        .then_some((header, body))
-}
-
-/// Every batch of `body`, decoded on up to `threads` threads; `None` if any is not whole.
-fn decode_all(body: &[u8], count: u32, file: u32, threads: usize) -> Option<Vec<Parsed>> {
-    let mut parts = Vec::with_capacity(count as usize);
-    let mut rest = body;
-    for _ in 0..count {
-        let len = usize::try_from(u64::from_le_bytes(rest.get(..8)?.try_into().ok()?)).ok()?;
-        let part = rest.get(8..8usize.checked_add(len)?)?;
-        parts.push(part);
-        rest = &rest[8 + len..];
-    }
-    if !rest.is_empty() {
-        return None;
-    }
-    let per_thread = parts.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = parts
-            .chunks(per_thread)
-            .map(|group| {
-                scope.spawn(move || {
-                    group
-                        .iter()
-                        .map(|bytes| codec::decode(bytes, file))
-                        .collect::<Option<Vec<Parsed>>>()
-                })
-            })
-            .collect();
-        let mut all = Vec::with_capacity(parts.len());
-        for worker in workers {
-            all.extend(worker.join().ok()??);
-        }
-        Some(all)
-    })
 }
 
 #[cfg(unix)]
