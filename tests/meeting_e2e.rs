@@ -249,13 +249,15 @@ fn followers_track_the_presenter_come_and_go_and_outlive_it() {
         rt,
     );
     presenter.wait_text("sharing room");
-    presenter.wait_text("step #0 of 24");
+    // The position --at names, not the first run's step #0 shown while loading: a key
+    // pressed before --at is applied moves what --at then replaces.
+    presenter.wait_text("Timeline r-2bcd0cc3 · step #0 of 24");
     let socket = runtime.path().join("retrace/room.sock");
     assert!(socket.exists());
 
     let mut first = spawn(&["assets/demo", "--follow", "room"], 100, 30, rt);
     first.wait_text("following room");
-    first.wait_text("step #0 of 24");
+    first.wait_text("Timeline r-2bcd0cc3 · step #0 of 24");
     let mut latencies = Vec::new();
     for step in 1..=4 {
         let pressed = Instant::now();
