@@ -29,20 +29,25 @@ done
 cargo build --release --quiet
 
 # One measurement: "<wall s> <user+sys s> <peak kB>".
+# Output goes to a file: GNU grep stops at the first match when it writes to /dev/null.
 measure() {
   local out
-  out=$( { /usr/bin/time -f "%e %U %S %M" "$@" > /dev/null; } 2>&1 | tail -n 1)
+  out=$( { /usr/bin/time -f "%e %U %S %M" "$@" > "$sink"; } 2>&1 | tail -n 1)
   awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' <<<"$out"
 }
 median() { sort -n | sed -n "$(( (rounds + 1) / 2 ))p"; }
 
-results=$(mktemp); trap 'rm -f "$results"' EXIT
+results=$(mktemp); table=$(mktemp); sink=$(mktemp); trap 'rm -f "$results" "$table" "$sink"' EXIT
 for gb in 1 2 4; do
-  data=${files[$gb]}
-  bytes=$(stat -L -c %s "$data")
-  cat "$data" > /dev/null   # warm the page cache
-  "$bin" ls "$data" --json > /dev/null   # write the index cache
-  for round in $(seq "$rounds"); do
+  cat "${files[$gb]}" > /dev/null                  # warm the page cache
+  "$bin" ls "${files[$gb]}" --json > /dev/null     # write the index cache
+done
+# Sizes alternate inside each round, so that a change in the machine's load between
+# rounds weighs on every size alike.
+for round in $(seq "$rounds"); do
+  for gb in 1 2 4; do
+    data=${files[$gb]}
+    bytes=$(stat -L -c %s "$data")
     for name in cat grep-c ls-no-cache ls-warm-cache search-no-cache; do
       case $name in
         cat) cmd=(cat "$data") ;;
@@ -69,7 +74,10 @@ for name in cat grep-c ls-no-cache ls-warm-cache search-no-cache; do
       gbs = b / 1e9
       printf "%-16s %4s %9.2fs %9.2fs %10.0f %11.3fs %12.1f\n", n, g, w, c, p / 1024, w / gbs, p / 1024 / gbs }'
   done
-done | tee /dev/stderr | awk '
+done > "$table"
+cat "$table"
+# cat and grep keep a constant few MB whatever the size: their memory has no per-GB cost.
+awk '
   { wall[$1] = wall[$1] " " $6 + 0; peak[$1] = peak[$1] " " $7 + 0 }
   function spread(list,   n, a, i, lo, hi) {
     n = split(list, a, " "); lo = a[1]; hi = a[1]
@@ -79,5 +87,10 @@ done | tee /dev/stderr | awk '
   END {
     print ""
     print "spread of the per-GB figures over 1, 2 and 4 GB (max/min - 1; target <= 15%):"
-    for (n in wall) printf "  %-16s time %5.1f%%   peak memory %5.1f%%\n", n, spread(wall[n]), spread(peak[n])
-  }' 2>&1
+    split("cat grep-c ls-no-cache ls-warm-cache search-no-cache", order, " ")
+    for (i = 1; i <= 5; i++) {
+      n = order[i]
+      if (n == "cat" || n == "grep-c") printf "  %-16s time %5.1f%%\n", n, spread(wall[n])
+      else printf "  %-16s time %5.1f%%   peak memory %5.1f%%\n", n, spread(wall[n]), spread(peak[n])
+    }
+  }' "$table"
