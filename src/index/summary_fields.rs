@@ -498,4 +498,50 @@ mod tests {
             Value::Object(Map::new())
         );
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "[a-c\\\\\"\\n\\t\u{1}é✓ ]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-c\\\\\\n]{0,2}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// `v` as JSON text with spaces around every token and object keys in reverse order.
+    fn written_loosely(v: &Value) -> String {
+        match v {
+            Value::Array(items) => {
+                let items: Vec<String> = items.iter().map(written_loosely).collect();
+                format!("[ {} ]", items.join(" , "))
+            }
+            Value::Object(map) => {
+                let entries: Vec<String> = (map.iter().rev())
+                    .map(|(k, v)| format!("{} : {}", Value::from(k.as_str()), written_loosely(v)))
+                    .collect();
+                format!("{{ {} }}", entries.join(" , "))
+            }
+            _ => v.to_string(),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compact_text_never_differs_from_compact(v in json_value()) {
+            let raw = written_loosely(&v);
+            let parsed: Value = serde_json::from_str(&raw).unwrap();
+            if let Some(text) = compact_text(&raw) {
+                proptest::prop_assert_eq!(text, compact(&parsed), "{}", raw);
+            }
+        }
+    }
 }
