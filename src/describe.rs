@@ -20,11 +20,50 @@ pub fn trigger_line(steps: &[Step], max: usize) -> Option<String> {
     trigger(steps).map(|v| truncate(&compact(v), max))
 }
 
-/// The record fields [`step_summary`] and [`Step::tokens`] read: a step read with only
-/// these (see [`crate::index::StepPlan::read_summaries`]) summarises as a whole one.
-pub const SUMMARY_FIELDS: &[&str] = &[
-    "input", "output", "chosen", "reason", "action", "target", "outcome", "tokens",
-];
+/// The record fields [`step_summary`] reads for a step of `kind` (and [`Step::tokens`]
+/// when `tokens`): a step read with only these (see
+/// [`crate::index::StepPlan::read_summaries`]) summarises as a whole one. `compacted`
+/// are the fields only ever shown whole as [`compact`] text (for this kind, or as the
+/// trigger's `input` should the step turn out to start its run); `values` are read as
+/// JSON values.
+pub fn summary_fields(kind: StepKind, tokens: bool) -> SummaryFields {
+    let (values, compacted): (&[&str], &[&str]) = match kind {
+        StepKind::RunStart | StepKind::ToolCall => (&[], &["input"]),
+        StepKind::LlmCall => (&["output"], &["input"]),
+        StepKind::ToolResult | StepKind::Error => (&[], &["output", "input"]),
+        StepKind::Decision => (&["chosen", "reason"], &["input"]),
+        StepKind::Effect => (&["action", "target"], &["input"]),
+        StepKind::RunEnd => (&["outcome"], &["input"]),
+        StepKind::Message | StepKind::Other => (&["output", "input"], &[]),
+    };
+    SummaryFields {
+        values,
+        compacted,
+        tokens,
+    }
+}
+
+/// See [`summary_fields`].
+#[derive(Debug, Clone, Copy)]
+pub struct SummaryFields {
+    pub values: &'static [&'static str],
+    pub compacted: &'static [&'static str],
+    /// Whether `tokens` is wanted too (as a value).
+    pub tokens: bool,
+}
+
+impl SummaryFields {
+    /// Whether `key` is wanted, and whether as compact text.
+    pub fn wants(&self, key: &str) -> Option<(&'static str, bool)> {
+        if let Some(&name) = self.compacted.iter().find(|&&f| f == key) {
+            return Some((name, true));
+        }
+        if let Some(&name) = self.values.iter().find(|&&f| f == key) {
+            return Some((name, false));
+        }
+        (self.tokens && key == "tokens").then_some(("tokens", false))
+    }
+}
 
 /// A one-line summary of what a step did, at most `max` characters.
 pub fn step_summary(step: &Step, max: usize) -> String {
@@ -147,6 +186,10 @@ pub fn compact(v: &Value) -> String {
 
 /// Cuts `s` to at most `max` display columns, on one line, marking the cut with `…`.
 pub fn truncate(s: &str, max: usize) -> String {
+    // Most summaries are short single lines: no copy char by char.
+    if s.len() <= max && !s.bytes().any(|b| b == b'\n' || b == b'\r') {
+        return crate::width::fit(s, max).into_owned();
+    }
     let one_line: String = s
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })

@@ -27,7 +27,8 @@ fn is_bidi_control(c: char) -> bool {
 }
 
 fn escape(s: &str, multiline: bool) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII (most text) needs no look at each character.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);

@@ -68,13 +68,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
 fn write_table(run: &RunRef, out: &mut impl Write) -> anyhow::Result<()> {
     header(run, &trigger_step(run)?, out)?;
     print_heading(out)?;
-    write_chunks(run, out, |_, steps, buf| Ok(print_rows(run, steps, buf)?))
+    write_chunks(run, false, out, |_, steps, buf| {
+        Ok(print_rows(run, steps, buf)?)
+    })
 }
 
 /// The run's steps as the elements of a JSON array (without its brackets), read and
 /// written a chunk at a time.
 fn write_steps_json(run: &RunRef, out: &mut impl Write) -> anyhow::Result<()> {
-    write_chunks(run, out, |first, steps, buf| {
+    write_chunks(run, true, out, |first, steps, buf| {
         for (i, step) in steps.iter().enumerate() {
             if !(first && i == 0) {
                 buf.push(b',');
@@ -116,12 +118,14 @@ fn chunks(total: usize) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Reads the run's steps a chunk at a time (only what summaries need), formats each
+/// Reads the run's steps a chunk at a time (only what summaries need, and tokens when
+/// `tokens`), formats each
 /// chunk with `format(first, steps, bytes)` on worker threads, and writes the chunks to
 /// `out` in order as they are done: a long run is written as it is read, on every core,
 /// in bounded memory (a few chunks ahead of the writing at most).
 fn write_chunks(
     run: &RunRef,
+    tokens: bool,
     out: &mut impl Write,
     format: impl Fn(bool, &[Step], &mut Vec<u8>) -> anyhow::Result<()> + Sync,
 ) -> anyhow::Result<()> {
@@ -153,7 +157,7 @@ fn write_chunks(
                 }
                 let formatted = run
                     .plan(range.clone())
-                    .read_summaries()
+                    .read_summaries(tokens)
                     .map_err(anyhow::Error::from)
                     .and_then(|steps| {
                         let mut bytes = Vec::with_capacity(steps.len() * 160);
@@ -238,49 +242,99 @@ fn print_heading(out: &mut impl Write) -> io::Result<()> {
     )
 }
 
-/// A row per step.
+/// A row per step. Built in one reused line buffer: a long run's rows cost no
+/// allocations of their own beyond the summary's.
 fn print_rows(run: &RunRef, steps: &[Step], out: &mut impl Write) -> io::Result<()> {
+    use std::fmt::Write as _;
     let t0 = run.started_at();
+    let mut line = String::with_capacity(256);
+    let mut rel = String::with_capacity(16);
     for s in steps {
-        let rel = match (s.ts, t0) {
-            (Some(t), Some(t0)) => format!("+{}", format_duration((t - t0) as f64)),
-            _ => "-".into(),
-        };
+        line.clear();
+        rel.clear();
+        match (s.ts, t0) {
+            (Some(t), Some(t0)) => {
+                rel.push('+');
+                rel.push_str(&format_duration((t - t0) as f64));
+            }
+            _ => rel.push('-'),
+        }
         let error = s
             .error
             .as_ref()
             .filter(|_| s.is_error())
             .map(|e| e.label().to_string());
-        writeln!(
-            out,
-            "{:>4} {:>9} {} {} {:<6} {:>8} {} {}",
-            s.step,
-            rel,
-            cell(&sanitize::line(&s.kind_name), 11),
-            cell(&sanitize::line(s.name.as_deref().unwrap_or("")), 18),
+        // Writing to a String cannot fail.
+        let _ = write!(line, "{:>4} {:>9} ", s.step, rel);
+        push_cell(&mut line, &sanitize::line(&s.kind_name), 11);
+        line.push(' ');
+        push_cell(
+            &mut line,
+            &sanitize::line(s.name.as_deref().unwrap_or("")),
+            18,
+        );
+        let duration = s.duration_ms.map(format_duration);
+        let _ = write!(
+            line,
+            " {:<6} {:>8} ",
             s.status.as_str(),
-            s.duration_ms.map(format_duration).unwrap_or_default(),
-            cell(&sanitize::line(error.as_deref().unwrap_or("")), 20),
-            sanitize::line(&step_summary(s, 100)),
-        )?;
+            duration.as_deref().unwrap_or("")
+        );
+        push_cell(
+            &mut line,
+            &sanitize::line(error.as_deref().unwrap_or("")),
+            20,
+        );
+        line.push(' ');
+        line.push_str(&sanitize::line(&step_summary(s, 100)));
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
     Ok(())
 }
 
-fn step_json(s: &Step) -> Value {
-    json!({
-        "step": s.step,
-        "id": s.id,
-        "parent": s.parent,
-        "kind": s.kind_name,
-        "name": s.name,
-        "status": match s.status { crate::model::Status::Unset => Value::Null, st => json!(st) },
-        "error": s.error,
-        "ts": s.ts.map(format_rfc3339),
-        "duration_ms": s.duration_ms,
-        "tokens": s.tokens(),
-        "summary": step_summary(s, 200),
-    })
+/// Appends `s` cut or padded to exactly `cols` columns (as [`cell`]).
+fn push_cell(line: &mut String, s: &str, cols: usize) {
+    let cut = crate::width::fit(s, cols);
+    line.push_str(&cut);
+    let pad = cols.saturating_sub(crate::width::width(&cut));
+    line.extend(std::iter::repeat(' ').take(pad));
+}
+
+/// A step as an element of `show --json`'s `steps`. The fields are in the order the
+/// keys of a JSON object are written (sorted), so it is written as the object of them
+/// would be, without building one.
+#[derive(serde::Serialize)]
+struct StepJson<'a> {
+    duration_ms: Option<f64>,
+    error: Option<Value>,
+    id: &'a str,
+    kind: &'a str,
+    name: Option<&'a str>,
+    parent: Option<&'a str>,
+    status: Option<crate::model::Status>,
+    step: u32,
+    summary: String,
+    /// `input`, `output`: in order already.
+    tokens: Option<crate::model::Tokens>,
+    ts: Option<String>,
+}
+
+fn step_json(s: &Step) -> StepJson<'_> {
+    StepJson {
+        duration_ms: s.duration_ms,
+        // Through a JSON value: its keys sorted as everywhere else.
+        error: s.error.as_ref().map(|e| json!(e)),
+        id: &s.id,
+        kind: &s.kind_name,
+        name: s.name.as_deref(),
+        parent: s.parent.as_deref(),
+        status: (s.status != crate::model::Status::Unset).then_some(s.status),
+        step: s.step,
+        summary: step_summary(s, 200),
+        tokens: s.tokens(),
+        ts: s.ts.map(format_rfc3339),
+    }
 }
 
 /// The run line, its trigger, labels and end error.
@@ -373,7 +427,9 @@ mod tests {
             if i > 0 {
                 expected.push(b',');
             }
-            serde_json::to_writer(&mut expected, &step_json(step)).unwrap();
+            // The object as a JSON value writes it (keys sorted).
+            let value = serde_json::to_value(step_json(step)).unwrap();
+            serde_json::to_writer(&mut expected, &value).unwrap();
         }
         let mut chunked = Vec::new();
         write_steps_json(&run, &mut chunked).unwrap();

@@ -65,11 +65,12 @@ impl StepPlan {
         })
     }
 
-    /// Reads and parses the steps with only the record fields a step's summary and
-    /// tokens are made of ([`crate::describe::SUMMARY_FIELDS`]): what a table row or a
-    /// step's JSON line shows, at a fraction of the cost for native lines.
-    pub fn read_summaries(&self) -> Result<Vec<Step>, Error> {
-        self.read_as(Detail::Summary)
+    /// Reads and parses the steps with only the record fields a step's summary (and
+    /// its tokens, when `tokens`) are made of ([`crate::describe::summary_fields`]):
+    /// what a table row or a step's JSON line shows, at a fraction of the cost for
+    /// native lines. Fields a summary only shows as compact text hold that text.
+    pub fn read_summaries(&self, tokens: bool) -> Result<Vec<Step>, Error> {
+        self.read_as(Detail::Summary { tokens })
     }
 
     fn read_as(&self, detail: Detail) -> Result<Vec<Step>, Error> {
@@ -80,7 +81,10 @@ impl StepPlan {
             .collect();
         records.sort_unstable_by_key(|&(file, offset, _)| (file, offset));
         records.dedup_by_key(|&mut (file, offset, _)| (file, offset));
-        let mut decoded: Vec<Vec<Option<Step>>> = Vec::with_capacity(records.len());
+        // The steps of every record, flat (one allocation, read in order), and where each
+        // record's steps start.
+        let mut decoded: Vec<Option<Step>> = Vec::with_capacity(records.len());
+        let mut record_starts: Vec<usize> = Vec::with_capacity(records.len() + 1);
         for group in records.chunk_by(|a, b| a.0 == b.0) {
             let file = group[0].0;
             let (path, format) = &self.files[&file];
@@ -99,9 +103,11 @@ impl StepPlan {
                         reason,
                     }
                 })?;
-                decoded.push(steps.into_iter().map(Some).collect());
+                record_starts.push(decoded.len());
+                decoded.extend(steps.into_iter().map(Some));
             }
         }
+        record_starts.push(decoded.len());
         let record_of = |file: usize, offset: u64| {
             records
                 .binary_search_by_key(&(file, offset), |&(f, o, _)| (f, o))
@@ -124,8 +130,8 @@ impl StepPlan {
             .enumerate()
             .map(|(i, &(file, offset, _, sub, trigger))| {
                 let slot = record_of(file, offset)
-                    .and_then(|r| decoded.get_mut(r))
-                    .and_then(|steps| steps.get_mut(sub));
+                    .filter(|&r| record_starts[r] + sub < record_starts[r + 1])
+                    .and_then(|r| decoded.get_mut(record_starts[r] + sub));
                 let step = match slot {
                     Some(slot) if asked_again[i] => slot.clone(),
                     Some(slot) => slot.take(),
@@ -164,9 +170,9 @@ impl StepPlan {
 enum Detail {
     /// No record (`null`).
     Links,
-    /// Only the record fields summaries and tokens are made of (native lines; other
+    /// Only the record fields summaries (and tokens) are made of (native lines; other
     /// formats build their whole records).
-    Summary,
+    Summary { tokens: bool },
     /// The whole record.
     Full,
 }
@@ -212,12 +218,16 @@ fn decode_as(
     let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"))?;
     let mut events = Vec::new();
     let mut problems = Vec::new();
-    let summary_only = detail == Detail::Summary && format == Format::Native;
-    let with_records = detail == Detail::Full || (detail == Detail::Summary && !summary_only);
+    let summary_only = match detail {
+        Detail::Summary { tokens } if format == Format::Native => Some(tokens),
+        _ => None,
+    };
+    let with_records = detail != Detail::Links && summary_only.is_none();
     parse_record(format, text, ctx, with_records, &mut events, &mut problems)?;
-    if summary_only {
+    if let Some(tokens) = summary_only {
         for ev in &mut events {
-            ev.record = Some(super::summary_fields::of_native_line(text));
+            let kind = ev.step_kind();
+            ev.record = Some(super::summary_fields::of_native_line(text, kind, tokens));
         }
     }
     Ok(events
