@@ -53,12 +53,22 @@ impl QueryLineScan {
         std::thread::scope(|scope| {
             let scanner = scope
                 .spawn(move || scan_gaps(self, gaps_rx.into_iter(), threads, &Cancel::never()));
+            // Ends the scanner's list of gaps once the load is over (also if it panics).
+            let close = CloseGaps(self);
             let loaded = load();
-            // Ends the scanner's list of gaps once it has scanned them.
-            lock(&self.gaps).take();
+            drop(close);
             // A scanner that failed leaves its gaps to `ScanReports::scan_the_rest`.
             (loaded, scanner.join().unwrap_or_default())
         })
+    }
+}
+
+/// Drops the sender of the gaps to scan: the scanner then ends.
+struct CloseGaps<'a>(&'a QueryLineScan);
+
+impl Drop for CloseGaps<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.gaps).take();
     }
 }
 
