@@ -2,10 +2,12 @@
 //! runs inside the load, on each chunk while its bytes are in memory ([`QueryLineScan`],
 //! a [`LineScan`] for [`crate::index::LoadOptions::line_scan`]), and what it found is
 //! mapped to slots once the history is settled ([`FusedText`]). The bytes the load did
-//! not scan (batches read back from the index cache) are read and scanned the same way
-//! afterwards, in large blocks ([`ScanReports::scan_the_rest`]); the records of
-//! compressed files among them are scanned as [`ScanText`] does. Candidates and scores
-//! are those of the word index.
+//! not scan (batches read back from the index cache) are read and scanned the same way,
+//! in large blocks, alongside the load ([`QueryLineScan::scan_while`]) or after it
+//! ([`ScanReports::scan_the_rest`]); the records of compressed files among them are
+//! scanned as [`ScanText`] does. With no load at all, every file is scanned in blocks
+//! ([`FusedText::scan`]: the browser's search before its word index). Candidates and
+//! scores are those of the word index.
 
 use std::io::Read;
 use std::ops::Range;
