@@ -3,7 +3,9 @@
 //! demo, the native fixtures and generated histories whose text hides words behind
 //! JSON escapes, case, characters outside ASCII and joined words. So does the scan fused
 //! with the load (`retrace search`'s path: the load's parser threads test each chunk's
-//! lines), cold, from a warm index cache, and for a file grown since it was cached.
+//! lines), cold, from a warm index cache (the cached files' bytes scanned in blocks
+//! alongside the load, or after it), and for a file grown since it was cached. So does
+//! the browser's search before its word index (every file scanned in blocks).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,7 +36,9 @@ fn index(history: &History) -> TextIndex {
         .expect("not cancelled")
 }
 
-fn both(history: &History, index: &TextIndex, query: &str, limit: usize) -> [SearchResult; 2] {
+/// By the word index, by the record scan, by the block scan (the browser's, before its
+/// word index is built).
+fn three(history: &History, index: &TextIndex, query: &str, limit: usize) -> [SearchResult; 3] {
     let parsed = Query::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
     let options = SearchOptions {
         limit,
@@ -45,23 +49,30 @@ fn both(history: &History, index: &TextIndex, query: &str, limit: usize) -> [Sea
     let by_index = search::search(history, Some(index), &parsed, &options, &never).unwrap();
     let scan = ScanText::new(history, 3).expect("native files");
     let by_scan = search::search_in(history, Some(&scan), &parsed, &options, &never).unwrap();
-    [by_index, by_scan]
+    let blocks = FusedText::scan(history, &parsed, 3, &never).expect("native files");
+    let by_blocks = search::search_in(history, Some(&blocks), &parsed, &options, &never).unwrap();
+    [by_index, by_scan, by_blocks]
 }
 
-/// Every query gives the same result both ways, with a small and a large limit.
+/// Every query gives the same result all three ways, with a small and a large limit.
 fn assert_same(history: &History, queries: &[&str]) -> usize {
     let index = index(history);
     let mut found = 0;
     for query in queries {
         for limit in [3, 1000] {
-            let [a, b] = both(history, &index, query, limit);
+            let [a, b, c] = three(history, &index, query, limit);
             assert!(
                 !a.fuzzy_truncated,
                 "{query}: the index ran out of fuzzy budget"
             );
-            assert_eq!(a.hits, b.hits, "{query} (limit {limit})");
-            assert_eq!(a.candidates, b.candidates, "{query} (limit {limit})");
-            assert_eq!(a.text_covered, b.text_covered, "{query}");
+            for (how, other) in [("records", &b), ("blocks", &c)] {
+                assert_eq!(a.hits, other.hits, "{query} (limit {limit}, {how})");
+                assert_eq!(
+                    a.candidates, other.candidates,
+                    "{query} (limit {limit}, {how})"
+                );
+                assert_eq!(a.text_covered, other.text_covered, "{query} ({how})");
+            }
             found += a.hits.len();
         }
     }
@@ -292,8 +303,15 @@ fn histories_with_other_formats_are_not_scanned() {
 }
 
 /// Loads `paths` with `query`'s line scan run by the load (as `retrace search` does):
-/// the history and its fused text.
-fn load_fused(paths: &[PathBuf], query: &Query, cache: Option<&Path>) -> (History, FusedText) {
+/// the history and its fused text. `alongside`: the bytes the load takes from the
+/// index cache are scanned in blocks while it runs (as `retrace search` does), else
+/// after it.
+fn load_fused(
+    paths: &[PathBuf],
+    query: &Query,
+    cache: Option<&Path>,
+    alongside: bool,
+) -> (History, FusedText) {
     let scan = Arc::new(QueryLineScan::new(query));
     let options = LoadOptions {
         chunk_size: 4096,
@@ -302,29 +320,47 @@ fn load_fused(paths: &[PathBuf], query: &Query, cache: Option<&Path>) -> (Histor
         line_scan: Some(LineScanHook(scan.clone())),
         ..LoadOptions::default()
     };
-    let (mut history, loader) = History::open(paths, &options).unwrap();
     let mut reports = ScanReports::default();
-    for event in loader.events() {
-        match event {
-            LoadEvent::Batch(mut batch) => {
-                if let Some(scanned) = batch.take_scanned() {
-                    reports.add(scanned);
+    let mut load = || {
+        let (mut history, loader) = History::open(paths, &options).unwrap();
+        for event in loader.events() {
+            match event {
+                LoadEvent::Batch(mut batch) => {
+                    if let Some(scanned) = batch.take_scanned() {
+                        reports.add(scanned);
+                    }
+                    history.apply(batch);
                 }
-                history.apply(batch);
-            }
-            LoadEvent::Done(result) => {
-                result.unwrap();
-                break;
+                LoadEvent::Done(result) => {
+                    result.unwrap();
+                    break;
+                }
             }
         }
-    }
-    history.settle();
-    let text = FusedText::new(&history, &scan, &mut reports, 2).expect("native files");
+        history.settle();
+        history
+    };
+    let history = if alongside {
+        let (history, blocks) = scan.scan_while(2, load);
+        let cached = history.files().iter().any(|f| f.cached > 0);
+        assert_eq!(
+            blocks.bytes() > 0,
+            cached,
+            "the cached bytes scanned alongside"
+        );
+        reports.add_blocks(blocks);
+        history
+    } else {
+        load()
+    };
+    let never = Cancel::never();
+    let text = FusedText::new(&history, &scan, &mut reports, 2, &never).expect("native files");
     (history, text)
 }
 
-/// Every query gives, through the fused scan, what the word index gives; returns how
-/// many queries had some steps' records read after the load (from the cache).
+/// Every query gives, through the fused scan, what the word index gives, the cached
+/// bytes scanned alongside the load and after it; returns how many loads had some
+/// steps' bytes read apart from the load (from the cache).
 fn assert_fused_same(paths: &[PathBuf], cache: Option<&Path>) -> usize {
     let history = load(paths);
     let index = index(&history);
@@ -332,21 +368,26 @@ fn assert_fused_same(paths: &[PathBuf], cache: Option<&Path>) -> usize {
     let mut read_after = 0;
     for query in QUERIES {
         let parsed = Query::parse(query).unwrap();
-        let (fused_history, fused) = load_fused(paths, &parsed, cache);
-        read_after += usize::from(fused.scanned_after_load());
-        assert_eq!(fused_history.step_count(), history.step_count());
-        for limit in [3, 1000] {
-            let options = SearchOptions {
-                limit,
-                now: NOW,
-                only_run: None,
-            };
-            let a = search::search(&history, Some(&index), &parsed, &options, &never).unwrap();
-            let b =
-                search::search_in(&fused_history, Some(&fused), &parsed, &options, &never).unwrap();
-            assert_eq!(a.hits, b.hits, "{query} (limit {limit})");
-            assert_eq!(a.candidates, b.candidates, "{query} (limit {limit})");
-            assert_eq!(a.text_covered, b.text_covered, "{query}");
+        for alongside in [true, false] {
+            let (fused_history, fused) = load_fused(paths, &parsed, cache, alongside);
+            read_after += usize::from(fused.scanned_after_load());
+            assert_eq!(fused_history.step_count(), history.step_count());
+            for limit in [3, 1000] {
+                let options = SearchOptions {
+                    limit,
+                    now: NOW,
+                    only_run: None,
+                };
+                let a = search::search(&history, Some(&index), &parsed, &options, &never).unwrap();
+                let b = search::search_in(&fused_history, Some(&fused), &parsed, &options, &never)
+                    .unwrap();
+                assert_eq!(
+                    a.hits, b.hits,
+                    "{query} (limit {limit}, alongside {alongside})"
+                );
+                assert_eq!(a.candidates, b.candidates, "{query} (limit {limit})");
+                assert_eq!(a.text_covered, b.text_covered, "{query}");
+            }
         }
     }
     read_after
@@ -374,7 +415,7 @@ fn the_fused_scan_reads_what_came_from_the_index_cache_and_what_a_file_grew_by()
     let read_after = assert_fused_same(&paths, Some(&cache));
     assert_eq!(
         read_after,
-        QUERIES.len() - 1,
+        2 * QUERIES.len() - 1,
         "cached batches are not scanned by the load"
     );
     // Grown: the cached part is read after the load, the new lines are scanned by it.
@@ -403,5 +444,20 @@ fn the_fused_scan_reads_lines_as_the_parser_does_byte_order_mark_and_crlf() {
     assert_eq!(assert_fused_same(&paths, None), 0);
     // Read again after a load from the index cache.
     let cache = dir.path().join("cache");
-    assert_eq!(assert_fused_same(&paths, Some(&cache)), QUERIES.len() - 1);
+    assert_eq!(
+        assert_fused_same(&paths, Some(&cache)),
+        2 * QUERIES.len() - 1
+    );
+}
+
+#[test]
+fn the_block_scan_stops_when_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = generate(dir.path(), 40, 8);
+    let history = load(&paths);
+    let query = Query::parse("refund").unwrap();
+    let cancel = Cancel::new();
+    cancel.cancel();
+    assert!(FusedText::scan(&history, &query, 2, &cancel).is_none());
+    assert!(FusedText::scan(&history, &query, 2, &Cancel::never()).is_some());
 }

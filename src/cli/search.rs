@@ -61,31 +61,40 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let started = Instant::now();
     // The query's words are looked for in each chunk as the load parses it, so the
-    // files are read once (native files; see `search::fused`).
-    let line_scan = query
-        .has_text()
-        .then(|| Arc::new(QueryLineScan::new(&query)));
+    // files are read once (native files; see `search::fused`). --index builds the word
+    // index instead.
+    let line_scan = (query.has_text() && !args.index).then(|| Arc::new(QueryLineScan::new(&query)));
     let hook = line_scan
         .as_ref()
         .map(|scan| LineScanHook(Arc::clone(scan) as Arc<dyn LineScan>));
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut reports = ScanReports::default();
-    let history = super::load_scanning(&args.paths, common, hook, |batch| {
-        if let Some(scanned) = batch.take_scanned() {
-            reports.add(scanned);
-        }
-    })?;
+    let load = || {
+        super::load_scanning(&args.paths, common, hook, |batch| {
+            if let Some(scanned) = batch.take_scanned() {
+                reports.add(scanned);
+            }
+        })
+    };
+    // Bytes the load takes from the index cache are read and scanned alongside it.
+    let (history, blocks) = match &line_scan {
+        Some(scan) => scan.scan_while(threads, load),
+        None => (load(), Default::default()),
+    };
+    let history = history?;
     if args.stats {
         eprintln!(
-            "load (and scan): {} steps, {} runs in {:.2} s",
+            "load (and scan; {:.1} MB from the index cache scanned alongside): {} steps, {} runs in {:.2} s",
+            blocks.bytes() as f64 / 1e6,
             history.step_count(),
             history.run_count(),
             started.elapsed().as_secs_f64()
         );
     }
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    reports.add_blocks(blocks);
     let fused = line_scan
         .as_deref()
-        .and_then(|scan| FusedText::new(&history, scan, &mut reports, threads));
+        .and_then(|scan| FusedText::new(&history, scan, &mut reports, threads, &Cancel::never()));
     if !args.json {
         super::report_problems(&history, 5);
     }
@@ -222,9 +231,10 @@ pub fn search_and_print(
             .flatten(),
     };
     let text: Option<(&dyn TextSource, &str)> = match (fused, &scan) {
-        (Some(f), _) if f.scanned_after_load() => {
-            Some((f, "scanned while loading, cached steps' records read"))
-        }
+        (Some(f), _) if f.scanned_after_load() => Some((
+            f,
+            "scanned while loading, cached files' bytes read and scanned",
+        )),
         (Some(f), _) => Some((f, "scanned while loading")),
         (None, Some(s)) => Some((s, "records scanned")),
         (None, None) => None,

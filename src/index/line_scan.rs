@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::parse::Chunk;
@@ -19,6 +20,11 @@ pub trait LineScan: Send + Sync {
     /// qualifies, with its score. A line's bytes are those before its `\n`, less a
     /// trailing `\r`: the bytes of the record the index keeps for it.
     fn scan(&self, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>);
+
+    /// Told by the load's reader, before it hands over a native file's batches read back
+    /// from the index cache, that `bytes` of the file at `path` will not be scanned, so
+    /// that the scanner can read them itself while the load goes on.
+    fn not_scanned(&self, _file: u32, _path: &Path, _bytes: Range<u64>) {}
 }
 
 /// A [`LineScan`] for [`LoadOptions`](super::LoadOptions) (which is `Debug`).

@@ -18,6 +18,7 @@ use super::line_scan::{scan_chunk, LineScan, ScannedLines};
 use super::parse::{parse_chunk, Chunk, Parsed, Stop};
 use super::MAX_FILE_OFFSET;
 use crate::ingest::{framing, Framing};
+use crate::model::Format;
 use crate::source::{self, Source};
 use crate::Error;
 
@@ -215,6 +216,7 @@ fn run(
         let reading = Reading {
             chunk_size,
             cache,
+            line_scan,
             out: chunk_tx,
             recycle: recycle_rx,
             bytes_read,
@@ -339,6 +341,8 @@ struct Reading<'a> {
     chunk_size: usize,
     /// The cache folder, and the smallest file cached.
     cache: Option<(&'a std::path::Path, u64)>,
+    /// Told of the bytes read back from the cache (not scanned).
+    line_scan: Option<&'a dyn LineScan>,
     out: SyncSender<Work>,
     recycle: Receiver<Vec<u8>>,
     bytes_read: &'a AtomicU64,
@@ -399,6 +403,9 @@ fn read_files(sources: &[Source], r: &Reading) -> Result<(), Error> {
         };
         let (mut body, mut batch_count) = (Vec::new(), 0);
         if let Some(mut found) = found {
+            if let Some(scan) = r.line_scan.filter(|_| src.format == Format::Native) {
+                scan.not_scanned(file as u32, path, 0..found.consumed);
+            }
             while let Some(batch) = found.next_batch() {
                 let cached = Cached {
                     batch,

@@ -1,6 +1,6 @@
 //! A word index built in the background, with searches answered meanwhile by scanning
-//! the records ([`ScanText`]: same hits and scores, no index needed): what the browser's
-//! `/` uses, so that its first search does not wait for the index.
+//! the files in blocks ([`FusedText::scan`]: same hits and scores, no index needed): what
+//! the browser's `/` uses, so that its first search does not wait for the index.
 //!
 //! The build gives way to searches: while one runs, the build's pass is cancelled (the
 //! segments it finished are kept) and it waits for the search to end. A scan answers the
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{search_in, Query, ScanText, SearchOptions, SearchResult, Session, SessionError};
+use super::{search_in, FusedText, Query, SearchOptions, SearchResult, Session, SessionError};
 use crate::index::History;
 use crate::work::Cancel;
 use crate::Error;
@@ -113,7 +113,7 @@ impl BackgroundText {
     }
 
     /// Runs `query`: from the word index once it is built, else by scanning the
-    /// records (the build waits meanwhile). Filter-only queries need neither.
+    /// files (the build waits meanwhile). Filter-only queries need neither.
     pub fn search<G: Deref<Target = History>>(
         &self,
         read: impl Fn() -> G,
@@ -128,9 +128,12 @@ impl BackgroundText {
         let _turn = SearchTurn::take(self);
         if !self.is_ready() {
             let history = read();
-            if let Some(scan) = ScanText::new(&history, self.threads) {
-                return search_in(&history, Some(&scan), query, options, cancel)
+            if let Some(text) = FusedText::scan(&history, query, self.threads, cancel) {
+                return search_in(&history, Some(&text), query, options, cancel)
                     .map_err(|_| SessionError::Cancelled);
+            }
+            if cancel.is_cancelled() {
+                return Err(SessionError::Cancelled);
             }
             // Not scannable (another format): the index it is, built here if need be.
         }

@@ -27,7 +27,7 @@ pub mod tokens;
 use crate::index::History;
 use crate::work::Cancel;
 pub use background::BackgroundText;
-pub use fused::{FusedText, QueryLineScan, ScanReports};
+pub use fused::{BlockFindings, FusedText, QueryLineScan, ScanReports};
 pub use query::{Query, QueryError};
 pub use scan::ScanText;
 pub use session::{Session, SessionError};
