@@ -2,7 +2,7 @@
 //! chunk's bytes are in memory ([`LoadOptions::line_scan`](super::LoadOptions)), so that
 //! a one-shot search reads the file once. The index knows nothing of what is tested:
 //! the searcher implements [`LineScan`], and gets back, with each batch, the lines that
-//! qualified ([`Batch::take_scanned`]).
+//! qualified ([`super::Batch::take_scanned`]).
 
 use std::fmt;
 use std::ops::Range;
@@ -10,7 +10,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::parse::Chunk;
-use super::pipeline::Batch;
 use crate::model::Format;
 
 /// What the parser threads run on each chunk of a native file.
@@ -46,15 +45,6 @@ pub struct ScannedLines {
     pub bytes: Range<u64>,
     /// Offsets of the lines that qualified, with their scores, in file order.
     pub found: Vec<(u64, u32)>,
-}
-
-impl Batch {
-    /// What the load's [`LineScan`] found in this batch's bytes; `None` when they were not
-    /// scanned (no scan asked, another format than native, or the batch was read back from
-    /// the index cache).
-    pub fn take_scanned(&mut self) -> Option<ScannedLines> {
-        self.1.take().map(|b| *b)
-    }
 }
 
 /// Runs `scan`, if any, over the lines of a chunk of a native file about to be parsed.

@@ -26,6 +26,15 @@ use crate::Error;
 /// load's [`LineScan`] found in its lines, if one ran.
 pub struct Batch(pub(super) Box<Parsed>, pub(super) Option<Box<ScannedLines>>);
 
+impl Batch {
+    /// What the load's [`LineScan`] found in this batch's bytes; `None` when they were not
+    /// scanned (no scan asked, another format than native, or the batch was read back from
+    /// the index cache).
+    pub fn take_scanned(&mut self) -> Option<ScannedLines> {
+        self.1.take().map(|b| *b)
+    }
+}
+
 /// What the background load reports.
 pub enum LoadEvent {
     Batch(Batch),
