@@ -249,25 +249,10 @@ pub(super) fn find(probe: &Probe) -> Option<Found> {
     }
     let header = Header::decode(header_bytes)?;
     let body_start = 16 + header_len as u64;
-    if header.build != build()
-        || header.format != probe.format
-        || header.stem != probe.stem
-        || header.key.dev != probe.key.dev
-        || header.key.ino != probe.key.ino
-        || probe.head.len() < header.head_len as usize
-        || crc32fast::hash(&probe.head[..header.head_len as usize]) != header.head_crc
-        || len != body_start.checked_add(header.body_len)?
-    {
+    if len != body_start.checked_add(header.body_len)? {
         return None;
     }
-    let unchanged = header.key == probe.key;
-    let tail = match unchanged {
-        true => None,
-        false if probe.extensible && probe.key.size > header.key.size => {
-            Some(unchanged_tail(&probe.path, header.consumed, header.tail)?)
-        }
-        false => return None,
-    };
+    let tail = header.stamp.check(probe)?;
     let batches = check_body(
         &mut cache,
         header.body_len,
@@ -284,7 +269,7 @@ pub(super) fn find(probe: &Probe) -> Option<Found> {
         batches: batches.into_iter(),
         covered: 0,
         batch_count: header.batch_count,
-        consumed: header.consumed,
+        consumed: header.stamp.consumed(),
         tail: tail.unwrap_or_default(),
         grown,
     })
@@ -340,16 +325,8 @@ pub(super) fn store(dir: &Path, update: Update) -> std::io::Result<()> {
     let mut crc = crc32fast::Hasher::new();
     body.iter().for_each(|part| crc.update(part));
     let probe = &update.probe;
-    let head_len = probe.head.len().min(HEAD_BYTES);
     let header = Header {
-        build: build(),
-        format: probe.format,
-        stem: probe.stem.clone(),
-        key: probe.key.clone(),
-        head_len: head_len as u32,
-        head_crc: crc32fast::hash(&probe.head[..head_len]),
-        consumed: update.consumed,
-        tail: update.tail,
+        stamp: stamp::Stamp::of(probe, update.consumed, update.tail),
         batch_count: update.batch_count + update.new.len() as u32,
         body_len: body.iter().map(|part| part.len() as u64).sum(),
         body_crc: crc.finalize(),
@@ -392,15 +369,10 @@ fn unchanged_tail(path: &Path, consumed: u64, tail: Tail) -> Option<TailBytes> {
     (crc32fast::hash(&bytes) == tail.crc).then_some(TailBytes(bytes))
 }
 
+/// The index cache's header: what it keeps of its file (the [`stamp::Stamp`] every
+/// per-file cache keeps), then its body's framing.
 struct Header {
-    build: String,
-    format: Format,
-    stem: String,
-    key: FileKey,
-    head_len: u32,
-    head_crc: u32,
-    consumed: u64,
-    tail: Tail,
+    stamp: stamp::Stamp,
     batch_count: u32,
     body_len: u64,
     body_crc: u32,
@@ -408,27 +380,11 @@ struct Header {
 
 impl Header {
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut put = |b: &[u8]| out.extend_from_slice(b);
-        put(&VERSION.to_le_bytes());
-        put(&(self.build.len() as u32).to_le_bytes());
-        put(self.build.as_bytes());
-        put(&[format_index(self.format)]);
-        put(&(self.stem.len() as u32).to_le_bytes());
-        put(self.stem.as_bytes());
-        put(&self.key.dev.to_le_bytes());
-        put(&self.key.ino.to_le_bytes());
-        put(&self.key.size.to_le_bytes());
-        put(&self.key.mtime_secs.to_le_bytes());
-        put(&self.key.mtime_nanos.to_le_bytes());
-        put(&self.head_len.to_le_bytes());
-        put(&self.head_crc.to_le_bytes());
-        put(&self.consumed.to_le_bytes());
-        put(&self.tail.len.to_le_bytes());
-        put(&self.tail.crc.to_le_bytes());
-        put(&self.batch_count.to_le_bytes());
-        put(&self.body_len.to_le_bytes());
-        put(&self.body_crc.to_le_bytes());
+        let mut out = VERSION.to_le_bytes().to_vec();
+        self.stamp.encode(&mut out);
+        out.extend_from_slice(&self.batch_count.to_le_bytes());
+        out.extend_from_slice(&self.body_len.to_le_bytes());
+        out.extend_from_slice(&self.body_crc.to_le_bytes());
         out
     }
 
@@ -438,23 +394,7 @@ impl Header {
             return None;
         }
         let header = Header {
-            build: r.str()?.to_owned(),
-            format: *Format::ALL.get(r.u8()? as usize)?,
-            stem: r.str()?.to_owned(),
-            key: FileKey {
-                dev: r.u64()?,
-                ino: r.u64()?,
-                size: r.u64()?,
-                mtime_secs: r.i64()?,
-                mtime_nanos: r.u32()?,
-            },
-            head_len: r.u32()?,
-            head_crc: r.u32()?,
-            consumed: r.u64()?,
-            tail: Tail {
-                len: r.u32()?,
-                crc: r.u32()?,
-            },
+            stamp: stamp::Stamp::read(&mut r)?,
             batch_count: r.u32()?,
             body_len: r.u64()?,
             body_crc: r.u32()?,

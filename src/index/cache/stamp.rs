@@ -5,7 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{FileKey, Probe, Tail, HEAD_BYTES, TAIL_BYTES};
+use super::codec::In;
+use super::{FileKey, Probe, Tail, TailBytes, HEAD_BYTES, TAIL_BYTES};
 use crate::model::Format;
 use crate::source::Source;
 
@@ -74,8 +75,29 @@ impl FileProbe {
         let mut file = std::fs::File::open(&probe.path).ok()?;
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(from)).ok()?;
         file.read_exact(&mut bytes).ok()?;
+        let tail = Tail {
+            len: bytes.len() as u32,
+            crc: crc32fast::hash(&bytes),
+        };
+        Some(Stamp::of(probe, consumed, tail))
+    }
+
+    /// Whether a cache stamped `stamp` still describes the file (see the index cache's
+    /// rules), and how.
+    pub fn fit(&self, stamp: &Stamp) -> Option<Fit> {
+        Some(match stamp.check(&self.probe)? {
+            None => Fit::Unchanged,
+            Some(_) => Fit::Grown,
+        })
+    }
+}
+
+impl Stamp {
+    /// The stamp of a cache of `probe`'s file holding what its bytes `..consumed` gave,
+    /// `tail` being the checksum of the bytes just before `consumed`.
+    pub(super) fn of(probe: &Probe, consumed: u64, tail: Tail) -> Stamp {
         let head_len = probe.head.len().min(HEAD_BYTES);
-        Some(Stamp {
+        Stamp {
             build: super::build(),
             format: probe.format,
             stem: probe.stem.clone(),
@@ -83,38 +105,39 @@ impl FileProbe {
             head_len: head_len as u32,
             head_crc: crc32fast::hash(&probe.head[..head_len]),
             consumed,
-            tail: Tail {
-                len: bytes.len() as u32,
-                crc: crc32fast::hash(&bytes),
-            },
-        })
+            tail,
+        }
     }
 
-    /// Whether a cache stamped `stamp` still describes the file (see the index cache's
-    /// rules), and how.
-    pub fn fit(&self, stamp: &Stamp) -> Option<Fit> {
-        let probe = &self.probe;
-        if stamp.build != super::build()
-            || stamp.format != probe.format
-            || stamp.stem != probe.stem
-            || stamp.key.dev != probe.key.dev
-            || stamp.key.ino != probe.key.ino
-            || probe.head.len() < stamp.head_len as usize
-            || crc32fast::hash(&probe.head[..stamp.head_len as usize]) != stamp.head_crc
+    /// Where what the cache holds ends in the file.
+    pub(super) fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Whether this stamp still describes `probe`'s file: `None` when not (another file,
+    /// build or format, a changed head, or a file rewritten rather than grown);
+    /// `Some(None)` when the file is as it was cached; `Some(Some(tail))` when it grew,
+    /// with the unchanged bytes just before where the cache stopped.
+    pub(super) fn check(&self, probe: &Probe) -> Option<Option<TailBytes>> {
+        if self.build != super::build()
+            || self.format != probe.format
+            || self.stem != probe.stem
+            || self.key.dev != probe.key.dev
+            || self.key.ino != probe.key.ino
+            || probe.head.len() < self.head_len as usize
+            || crc32fast::hash(&probe.head[..self.head_len as usize]) != self.head_crc
         {
             return None;
         }
-        if stamp.key == probe.key {
-            return Some(Fit::Unchanged);
+        if self.key == probe.key {
+            return Some(None);
         }
-        let grown = probe.extensible
-            && probe.key.size > stamp.key.size
-            && super::unchanged_tail(&probe.path, stamp.consumed, stamp.tail).is_some();
-        grown.then_some(Fit::Grown)
+        if probe.extensible && probe.key.size > self.key.size {
+            return super::unchanged_tail(&probe.path, self.consumed, self.tail).map(Some);
+        }
+        None
     }
-}
 
-impl Stamp {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let mut put = |b: &[u8]| out.extend_from_slice(b);
         put(&(self.build.len() as u32).to_le_bytes());
@@ -136,8 +159,14 @@ impl Stamp {
 
     /// Reads a stamp that is the whole of `bytes`.
     pub fn decode(bytes: &[u8]) -> Option<Stamp> {
-        let mut r = super::codec::In::new(bytes);
-        let stamp = Stamp {
+        let mut r = In::new(bytes);
+        let stamp = Stamp::read(&mut r)?;
+        r.is_done().then_some(stamp)
+    }
+
+    /// Reads a stamp from where `r` stands.
+    pub(super) fn read(r: &mut In) -> Option<Stamp> {
+        Some(Stamp {
             build: r.str()?.to_owned(),
             format: *Format::ALL.get(r.u8()? as usize)?,
             stem: r.str()?.to_owned(),
@@ -155,8 +184,7 @@ impl Stamp {
                 len: r.u32()?,
                 crc: r.u32()?,
             },
-        };
-        r.is_done().then_some(stamp)
+        })
     }
 }
 
