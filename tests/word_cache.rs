@@ -287,19 +287,7 @@ fn a_truncated_or_damaged_word_cache_is_rebuilt_never_trusted() {
         panic!("one cache file")
     };
     let whole = fs::read(file).unwrap();
-    let damaged: Vec<Vec<u8>> = vec![
-        whole[..whole.len() / 2].to_vec(),
-        whole[..whole.len() - 1].to_vec(),
-        Vec::new(),
-        {
-            let mut flipped = whole.clone();
-            let at = flipped.len() * 2 / 3;
-            flipped[at] ^= 0x5a;
-            flipped
-        },
-        [whole.as_slice(), b"more"].concat(),
-    ];
-    for bytes in damaged {
+    for bytes in common::damaged_copies(&whole) {
         fs::write(file, &bytes).unwrap();
         let (reopened, indexed) = reopen(&history, &cache);
         assert_eq!(reopened.cached(), 0, "a damaged cache is not read");

@@ -63,3 +63,19 @@ pub fn runs(path: &Path) -> Vec<Value> {
     );
     doc["runs"].as_array().expect("a runs array").clone()
 }
+
+/// Damaged copies of a cache file's bytes: cut in half, missing its last byte, empty, a
+/// byte flipped two thirds in, and with bytes added at the end.
+pub fn damaged_copies(whole: &[u8]) -> Vec<Vec<u8>> {
+    let mut flipped = whole.to_vec();
+    if let Some(byte) = flipped.get_mut(whole.len() * 2 / 3) {
+        *byte ^= 0x5a;
+    }
+    vec![
+        whole[..whole.len() / 2].to_vec(),
+        whole[..whole.len().saturating_sub(1)].to_vec(),
+        Vec::new(),
+        flipped,
+        [whole, b"more"].concat(),
+    ]
+}
