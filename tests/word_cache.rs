@@ -443,3 +443,59 @@ fn bench_word_cache_1g() {
         .sum();
     println!("word cache: {:.1} MB", size as f64 / 1e6);
 }
+
+/// `retrace search --stats` with `cache` as XDG_CACHE_HOME: (stdout, stderr).
+fn retrace_stats(args: &[&str], cache: &Path) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+        .args(args)
+        .arg("--stats")
+        .env("XDG_CACHE_HOME", cache)
+        .output()
+        .expect("run retrace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (text(out.stdout), text(out.stderr))
+}
+
+#[test]
+fn a_search_the_word_caches_answer_skips_scanning_the_records_and_a_damaged_one_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let path = dir.path().join("runs.jsonl");
+    fs::write(&path, lines(20, 200, "s")).unwrap();
+    let path = path.to_str().unwrap();
+    let args = ["search", "refnd polcy", path, "--json", "--limit", "500"];
+    let scanned = retrace(&args, None);
+    assert!(scanned.lines().count() > 2, "{scanned}");
+    // Before any word cache: the records are scanned as they load.
+    let (first, stats) = retrace_stats(&args, &cache);
+    assert_eq!(first, scanned);
+    assert!(stats.contains("load (and scan"), "{stats}");
+    retrace(&[&args[..], &["--index"]].concat(), Some(&cache));
+    let (warm, stats) = retrace_stats(&args, &cache);
+    assert_eq!(warm, scanned);
+    assert!(
+        stats.contains("no scan: the word caches hold the files"),
+        "{stats}"
+    );
+    assert!(stats.contains("word index from the cache"), "{stats}");
+    // A cache whose header checks out but whose body is damaged is not trusted: the
+    // records are scanned after the load instead, and the hits are the same.
+    let words = word_caches(&cache.join("retrace"));
+    assert_eq!(words.len(), 1, "{words:?}");
+    let mut bytes = fs::read(&words[0]).unwrap();
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x5a;
+    fs::write(&words[0], &bytes).unwrap();
+    let (damaged, stats) = retrace_stats(&args, &cache);
+    assert_eq!(damaged, scanned);
+    assert!(
+        stats.contains("no scan: the word caches hold the files"),
+        "{stats}"
+    );
+    assert!(stats.contains("records scanned"), "{stats}");
+}

@@ -62,8 +62,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let started = Instant::now();
     // The query's words are looked for in each chunk as the load parses it, so the
     // files are read once (native files; see `search::fused`). --index builds the word
-    // index instead.
-    let line_scan = (query.has_text() && !args.index).then(|| Arc::new(QueryLineScan::new(&query)));
+    // index instead, and none is needed when the word caches hold the files' words.
+    let wants_scan = query.has_text() && !args.index;
+    let word_cached = wants_scan && word_caches_answer(&args);
+    let line_scan = (wants_scan && !word_cached).then(|| Arc::new(QueryLineScan::new(&query)));
     let hook = line_scan
         .as_ref()
         .map(|scan| LineScanHook(Arc::clone(scan) as Arc<dyn LineScan>));
@@ -83,9 +85,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     let history = history?;
     if args.stats {
+        let how = match &line_scan {
+            Some(_) => format!(
+                "and scan; {:.1} MB from the index cache scanned alongside",
+                blocks.bytes() as f64 / 1e6
+            ),
+            None if word_cached => "no scan: the word caches hold the files".to_owned(),
+            None => "no scan".to_owned(),
+        };
         eprintln!(
-            "load (and scan; {:.1} MB from the index cache scanned alongside): {} steps, {} runs in {:.2} s",
-            blocks.bytes() as f64 / 1e6,
+            "load ({how}): {} steps, {} runs in {:.2} s",
             history.step_count(),
             history.run_count(),
             started.elapsed().as_secs_f64()
@@ -116,6 +125,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     out.flush()?;
     super::finish(&history, common)
+}
+
+/// Whether the word caches will likely answer the search (their headers say they still
+/// describe every file): then scanning the records as they load would be work thrown away.
+fn word_caches_answer(args: &Args) -> bool {
+    args.common.cache_dir().is_some_and(|dir| {
+        crate::search::text_index::cache::likely_answer(
+            &crate::search::text_index::cache::dir_for(&dir),
+            crate::index::cache::MIN_CACHED_BYTES,
+            &args.paths.resolved(),
+            args.common.format,
+        )
+    })
 }
 
 /// `--incidents`: the query over the library's incident records.

@@ -109,6 +109,11 @@ impl Stamp {
         }
     }
 
+    /// The format the file was read as.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     /// Where what the cache holds ends in the file.
     pub(super) fn consumed(&self) -> u64 {
         self.consumed

@@ -273,6 +273,17 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 /// The probed file's cache, when it checks out whole.
 fn read(probe: &FileProbe) -> Option<Cached> {
     let bytes = std::fs::read(probe.cache_path()).ok()?;
+    let (stamp, mut h, body) = split_head(&bytes)?;
+    // A cache of another state of the file is told before its body is checked.
+    probe.fit(&stamp)?;
+    if h.u64()? != body.len() as u64 || h.u32()? != crc32fast::hash(body) || !h.0.is_empty() {
+        return None;
+    }
+    decode_body(body)
+}
+
+/// A cache file's stamp, the rest of its (checked) header, and what follows the header.
+fn split_head(bytes: &[u8]) -> Option<(Stamp, Reader<'_>, &[u8])> {
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
     let mut r = Reader(rest);
     let header_len = r.u32()? as usize;
@@ -280,19 +291,46 @@ fn read(probe: &FileProbe) -> Option<Cached> {
     if crc32fast::hash(header) != r.u32()? {
         return None;
     }
-    let body = r.0;
     let mut h = Reader(header);
     if h.u32()? != VERSION {
         return None;
     }
     let stamp_len = h.u32()? as usize;
     let stamp = Stamp::decode(h.take(stamp_len)?)?;
-    // A cache of another state of the file is told before its body is checked.
-    probe.fit(&stamp)?;
-    if h.u64()? != body.len() as u64 || h.u32()? != crc32fast::hash(body) || !h.0.is_empty() {
-        return None;
-    }
-    decode_body(body)
+    Some((stamp, h, r.0))
+}
+
+/// Whether the word caches in `dir` will likely answer a search of the run files under
+/// `paths` (read as `format`, else as each cache says): every file has a cache that still
+/// describes it, whole or as the head of the grown file. Only the caches' headers are
+/// read; a one-shot search then skips scanning the records as they load. A guess: the
+/// caches are checked in full when the index is taken from them, and what they lack is
+/// indexed then.
+pub fn likely_answer(
+    dir: &Path,
+    min_bytes: u64,
+    paths: &[PathBuf],
+    format: Option<crate::model::Format>,
+) -> bool {
+    let Ok(found) = crate::source::discover(paths) else {
+        return false;
+    };
+    let fits = |path: &Path| -> Option<()> {
+        let guess = format.unwrap_or(crate::model::Format::Native);
+        let probe = FileProbe::new(dir, EXTENSION, path, guess, min_bytes)?;
+        let mut head = vec![0; 4096];
+        let mut file = std::fs::File::open(probe.cache_path()).ok()?;
+        let n = std::io::Read::read(&mut file, &mut head).ok()?;
+        let (stamp, _, _) = split_head(&head[..n])?;
+        let probe = match format {
+            None if stamp.format() != guess => {
+                FileProbe::new(dir, EXTENSION, path, stamp.format(), min_bytes)?
+            }
+            _ => probe,
+        };
+        probe.fit(&stamp).map(|_| ())
+    };
+    !found.files.is_empty() && found.files.iter().all(|f| fits(&f.path).is_some())
 }
 
 fn decode_body(body: &[u8]) -> Option<Cached> {
