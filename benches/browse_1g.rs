@@ -27,6 +27,7 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 use retrace::index::{History, LoadOptions, SharedHistory};
+use retrace::search::BackgroundText;
 use retrace::tui::event::{spawn_indexer, spawn_loader, Msg};
 use retrace::tui::workers::Workers;
 use retrace::tui::{turn, App, Options, Output};
@@ -213,16 +214,18 @@ struct Figures {
 
 /// Opens the history as the browser does and runs its loop until the round is over.
 fn open(data: &std::path::Path, mode: Mode) -> Figures {
-    // As the browser loads: behind the UI thread.
+    // As the browser loads: behind the UI thread, with the search session's hook.
+    let started = Instant::now();
+    let text = Arc::new(BackgroundText::new());
     let options = LoadOptions {
         behind_ui: true,
+        line_scan: Some(text.load_hook()),
         ..LoadOptions::default()
     };
-    let started = Instant::now();
     let (history, loader) = History::open(&[data.to_path_buf()], &options).unwrap();
     let (tx, rx) = channel::<Msg>();
     let shared = Arc::new(SharedHistory::new(history));
-    let workers = Workers::spawn(Arc::clone(&shared), tx.clone()).unwrap();
+    let workers = Workers::spawn_searching(Arc::clone(&shared), tx.clone(), text).unwrap();
     let size = Rect::new(0, 0, 160, 48);
     let mut app = App::new(Arc::clone(&shared), Options::default(), size);
     let mut terminal = Terminal::new(TestBackend::new(size.width, size.height)).unwrap();

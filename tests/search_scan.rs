@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use retrace::index::{History, LineScanHook, LoadEvent, LoadOptions};
 use retrace::search::{
-    self, FusedText, Query, QueryLineScan, ScanReports, ScanText, SearchOptions, SearchResult,
-    TextIndex,
+    self, FusedText, LateScan, Query, QueryLineScan, ScanReports, ScanText, SearchOptions,
+    SearchResult, TextIndex,
 };
 use retrace::work::Cancel;
 
@@ -460,4 +460,114 @@ fn the_block_scan_stops_when_cancelled() {
     cancel.cancel();
     assert!(FusedText::scan(&history, &query, 2, &cancel).is_none());
     assert!(FusedText::scan(&history, &query, 2, &Cancel::never()).is_some());
+}
+
+/// The browser's path: its load runs the search session's hook ([`LateScan`]), which
+/// tests nothing until a query is asked for; the chunks parsed from then on are tested
+/// as they load, the bytes before are scanned in blocks. The result, midway and once the
+/// load is in, is the word index's; a query asked later replaces the one before.
+#[test]
+fn a_query_taken_up_by_the_load_finds_what_the_index_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = generate(dir.path(), 60, 11);
+    let whole = load(&paths);
+    let index = index(&whole);
+    let never = Cancel::never();
+    let options = SearchOptions {
+        limit: 1000,
+        now: NOW,
+        only_run: None,
+    };
+    let file_bytes: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    for (first, second) in [
+        ("refund", "schema_mismtch"),
+        ("\"refund policy\"", "CAFÉ"),
+        ("polcy", "schema outcome:failure"),
+    ] {
+        let late = Arc::new(LateScan::default());
+        let first_query = Query::parse(first).unwrap();
+        let second_query = Query::parse(second).unwrap();
+        // Asked for before the load starts: every chunk is tested as it is parsed.
+        late.follow(&first_query);
+        let load_options = LoadOptions {
+            chunk_size: 512,
+            line_scan: Some(late.hook()),
+            ..LoadOptions::default()
+        };
+        let (mut history, loader) = History::open(&paths, &load_options).unwrap();
+        for event in loader.events() {
+            match event {
+                LoadEvent::Batch(batch) => history.apply(batch),
+                LoadEvent::Done(result) => {
+                    result.unwrap();
+                    break;
+                }
+            }
+        }
+        history.settle();
+        assert_eq!(
+            late.followed_bytes(),
+            file_bytes,
+            "{first}: every byte tested"
+        );
+        assert_same_as_index(&history, &index, &late, first, &first_query, &options);
+
+        // Asked for midway (one query, then another): answered over what is in so far,
+        // and over the whole history once it is in.
+        let late = Arc::new(LateScan::default());
+        let load_options = LoadOptions {
+            line_scan: Some(late.hook()),
+            ..load_options
+        };
+        let (mut history, loader) = History::open(&paths, &load_options).unwrap();
+        let mut batches = 0;
+        for event in loader.events() {
+            match event {
+                LoadEvent::Batch(batch) => {
+                    history.apply(batch);
+                    batches += 1;
+                    let asked = match batches {
+                        3 => &first_query,
+                        6 => &second_query,
+                        _ => continue,
+                    };
+                    history.settle();
+                    let text = late.text(&history, asked, 2, &never).unwrap();
+                    let partial =
+                        search::search_in(&history, Some(&text), asked, &options, &never).unwrap();
+                    assert_eq!(partial.text_covered, history.step_count());
+                }
+                LoadEvent::Done(result) => {
+                    result.unwrap();
+                    break;
+                }
+            }
+        }
+        assert!(batches > 6, "the history loads in many chunks: {batches}");
+        history.settle();
+        for (query, parsed) in [(second, &second_query), (first, &first_query)] {
+            assert_same_as_index(&history, &index, &late, query, parsed, &options);
+        }
+    }
+}
+
+fn assert_same_as_index(
+    history: &History,
+    index: &TextIndex,
+    late: &LateScan,
+    query: &str,
+    parsed: &Query,
+    options: &SearchOptions,
+) {
+    let never = Cancel::never();
+    let text = late.text(history, parsed, 2, &never).unwrap();
+    let by_late = search::search_in(history, Some(&text), parsed, options, &never).unwrap();
+    let by_index = search::search(history, Some(index), parsed, options, &never).unwrap();
+    assert!(!by_index.hits.is_empty(), "{query}");
+    assert_eq!(by_late.hits, by_index.hits, "{query}");
+    assert_eq!(by_late.candidates, by_index.candidates, "{query}");
+    assert_eq!(by_late.text_covered, history.step_count(), "{query}");
 }

@@ -15,10 +15,10 @@ use crate::model::Format;
 /// What the parser threads run on each chunk of a native file.
 pub trait LineScan: Send + Sync {
     /// `lines`: whole lines (each ending with `\n`, a byte-order mark left out) that
-    /// start at byte `base` of their file. Pushes the file offset of each line that
-    /// qualifies, with its score. A line's bytes are those before its `\n`, less a
-    /// trailing `\r`: the bytes of the record the index keeps for it.
-    fn scan(&self, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>);
+    /// start at byte `base` of the history's file numbered `file`. Pushes the file
+    /// offset of each line that qualifies, with its score. A line's bytes are those
+    /// before its `\n`, less a trailing `\r`: the bytes of the record the index keeps.
+    fn scan(&self, file: u32, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>);
 
     /// Told by the load's reader, before it hands over a native file's batches read back
     /// from the index cache, that `bytes` of the file at `path` will not be scanned, so
@@ -59,7 +59,7 @@ pub(super) fn scan_chunk(scan: Option<&dyn LineScan>, chunk: &Chunk) -> Option<B
         0
     };
     let mut found = Vec::new();
-    scan.scan(&data[skip..], base + skip as u64, &mut found);
+    scan.scan(chunk.file, &data[skip..], base + skip as u64, &mut found);
     Some(Box::new(ScannedLines {
         file: chunk.file,
         bytes: base..base + data.len() as u64,

@@ -1,6 +1,8 @@
 //! A word index built in the background, with searches answered meanwhile by scanning
-//! the files in blocks ([`FusedText::scan`]: same hits and scores, no index needed): what
-//! the browser's `/` uses, so that its first search does not wait for the index.
+//! the files (same hits and scores, no index needed): what the browser's `/` uses, so
+//! that its first search does not wait for the index. A search typed while the history
+//! loads is looked for in the chunks the load parses from then on ([`LateScan`], the
+//! load's hook), and the bytes read before are scanned in blocks ([`super::FusedText`]).
 //!
 //! The build gives way to searches: while one runs, the build's pass is cancelled (the
 //! segments it finished are kept) and it waits for the search to end. A scan answers the
@@ -13,8 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{search_in, FusedText, Query, SearchOptions, SearchResult, Session, SessionError};
-use crate::index::History;
+use super::{search_in, LateScan, Query, SearchOptions, SearchResult, Session, SessionError};
+use crate::index::{History, LineScanHook};
 use crate::work::Cancel;
 use crate::Error;
 
@@ -35,6 +37,9 @@ pub struct BackgroundText {
     turns: Mutex<Turns>,
     quiet: Condvar,
     threads: usize,
+    /// The load's hook: a search typed while the history loads is tested on the chunks
+    /// parsed from then on.
+    late: Arc<LateScan>,
 }
 
 impl Default for BackgroundText {
@@ -58,7 +63,15 @@ impl BackgroundText {
             turns: Mutex::new(Turns::default()),
             quiet: Condvar::new(),
             threads: threads.max(1),
+            late: Arc::default(),
         }
+    }
+
+    /// The hook for the history's load ([`crate::index::LoadOptions::line_scan`]): a
+    /// search typed while it loads has its words looked for in the chunks parsed from
+    /// then on, so that only what was read before is scanned again.
+    pub fn load_hook(&self) -> LineScanHook {
+        self.late.hook()
     }
 
     /// Steps in the word index so far (while building: a progress figure).
@@ -86,6 +99,7 @@ impl BackgroundText {
             lock(&self.turns).pass = None;
             if done {
                 self.ready.store(true, Ordering::Release);
+                self.late.stop();
                 return Ok(true);
             }
         }
@@ -128,7 +142,7 @@ impl BackgroundText {
         let _turn = SearchTurn::take(self);
         if !self.is_ready() {
             let history = read();
-            if let Some(text) = FusedText::scan(&history, query, self.threads, cancel) {
+            if let Some(text) = self.late.text(&history, query, self.threads, cancel) {
                 return search_in(&history, Some(&text), query, options, cancel)
                     .map_err(|_| SessionError::Cancelled);
             }

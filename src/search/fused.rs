@@ -79,7 +79,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl LineScan for QueryLineScan {
-    fn scan(&self, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>) {
+    fn scan(&self, _file: u32, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>) {
         if self.test.finds_nothing() {
             return;
         }
@@ -275,7 +275,7 @@ struct Gap {
 }
 
 /// What a block scan read and found.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct BlockFindings {
     /// The byte ranges read whole and scanned, by file.
     scanned: Vec<(u32, Range<u64>)>,
@@ -284,6 +284,12 @@ pub struct BlockFindings {
 }
 
 impl BlockFindings {
+    /// Adds what scanning `bytes` of `file` found (`found`: offset and score of each line).
+    pub(super) fn add(&mut self, file: u32, bytes: Range<u64>, found: &[(u64, u32)]) {
+        self.scanned.push((file, bytes));
+        (self.found).extend(found.iter().map(|&(at, score)| (file, at, score)));
+    }
+
     /// Bytes read and scanned.
     pub fn bytes(&self) -> u64 {
         self.scanned.iter().map(|(_, r)| r.end - r.start).sum()
@@ -316,7 +322,7 @@ fn scan_gaps(
                         let Ok(Ok(block)) = next else { break };
                         lines.clear();
                         let base = block.base + block.skip as u64;
-                        scan.scan(&block.bytes[block.skip..], base, &mut lines);
+                        scan.scan(block.file, &block.bytes[block.skip..], base, &mut lines);
                         found.extend(lines.iter().map(|&(at, score)| (block.file, at, score)));
                         let _ = spare_tx.send(block.bytes);
                     }

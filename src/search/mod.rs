@@ -17,6 +17,7 @@
 pub mod background;
 mod engine;
 pub mod fused;
+pub mod late;
 pub mod matcher;
 pub mod query;
 pub mod scan;
@@ -28,6 +29,7 @@ use crate::index::History;
 use crate::work::Cancel;
 pub use background::BackgroundText;
 pub use fused::{BlockFindings, FusedText, QueryLineScan, ScanReports};
+pub use late::LateScan;
 pub use query::{Query, QueryError};
 pub use scan::ScanText;
 pub use session::{Session, SessionError};

@@ -89,6 +89,13 @@ pub fn run(
     options: Options,
     received: Option<Receiver<crate::serve::ServeEvent>>,
 ) -> anyhow::Result<Exit> {
+    // A search typed while the history loads is looked for in the chunks as they are
+    // parsed (the search session's hook), so that it is answered when the load ends.
+    let text = Arc::new(crate::search::BackgroundText::new());
+    let load = LoadOptions {
+        line_scan: Some(text.load_hook()),
+        ..load
+    };
     let (history, loader) = History::open(&paths, &load)?;
     // A receiving browser may start empty: runs arrive as they are sent.
     if history.files().is_empty() && options.receiving.is_none() {
@@ -123,7 +130,7 @@ pub fn run(
         event::spawn_follower(f, tx.clone())?;
     }
     let shared = Arc::new(SharedHistory::new(history));
-    let workers = Workers::spawn(Arc::clone(&shared), tx.clone())?;
+    let workers = Workers::spawn_searching(Arc::clone(&shared), tx.clone(), text)?;
     let (w, h) = crossterm::terminal::size().unwrap_or((80, 24));
     let mut app = App::new(shared, options, Rect::new(0, 0, w, h));
     let mut guard = TerminalGuard::enter(app.mouse)?;

@@ -48,6 +48,10 @@ pub struct Searcher {
 }
 
 impl Searcher {
+    pub fn new(text: Arc<BackgroundText>) -> Searcher {
+        Searcher { text }
+    }
+
     /// The session, for the word index's builder.
     pub fn text(&self) -> Arc<BackgroundText> {
         Arc::clone(&self.text)

@@ -38,6 +38,16 @@ pub struct Workers {
 
 impl Workers {
     pub fn spawn(shared: Arc<SharedHistory>, tx: Sender<Msg>) -> std::io::Result<Workers> {
+        Workers::spawn_searching(shared, tx, Arc::default())
+    }
+
+    /// [`Workers::spawn`] with the search session `text`, whose load hook the history's
+    /// load was opened with ([`BackgroundText::load_hook`]).
+    pub fn spawn_searching(
+        shared: Arc<SharedHistory>,
+        tx: Sender<Msg>,
+        text: Arc<crate::search::BackgroundText>,
+    ) -> std::io::Result<Workers> {
         let (h, t) = (Arc::clone(&shared), tx.clone());
         let structure = Slot::spawn("retrace-tree", move |generation, run, cancel: &Cancel| {
             let send = |result| {
@@ -61,7 +71,7 @@ impl Workers {
             },
         )?;
         let (h, t) = (Arc::clone(&shared), tx.clone());
-        let searcher = Searcher::default();
+        let searcher = Searcher::new(text);
         let session = searcher.clone();
         let search = Slot::spawn(
             "retrace-search",
