@@ -83,6 +83,9 @@ impl App {
                 }
             }
             JobOutput::Search { result, .. } => {
+                // Stale results are dropped: a search answered once the history is
+                // whole was asked for after the load was folded in.
+                let loading = !self.fully_loaded();
                 let Some(s) = self.search_mut() else {
                     return;
                 };
@@ -90,6 +93,7 @@ impl App {
                     Ok(doc) => {
                         s.cursor.home();
                         s.doc = Some(doc);
+                        s.partial = loading;
                     }
                     Err(e) => s.error = Some(e),
                 }

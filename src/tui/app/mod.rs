@@ -452,6 +452,11 @@ impl App {
         true
     }
 
+    /// The load is over and all it read is folded into the history.
+    pub(super) fn fully_loaded(&self) -> bool {
+        self.load.done && !self.pending.iter().any(|p| matches!(p, Pending::Load(_)))
+    }
+
     /// The whole load is in the history: a search typed meanwhile (over the runs loaded
     /// so far) runs again over all of them.
     fn load_folded(&mut self) {

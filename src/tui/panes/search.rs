@@ -25,6 +25,8 @@ pub struct SearchState {
     /// Why the typed query cannot run (a parse error).
     pub error: Option<String>,
     pub cursor: ListCursor,
+    /// The results came while the history was still loading: they cover part of it.
+    pub partial: bool,
 }
 
 impl SearchState {
@@ -110,7 +112,10 @@ impl Widget for SearchView<'_> {
         let mut title = vec![Span::styled("Search", t.style(Role::Title))];
         if let Some(doc) = &s.doc {
             title.push(Span::styled(
-                format!(" · {} hits", doc.hits.len()),
+                match s.partial {
+                    true => format!(" · {} hits so far (loading)", doc.hits.len()),
+                    false => format!(" · {} hits", doc.hits.len()),
+                },
                 t.style(Role::Dim),
             ));
         }

@@ -50,6 +50,7 @@ fn a_search_typed_while_loading_runs_again_over_the_whole_history() {
     let shared = std::sync::Arc::new(crate::index::SharedHistory::new(history));
     let mut app = App::new(shared, options("assets/demo"), Rect::new(0, 0, 160, 48));
     let mut covered = Vec::new();
+    let mut titles = Vec::new();
     for event in loader.events() {
         let done = matches!(event, LoadEvent::Done(_));
         app.handle(Msg::Load {
@@ -71,6 +72,9 @@ fn a_search_typed_while_loading_runs_again_over_the_whole_history() {
         if let Some(doc) = app.search().and_then(|s| s.doc.as_ref()) {
             if covered.last() != Some(&doc.text_covered) {
                 covered.push(doc.text_covered);
+                let shown = screen(&app);
+                let title = shown.lines().find(|l| l.contains("Search · "));
+                titles.push(title.unwrap_or_default().to_string());
             }
         }
         if done {
@@ -85,6 +89,13 @@ fn a_search_typed_while_loading_runs_again_over_the_whole_history() {
     );
     assert!(covered[0] < steps, "{covered:?}");
     assert_eq!(covered.last(), Some(&steps), "{covered:?}");
+    // The pane says when its results cover only what is loaded so far.
+    assert!(titles[0].contains("hits so far (loading)"), "{titles:?}");
+    let last = titles.last().cloned().unwrap_or_default();
+    assert!(
+        last.contains(" hits") && !last.contains("so far"),
+        "{titles:?}"
+    );
     let doc = app.search().and_then(|s| s.doc.clone()).unwrap();
     assert!(doc.hits.iter().any(|h| h.snippet.contains("blender")));
 }
