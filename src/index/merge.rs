@@ -334,26 +334,34 @@ impl History {
     fn settle_run(&mut self, run: usize) {
         let entry = &mut self.runs[run];
         entry.dirty = false;
-        let slots: Vec<u32> = entry.global_indices().collect();
         let steps = &mut self.steps;
         // Order by `step` where given; steps without one keep their order of appearance
         // (the sort is stable) after the numbered ones. Only the steps not yet counted
         // can be out of place, but an early `step` arriving late moves everything after it.
-        let counted = entry.counted as usize;
-        let from = counted.saturating_sub(1);
+        let from = (entry.counted as usize).saturating_sub(1);
         // Native runs are ordered by their `step` numbers; runs of other formats, whose
         // records arrive in export order (spans) or from several files (sub-agents), by time.
         let format = entry.files.first().map(|&f| self.files[f as usize].format);
         let by_step = format.unwrap_or(Format::Native) == Format::Native;
-        let keys = order_keys(steps, &slots, from, by_step);
-        if keys.windows(2).any(|w| w[0] > w[1]) {
-            let keys = order_keys(steps, &slots, 0, by_step);
+        // Checked without collecting the run's steps: nearly every run is in order.
+        let in_order = {
+            let mut keys = OrderKeys::new(steps, by_step);
+            let mut last = i64::MIN;
+            entry.global_indices().enumerate().all(|(pos, i)| {
+                let key = keys.next(i);
+                let ok = pos <= from || last <= key;
+                last = key;
+                ok
+            })
+        };
+        if !in_order {
+            let slots: Vec<u32> = entry.global_indices().collect();
+            let mut keys = OrderKeys::new(steps, by_step);
             let mut ordered: Vec<(i64, StepSummary, u32)> = slots
                 .iter()
-                .zip(keys)
-                .map(|(&i, key)| {
+                .map(|&i| {
                     let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
-                    (key, steps[i as usize], error)
+                    (keys.next(i), steps[i as usize], error)
                 })
                 .collect();
             ordered.sort_by_key(|(key, ..)| *key);
@@ -365,10 +373,13 @@ impl History {
             }
             entry.reset_figures();
         }
-        for (pos, &i) in slots.iter().enumerate().skip(entry.counted as usize) {
+        let counted = entry.counted as usize;
+        let (mut started_at, mut ended_at) = (entry.started_at, entry.ended_at);
+        let (mut errors, mut first_error) = (entry.errors, entry.first_error);
+        for (pos, i) in entry.global_indices().enumerate().skip(counted) {
             let s = &steps[i as usize];
             if s.ts != NO_TS {
-                entry.started_at = Some(entry.started_at.map_or(s.ts, |t| t.min(s.ts)));
+                started_at = Some(started_at.map_or(s.ts, |t| t.min(s.ts)));
                 // A run_end's duration is the whole run's: it ended at its own time.
                 let dur = if s.duration_ms.is_nan() || s.kind() == StepKind::RunEnd {
                     0
@@ -376,41 +387,49 @@ impl History {
                     s.duration_ms as i64
                 };
                 let end = s.ts + dur;
-                entry.ended_at = Some(entry.ended_at.map_or(end, |t| t.max(end)));
+                ended_at = Some(ended_at.map_or(end, |t| t.max(end)));
             }
             if s.is_error() {
-                entry.errors += 1;
-                entry.first_error.get_or_insert(pos as u32);
+                errors += 1;
+                first_error.get_or_insert(pos as u32);
             }
         }
-        entry.counted = slots.len() as u32;
+        (entry.started_at, entry.ended_at) = (started_at, ended_at);
+        (entry.errors, entry.first_error) = (errors, first_error);
+        entry.counted = entry.step_count() as u32;
         entry.segments.shrink_to_fit();
     }
 }
 
-/// The keys the run's steps from `from` on are ordered by: `step` numbers, or times, a
-/// step without a time keeping its place after the step logged before it.
-fn order_keys(steps: &[StepSummary], slots: &[u32], from: usize, by_step: bool) -> Vec<i64> {
-    let mut carried = slots[..from]
-        .iter()
-        .rev()
-        .map(|&i| steps[i as usize].ts)
-        .find(|&t| t != NO_TS)
-        .unwrap_or(NO_TS);
-    slots[from..]
-        .iter()
-        .map(|&i| {
-            let s = &steps[i as usize];
-            if by_step {
-                i64::from(s.seq)
-            } else {
-                if s.ts != NO_TS {
-                    carried = s.ts;
-                }
-                carried
-            }
-        })
-        .collect()
+/// The keys a run's steps are ordered by, in run order: `step` numbers, or times, a step
+/// without a time keeping its place after the step logged before it.
+struct OrderKeys<'a> {
+    steps: &'a [StepSummary],
+    by_step: bool,
+    /// The time of the last step before that had one.
+    carried: i64,
+}
+
+impl<'a> OrderKeys<'a> {
+    fn new(steps: &'a [StepSummary], by_step: bool) -> OrderKeys<'a> {
+        OrderKeys {
+            steps,
+            by_step,
+            carried: NO_TS,
+        }
+    }
+
+    /// The key of the run's next step, stored at `index`.
+    fn next(&mut self, index: u32) -> i64 {
+        let s = &self.steps[index as usize];
+        if self.by_step {
+            return i64::from(s.seq);
+        }
+        if s.ts != NO_TS {
+            self.carried = s.ts;
+        }
+        self.carried
+    }
 }
 
 fn whole_file_problem(path: &std::path::Path, reason: String) -> Problem {
