@@ -343,14 +343,20 @@ impl History {
         // records arrive in export order (spans) or from several files (sub-agents), by time.
         let format = entry.files.first().map(|&f| self.files[f as usize].format);
         let by_step = format.unwrap_or(Format::Native) == Format::Native;
-        // Checked without collecting the run's steps: nearly every run is in order.
+        // One pass checks the order and counts the new steps, without collecting the
+        // run's steps: nearly every run is in order.
+        let mut figures = Figures::of(entry);
         let in_order = {
+            let counted = entry.counted as usize;
             let mut keys = OrderKeys::new(steps, by_step);
             let mut last = i64::MIN;
             entry.global_indices().enumerate().all(|(pos, i)| {
                 let key = keys.next(i);
                 let ok = pos <= from || last <= key;
                 last = key;
+                if pos >= counted {
+                    figures.count(pos, &steps[i as usize]);
+                }
                 ok
             })
         };
@@ -372,32 +378,54 @@ impl History {
                 }
             }
             entry.reset_figures();
-        }
-        let counted = entry.counted as usize;
-        let (mut started_at, mut ended_at) = (entry.started_at, entry.ended_at);
-        let (mut errors, mut first_error) = (entry.errors, entry.first_error);
-        for (pos, i) in entry.global_indices().enumerate().skip(counted) {
-            let s = &steps[i as usize];
-            if s.ts != NO_TS {
-                started_at = Some(started_at.map_or(s.ts, |t| t.min(s.ts)));
-                // A run_end's duration is the whole run's: it ended at its own time.
-                let dur = if s.duration_ms.is_nan() || s.kind() == StepKind::RunEnd {
-                    0
-                } else {
-                    s.duration_ms as i64
-                };
-                let end = s.ts + dur;
-                ended_at = Some(ended_at.map_or(end, |t| t.max(end)));
-            }
-            if s.is_error() {
-                errors += 1;
-                first_error.get_or_insert(pos as u32);
+            figures = Figures::of(entry);
+            for (pos, &i) in slots.iter().enumerate() {
+                figures.count(pos, &steps[i as usize]);
             }
         }
-        (entry.started_at, entry.ended_at) = (started_at, ended_at);
-        (entry.errors, entry.first_error) = (errors, first_error);
+        (entry.started_at, entry.ended_at) = (figures.started_at, figures.ended_at);
+        (entry.errors, entry.first_error) = (figures.errors, figures.first_error);
         entry.counted = entry.step_count() as u32;
         entry.segments.shrink_to_fit();
+    }
+}
+
+/// A run's figures that its steps add up to.
+struct Figures {
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    errors: u32,
+    first_error: Option<u32>,
+}
+
+impl Figures {
+    /// The figures of the steps `entry` counted so far.
+    fn of(entry: &RunEntry) -> Figures {
+        Figures {
+            started_at: entry.started_at,
+            ended_at: entry.ended_at,
+            errors: entry.errors,
+            first_error: entry.first_error,
+        }
+    }
+
+    /// Counts the run's step at `pos`.
+    fn count(&mut self, pos: usize, s: &StepSummary) {
+        if s.ts != NO_TS {
+            self.started_at = Some(self.started_at.map_or(s.ts, |t| t.min(s.ts)));
+            // A run_end's duration is the whole run's: it ended at its own time.
+            let dur = if s.duration_ms.is_nan() || s.kind() == StepKind::RunEnd {
+                0
+            } else {
+                s.duration_ms as i64
+            };
+            let end = s.ts + dur;
+            self.ended_at = Some(self.ended_at.map_or(end, |t| t.max(end)));
+        }
+        if s.is_error() {
+            self.errors += 1;
+            self.first_error.get_or_insert(pos as u32);
+        }
     }
 }
 
