@@ -419,3 +419,95 @@ fn the_command_line_gives_the_same_with_and_without_the_cache() {
         "the command line writes the cache by default"
     );
 }
+
+/// Native lines of runs `cut-0`..`cut-{runs}` interleaved, for the step numbers given:
+/// step `n` is named `n{n}`, logged `n` seconds in, failing when `n % 7 == 3`; step 0
+/// starts the run.
+fn numbered(runs: usize, numbers: impl Iterator<Item = u32> + Clone) -> String {
+    let mut out = String::new();
+    for n in numbers {
+        for run in 0..runs {
+            let kind = if n == 0 { "run_start" } else { "tool_call" };
+            let status = if n % 7 == 3 { "error" } else { "ok" };
+            writeln!(
+                out,
+                r#"{{"run_id":"cut-{run}","step":{n},"kind":"{kind}","ts":{},"name":"n{n}","status":"{status}","error":{{"code":"E{n}"}},"labels":{{"part":"{}"}},"input":{{"q":"some words to make the line longer than a few bytes"}}}}"#,
+                1_700_000_000_000u64 + u64::from(n) * 1000,
+                n % 2,
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+/// Each run of `history` has the steps numbered `numbers` (and no other), in step
+/// order, with the figures those steps add up to.
+fn assert_settled(history: &History, numbers: &[u32]) {
+    let mut sorted = numbers.to_vec();
+    sorted.sort();
+    let names: Vec<String> = sorted.iter().map(|n| format!("n{n}")).collect();
+    let failing = sorted.iter().filter(|&&n| n % 7 == 3).count() as u32;
+    for run in history.runs() {
+        let steps: Vec<String> = run
+            .steps()
+            .map(|s| s.name.unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(steps, names, "{}", run.id());
+        assert_eq!(run.error_count(), failing, "{}", run.id());
+        let first_failing = sorted.iter().find(|&&n| n % 7 == 3);
+        assert_eq!(
+            run.first_error().and_then(|s| s.name),
+            first_failing.map(|n| format!("n{n}")).as_deref(),
+            "{}",
+            run.id()
+        );
+        assert_eq!(
+            run.started_at(),
+            Some(1_700_000_000_000 + i64::from(sorted[0]) * 1000)
+        );
+    }
+}
+
+#[test]
+fn runs_split_across_files_and_out_of_order_settle_the_same_from_the_cache_as_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let folder = dir.path().join("runs");
+    fs::create_dir(&folder).unwrap();
+    // The runs' later steps come first (a.jsonl, read first), their first ones after
+    // (b.jsonl): every run is brought into order when the history settles.
+    let (later, first) = (folder.join("a.jsonl"), folder.join("b.jsonl"));
+    fs::write(&later, numbered(60, (10..70).step_by(2))).unwrap();
+    fs::write(&first, numbered(60, 0..10)).unwrap();
+    assert!(fs::metadata(&later).unwrap().len() > retrace::index::cache::MIN_CACHED_BYTES);
+    let paths = [folder.clone()];
+    let mut numbers: Vec<u32> = (10..70).step_by(2).chain(0..10).collect();
+    let cli = |args: &[&str], cache: Option<&Path>| {
+        let mut args = args.to_vec();
+        args.push(folder.to_str().unwrap());
+        retrace(&args, cache)
+    };
+    let cli_home = dir.path().join("cli-cache");
+    for stage in ["cold", "warm", "grown", "grown again"] {
+        if stage == "grown" {
+            // Steps between those already read, at the end of the first file.
+            append(&later, &numbered(60, (11..70).step_by(2)));
+            numbers.extend((11..70).step_by(2));
+        }
+        let warm = load(&paths, Some(&cache));
+        if stage != "cold" {
+            assert!(cached(&warm) > 0, "{stage}: read from the cache");
+        }
+        let fresh = load(&paths, None);
+        assert_eq!(describe(&warm), describe(&fresh), "{stage}");
+        assert_settled(&warm, &numbers);
+        for args in [&["ls", "--json"][..], &["show", "cut-7", "--json"]] {
+            assert_eq!(
+                cli(args, Some(&cli_home)),
+                cli(args, None),
+                "{stage} {args:?}"
+            );
+        }
+    }
+}

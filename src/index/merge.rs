@@ -334,26 +334,40 @@ impl History {
     fn settle_run(&mut self, run: usize) {
         let entry = &mut self.runs[run];
         entry.dirty = false;
-        let slots: Vec<u32> = entry.global_indices().collect();
         let steps = &mut self.steps;
         // Order by `step` where given; steps without one keep their order of appearance
         // (the sort is stable) after the numbered ones. Only the steps not yet counted
         // can be out of place, but an early `step` arriving late moves everything after it.
-        let counted = entry.counted as usize;
-        let from = counted.saturating_sub(1);
+        let from = (entry.counted as usize).saturating_sub(1);
         // Native runs are ordered by their `step` numbers; runs of other formats, whose
         // records arrive in export order (spans) or from several files (sub-agents), by time.
         let format = entry.files.first().map(|&f| self.files[f as usize].format);
         let by_step = format.unwrap_or(Format::Native) == Format::Native;
-        let keys = order_keys(steps, &slots, from, by_step);
-        if keys.windows(2).any(|w| w[0] > w[1]) {
-            let keys = order_keys(steps, &slots, 0, by_step);
+        // One pass checks the order and counts the new steps, without collecting the
+        // run's steps: nearly every run is in order.
+        let mut figures = Figures::of(entry);
+        let in_order = {
+            let counted = entry.counted as usize;
+            let mut keys = OrderKeys::new(steps, by_step);
+            let mut last = i64::MIN;
+            entry.global_indices().enumerate().all(|(pos, i)| {
+                let key = keys.next(i);
+                let ok = pos <= from || last <= key;
+                last = key;
+                if pos >= counted {
+                    figures.count(pos, &steps[i as usize]);
+                }
+                ok
+            })
+        };
+        if !in_order {
+            let slots: Vec<u32> = entry.global_indices().collect();
+            let mut keys = OrderKeys::new(steps, by_step);
             let mut ordered: Vec<(i64, StepSummary, u32)> = slots
                 .iter()
-                .zip(keys)
-                .map(|(&i, key)| {
+                .map(|&i| {
                     let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
-                    (key, steps[i as usize], error)
+                    (keys.next(i), steps[i as usize], error)
                 })
                 .collect();
             ordered.sort_by_key(|(key, ..)| *key);
@@ -364,53 +378,86 @@ impl History {
                 }
             }
             entry.reset_figures();
-        }
-        for (pos, &i) in slots.iter().enumerate().skip(entry.counted as usize) {
-            let s = &steps[i as usize];
-            if s.ts != NO_TS {
-                entry.started_at = Some(entry.started_at.map_or(s.ts, |t| t.min(s.ts)));
-                // A run_end's duration is the whole run's: it ended at its own time.
-                let dur = if s.duration_ms.is_nan() || s.kind() == StepKind::RunEnd {
-                    0
-                } else {
-                    s.duration_ms as i64
-                };
-                let end = s.ts + dur;
-                entry.ended_at = Some(entry.ended_at.map_or(end, |t| t.max(end)));
-            }
-            if s.is_error() {
-                entry.errors += 1;
-                entry.first_error.get_or_insert(pos as u32);
+            figures = Figures::of(entry);
+            for (pos, &i) in slots.iter().enumerate() {
+                figures.count(pos, &steps[i as usize]);
             }
         }
-        entry.counted = slots.len() as u32;
+        (entry.started_at, entry.ended_at) = (figures.started_at, figures.ended_at);
+        (entry.errors, entry.first_error) = (figures.errors, figures.first_error);
+        entry.counted = entry.step_count() as u32;
         entry.segments.shrink_to_fit();
     }
 }
 
-/// The keys the run's steps from `from` on are ordered by: `step` numbers, or times, a
-/// step without a time keeping its place after the step logged before it.
-fn order_keys(steps: &[StepSummary], slots: &[u32], from: usize, by_step: bool) -> Vec<i64> {
-    let mut carried = slots[..from]
-        .iter()
-        .rev()
-        .map(|&i| steps[i as usize].ts)
-        .find(|&t| t != NO_TS)
-        .unwrap_or(NO_TS);
-    slots[from..]
-        .iter()
-        .map(|&i| {
-            let s = &steps[i as usize];
-            if by_step {
-                i64::from(s.seq)
+/// A run's figures that its steps add up to.
+struct Figures {
+    started_at: Option<i64>,
+    ended_at: Option<i64>,
+    errors: u32,
+    first_error: Option<u32>,
+}
+
+impl Figures {
+    /// The figures of the steps `entry` counted so far.
+    fn of(entry: &RunEntry) -> Figures {
+        Figures {
+            started_at: entry.started_at,
+            ended_at: entry.ended_at,
+            errors: entry.errors,
+            first_error: entry.first_error,
+        }
+    }
+
+    /// Counts the run's step at `pos`.
+    fn count(&mut self, pos: usize, s: &StepSummary) {
+        if s.ts != NO_TS {
+            self.started_at = Some(self.started_at.map_or(s.ts, |t| t.min(s.ts)));
+            // A run_end's duration is the whole run's: it ended at its own time.
+            let dur = if s.duration_ms.is_nan() || s.kind() == StepKind::RunEnd {
+                0
             } else {
-                if s.ts != NO_TS {
-                    carried = s.ts;
-                }
-                carried
-            }
-        })
-        .collect()
+                s.duration_ms as i64
+            };
+            let end = s.ts + dur;
+            self.ended_at = Some(self.ended_at.map_or(end, |t| t.max(end)));
+        }
+        if s.is_error() {
+            self.errors += 1;
+            self.first_error.get_or_insert(pos as u32);
+        }
+    }
+}
+
+/// The keys a run's steps are ordered by, in run order: `step` numbers, or times, a step
+/// without a time keeping its place after the step logged before it.
+struct OrderKeys<'a> {
+    steps: &'a [StepSummary],
+    by_step: bool,
+    /// The time of the last step before that had one.
+    carried: i64,
+}
+
+impl<'a> OrderKeys<'a> {
+    fn new(steps: &'a [StepSummary], by_step: bool) -> OrderKeys<'a> {
+        OrderKeys {
+            steps,
+            by_step,
+            carried: NO_TS,
+        }
+    }
+
+    /// The key of the run's next step, stored at `index`.
+    fn next(&mut self, index: u32) -> i64 {
+        let s = &self.steps[index as usize];
+        if self.by_step {
+            return i64::from(s.seq);
+        }
+        if s.ts != NO_TS {
+            self.carried = s.ts;
+        }
+        self.carried
+    }
 }
 
 fn whole_file_problem(path: &std::path::Path, reason: String) -> Problem {
