@@ -280,7 +280,7 @@ pub fn parse_query(what: &str, text: &str) -> Result<crate::search::Query, CliEr
 /// millions of steps one allocation at a time costs a tenth of a warm reopen; the
 /// operating system takes the memory back at exit at no cost.
 pub fn load(paths: &Paths, common: &Common) -> Result<ManuallyDrop<History>, CliError> {
-    load_scanning(paths, common, None, |_| {}).map(ManuallyDrop::new)
+    load_scanning(paths, common, None, |_| {})
 }
 
 /// [`load`], with `line_scan` run on every chunk as it is parsed, and each batch shown
@@ -290,7 +290,7 @@ pub fn load_scanning(
     common: &Common,
     line_scan: Option<LineScanHook>,
     mut each_batch: impl FnMut(&mut Batch),
-) -> Result<History, CliError> {
+) -> Result<ManuallyDrop<History>, CliError> {
     let paths = paths.resolved();
     let options = LoadOptions {
         format: common.format,
@@ -322,7 +322,7 @@ pub fn load_scanning(
                 .join(", ")
         )));
     }
-    Ok(history)
+    Ok(ManuallyDrop::new(history))
 }
 
 /// The end of every command that read a history, after its output: nothing readable at
