@@ -22,7 +22,7 @@ impl Literal {
         let word = word.to_ascii_lowercase();
         let rarest = |skip: Option<usize>| {
             (0..word.len())
-                .filter(|&i| skip.is_none_or(|s| word[i] != word[s]))
+                .filter(|&i| !skip.is_some_and(|s| word[i] == word[s]))
                 .min_by_key(|&i| commonness(word[i]))
         };
         let first = rarest(None).unwrap_or(0);
@@ -171,8 +171,9 @@ fn run_ends(bits: u128, len: usize) -> u64 {
 mod avx2 {
     use std::arch::x86_64::*;
 
+    /// Safety: the processor has AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) fn next_long_run(bytes: &[u8], from: usize, min_len: usize) -> Option<usize> {
+    pub(super) unsafe fn next_long_run(bytes: &[u8], from: usize, min_len: usize) -> Option<usize> {
         super::next_long_run_by::<RunMask>(bytes, from, min_len)
     }
 
@@ -189,12 +190,13 @@ mod avx2 {
         }
     }
 
+    /// Safety: the processor has AVX2.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn run_mask32(block: &[u8]) -> u32 {
+    unsafe fn run_mask32(block: &[u8]) -> u32 {
         assert!(block.len() >= 32);
-        // SAFETY: `block` holds 32 bytes (checked above); the load is unaligned.
-        let v = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
+        // `block` holds 32 bytes (checked above); the load is unaligned.
+        let v = _mm256_loadu_si256(block.as_ptr().cast());
         let between = |v: __m256i, low: u8, high: u8| {
             _mm256_and_si256(
                 _mm256_cmpgt_epi8(v, _mm256_set1_epi8(low as i8 - 1)),
@@ -278,9 +280,10 @@ mod sse2 {
         unsafe { run_mask16_sse2(v) }
     }
 
+    /// Safety: the processor has SSE2 (every x86_64 one has).
     #[inline]
     #[target_feature(enable = "sse2")]
-    fn run_mask16_sse2(v: __m128i) -> u32 {
+    unsafe fn run_mask16_sse2(v: __m128i) -> u32 {
         let between = |v: __m128i, low: u8, high: u8| {
             _mm_and_si128(
                 _mm_cmpgt_epi8(v, _mm_set1_epi8(low as i8 - 1)),
