@@ -94,6 +94,10 @@ const QUERIES: &[&str] = &[
     "schema_mismatch",
     "SCHEMA_MISMATCH",
     "schema_mismtch",
+    // Long fuzzy words: lines found by their long runs of word bytes.
+    "issue_refnd",
+    "schemamismatch",
+    "\"SCHEMA_MISMATCH\"",
     "error:SCHEMA_MISMATCH",
     "schema outcome:failure",
     "refund tool:issue_refund",

@@ -19,7 +19,7 @@ use memchr::{memchr, memrchr};
 use rustc_hash::FxHashMap;
 
 use super::matcher::{Matcher, Unit};
-use super::scan::{next_needing_words, LineScorer, LineTest, Literal, ScanText};
+use super::scan::{next_needing_words, LineFinder, LineScorer, LineTest, ScanText};
 use super::text_index::TextSource;
 use super::Query;
 use crate::index::{History, LineScan, ScannedLines};
@@ -94,8 +94,8 @@ impl LineScan for QueryLineScan {
                 found.push((base + start as u64, score));
             }
         };
-        match self.test.literal() {
-            Some(literal) => lines_holding(lines, literal, &mut each_line),
+        match self.test.finder() {
+            Some(finder) => lines_holding(lines, &finder, &mut each_line),
             None => {
                 let mut start = 0;
                 while start < lines.len() {
@@ -125,11 +125,11 @@ impl LineScan for QueryLineScan {
     }
 }
 
-/// Calls `each_line` with the bounds of every line that holds `literal` or needs its
-/// words cut (see [`next_needing_words`]), in order: the chunk is searched as a whole,
-/// not line by line.
-fn lines_holding(lines: &[u8], literal: &Literal, each_line: &mut dyn FnMut(usize, usize)) {
-    let find = |from: usize| literal.find(lines, from);
+/// Calls `each_line` with the bounds of every line that `finder` finds or that needs
+/// its words cut (see [`next_needing_words`]), in order: the chunk is searched as a
+/// whole, not line by line.
+fn lines_holding(lines: &[u8], finder: &LineFinder, each_line: &mut dyn FnMut(usize, usize)) {
+    let find = |from: usize| finder.find(lines, from);
     let mut hit = find(0);
     let mut escape = next_needing_words(lines, 0);
     loop {
@@ -396,8 +396,11 @@ fn read_blocks(
         buf.extend_from_slice(&carry);
         carry.clear();
         let filled = buf.len();
-        buf.resize(filled + want, 0);
-        file.read_exact(&mut buf[filled..])?;
+        // Read into the spare capacity: zeroing it first would cost a pass over the block.
+        (&mut file).take(want as u64).read_to_end(&mut buf)?;
+        if buf.len() != filled + want {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         left -= want as u64;
         let cut = match memrchr(b'\n', &buf) {
             Some(p) if left > 0 => p + 1,

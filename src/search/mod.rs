@@ -16,6 +16,7 @@
 
 pub mod background;
 mod engine;
+mod find;
 pub mod fused;
 pub mod late;
 pub mod matcher;

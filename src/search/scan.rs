@@ -19,6 +19,7 @@
 
 use rustc_hash::FxHashMap;
 
+use super::find::{commonness, is_run_byte, next_long_run, Literal, LONG_RUN};
 use super::matcher::{Matcher, Unit, WordSpec};
 use super::text_index::TextSource;
 use super::tokens::{raw_record_text, Words};
@@ -145,13 +146,42 @@ impl LineTest {
         theirs.iter().map(key).eq(self.specs.iter().map(key))
     }
 
-    /// A literal every matching line holds (ASCII case ignored) unless it
-    /// [`needs_words`]: lines can be found by it, not tested one by one.
-    pub(super) fn literal(&self) -> Option<&Literal> {
-        self.tests.iter().find_map(|t| match t {
-            ByteTest::Literal(finder) => Some(finder),
+    /// What every matching line holds unless it [`needs_words`]: lines can be found
+    /// by it in a block, not tested one by one. The rarest literal, else the longest
+    /// run a fuzzy word needs when runs that long are rare.
+    pub(super) fn finder(&self) -> Option<LineFinder<'_>> {
+        let literals = self.tests.iter().filter_map(|t| match t {
+            ByteTest::Literal(literal) => Some(literal),
             _ => None,
-        })
+        });
+        if let Some(rarest) = literals.min_by_key(|l| l.commonness()) {
+            return Some(LineFinder::Literal(rarest));
+        }
+        let longest = self.tests.iter().filter_map(|t| match t {
+            ByteTest::InOrder { word, .. } => Some(word.len()),
+            _ => None,
+        });
+        longest
+            .max()
+            .filter(|&len| len >= LONG_RUN)
+            .map(LineFinder::LongRun)
+    }
+}
+
+/// Finds in a block of lines where a line could match (see [`LineTest::finder`]).
+pub(super) enum LineFinder<'a> {
+    Literal(&'a Literal),
+    /// A run of at least this many word bytes.
+    LongRun(usize),
+}
+
+impl LineFinder<'_> {
+    /// A place at or after `from` inside a line that could match.
+    pub(super) fn find(&self, bytes: &[u8], from: usize) -> Option<usize> {
+        match self {
+            LineFinder::Literal(literal) => literal.find(bytes, from),
+            LineFinder::LongRun(len) => next_long_run(bytes, from, *len),
+        }
     }
 }
 
@@ -308,6 +338,9 @@ impl ByteTest {
         match self {
             ByteTest::Literal(literal) => literal.find(bytes, 0).is_some(),
             ByteTest::InOrder { word, anchor } => {
+                if word.len() >= LONG_RUN && next_long_run(bytes, 0, word.len()).is_none() {
+                    return false;
+                }
                 let mut found = false;
                 runs_in_order(bytes, word, *anchor, is_run_byte, &mut |_| {
                     found = true;
@@ -342,63 +375,6 @@ impl ByteTest {
             ByteTest::Any => {}
         }
     }
-}
-
-/// A word (ASCII) found with ASCII case ignored: its rarest byte is looked for (in both
-/// cases), then the rest compared.
-#[derive(Clone)]
-pub(super) struct Literal {
-    word: Vec<u8>,
-    /// Where the rarest byte is in `word`.
-    anchor_at: usize,
-}
-
-impl Literal {
-    /// `word`: not empty.
-    fn new(word: &[u8]) -> Literal {
-        let word = word.to_ascii_lowercase();
-        let anchor_at = (0..word.len())
-            .min_by_key(|&i| commonness(word[i]))
-            .unwrap_or(0);
-        Literal { word, anchor_at }
-    }
-
-    /// Where the first match at or after `from` starts.
-    pub(super) fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
-        let anchor = self.word[self.anchor_at];
-        let upper = anchor.to_ascii_uppercase();
-        let len = self.word.len();
-        let mut at = from + self.anchor_at;
-        while at < hay.len() {
-            let start = at + memchr::memchr2(anchor, upper, &hay[at..])? - self.anchor_at;
-            if hay
-                .get(start..start + len)
-                .is_some_and(|w| w.eq_ignore_ascii_case(&self.word))
-            {
-                return Some(start);
-            }
-            at = start + self.anchor_at + 1;
-        }
-        None
-    }
-}
-
-/// How common a byte is in text (lower: rarer), to pick the anchor of a word.
-fn commonness(b: u8) -> usize {
-    const BY_FREQUENCY: &[u8] = b"zqjxkvbpygfwmucldrhsnioate";
-    match b {
-        b'a'..=b'z' => BY_FREQUENCY.iter().position(|&c| c == b).unwrap_or(0) + 10,
-        b'0'..=b'9' => 20,
-        // `_` joins the words of many JSON keys.
-        _ => 30,
-    }
-}
-
-/// A byte of a raw word run: a word byte, a byte of a character outside ASCII, or a
-/// backslash (an escape's letter stays in the run, so no word is split by it).
-#[inline]
-fn is_run_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'\\' || b >= 0x80
 }
 
 /// A byte of a run of word characters in decoded text: a word byte, or a byte of a
