@@ -2,6 +2,8 @@
 //! run), workers' results (stale ones dropped by [`crate::tui::jobs::Jobs`]), and mouse
 //! events.
 
+use std::time::{Duration, Instant};
+
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 
 use super::App;
@@ -9,12 +11,34 @@ use crate::tui::event::JobOutput;
 use crate::tui::layout::{inner, Pane};
 use crate::tui::panes::timeline;
 
+/// How often the run list catches up with a big history while it loads.
+const RELIST_EVERY: Duration = Duration::from_millis(100);
+/// Lists of up to this many runs catch up after every fold.
+const RELIST_ALWAYS_UP_TO: usize = 5_000;
+
 impl App {
     /// The history grew (`touched`: the runs that are new or changed): re-place them in
     /// the run list, select the first run if none is, and refresh the shown run when it
-    /// gained steps.
+    /// gained steps. While a big history loads this is done at most every
+    /// [`RELIST_EVERY`]: the list's layout costs time in proportion to all its runs, and
+    /// doing it after every few-millisecond fold took a core's worth from the parsers.
     pub(super) fn history_changed(&mut self, touched: &[u32]) {
         self.dirty = true;
+        self.touched_waiting.extend_from_slice(touched);
+        let recently = self.relisted.is_some_and(|t| t.elapsed() < RELIST_EVERY);
+        if recently && self.runs.len() > RELIST_ALWAYS_UP_TO && !self.fully_loaded() {
+            return;
+        }
+        self.catch_up_runs();
+    }
+
+    /// Brings the run list and the shown run up to date with the folds so far.
+    pub(super) fn catch_up_runs(&mut self) {
+        if self.touched_waiting.is_empty() && self.relisted.is_some() {
+            return;
+        }
+        let touched = std::mem::take(&mut self.touched_waiting);
+        self.relisted = Some(Instant::now());
         {
             let h = self.shared.read();
             if self.watch.is_some() {
@@ -26,7 +50,7 @@ impl App {
                 }
                 self.runs.seen = h.run_count();
             }
-            self.runs.update(&h, touched);
+            self.runs.update(&h, &touched);
         }
         match (self.runs.selected, self.runs.run_at(0)) {
             (None, Some(first)) => self.select_run(first),

@@ -171,6 +171,10 @@ pub struct App {
     /// A key or mouse event changed something not yet drawn (answered without waiting
     /// for the next frame's turn).
     input_waiting: bool,
+    /// Runs changed by folds the run list has not caught up with yet, and when it last
+    /// did (see [`App::history_changed`]).
+    touched_waiting: Vec<u32>,
+    pub(in crate::tui) relisted: Option<Instant>,
     /// The waterfall switch and the timeline's step tokens.
     pub glance: super::glance::Glance,
     /// Batches and watch events waiting for the history's write lock (a worker was
@@ -222,6 +226,8 @@ impl App {
             exit: None,
             jobs: Jobs::default(),
             input_waiting: false,
+            touched_waiting: Vec::new(),
+            relisted: None,
             glance: Default::default(),
             pending: VecDeque::new(),
             dirty: true,
@@ -357,6 +363,8 @@ impl App {
     pub fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Input(Event::Key(key)) => {
+                // A key acts on the run list as the history is now.
+                self.catch_up_runs();
                 self.key(key);
                 self.input_waiting = true;
             }
@@ -460,6 +468,7 @@ impl App {
     /// The whole load is in the history: a search typed meanwhile (over the runs loaded
     /// so far) runs again over all of them.
     fn load_folded(&mut self) {
+        self.catch_up_runs();
         if self.search().is_some() {
             self.request_search();
         }

@@ -99,3 +99,53 @@ fn a_search_typed_while_loading_runs_again_over_the_whole_history() {
     let doc = app.search().and_then(|s| s.doc.clone()).unwrap();
     assert!(doc.hits.iter().any(|h| h.snippet.contains("blender")));
 }
+
+/// A big history's run list catches up with the folds at most every 100 ms while it
+/// loads (its layout costs time in proportion to all its runs), at once on a key, and
+/// whole once the load is in.
+#[test]
+fn a_big_run_list_catches_up_now_and_then_while_loading_and_at_once_on_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.jsonl");
+    let mut text = String::new();
+    for r in 0..6000 {
+        text.push_str(&format!(
+            "{{\"run_id\":\"m-{r}\",\"step\":0,\"kind\":\"run_start\"}}\n\
+             {{\"run_id\":\"m-{r}\",\"step\":1,\"kind\":\"run_end\",\"outcome\":\"success\"}}\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let opts = LoadOptions {
+        chunk_size: 16 << 10,
+        ..LoadOptions::default()
+    };
+    let (history, loader) = History::open(std::slice::from_ref(&path), &opts).unwrap();
+    let shared = std::sync::Arc::new(crate::index::SharedHistory::new(history));
+    let source = path.to_string_lossy().into_owned();
+    let mut app = App::new(shared, options(&source), Rect::new(0, 0, 160, 48));
+    let mut lagged = 0;
+    for event in loader.events() {
+        let done = matches!(event, LoadEvent::Done(_));
+        app.handle(Msg::Load {
+            event: Box::new(event),
+            progress: loader.progress(),
+        });
+        // As if the list had just caught up: a big list waits for the next turn.
+        app.relisted = Some(std::time::Instant::now());
+        app.take_dirty();
+        app.after_drain();
+        let runs = app.shared.read().run_count();
+        if !done && app.runs.len() > 5000 && app.runs.len() < runs {
+            lagged += 1;
+            let key = KeyEvent::new(KeyCode::Down, KeyModifiers::NONE);
+            app.handle(Msg::Input(Event::Key(key)));
+            assert_eq!(app.runs.len(), runs, "a key sees every run loaded so far");
+        }
+        if done {
+            break;
+        }
+    }
+    while app.fold_pending() {}
+    assert!(lagged > 0, "the big list waited for its turn while loading");
+    assert_eq!(app.runs.len(), 6000, "whole once the load is in");
+}
