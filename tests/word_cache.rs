@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use retrace::index::{History, LoadOptions};
-use retrace::search::text_index::cache::dir_for;
+use retrace::search::text_index::cache::{dir_for, read_ahead, ReadAhead};
 use retrace::search::{self, Query, SearchOptions, TextIndex};
 use retrace::work::Cancel;
 
@@ -25,13 +25,21 @@ fn load(paths: &[PathBuf], cache: &Path) -> History {
     History::load(paths, &options).expect("loads")
 }
 
-/// The word index of `history` from the cache under `cache`, brought up to date, and
-/// how many steps had to be read from their records for it; the cache is then written.
+/// The word index of `history` from the cache under `cache` (its files read ahead, as
+/// `retrace search` does while the history loads), brought up to date, and how many
+/// steps had to be read from their records for it; the cache is then written.
 fn reopen(history: &History, cache: &Path) -> (TextIndex, u64) {
+    let words = dir_for(&cache.join("index"));
+    let paths: Vec<PathBuf> = history.files().iter().map(|f| f.path.clone()).collect();
+    reopen_from(history, cache, read_ahead(&words, 0, &paths, None))
+}
+
+/// [`reopen`], with `ahead` the caches read ahead.
+fn reopen_from(history: &History, cache: &Path, ahead: ReadAhead) -> (TextIndex, u64) {
     let words = dir_for(&cache.join("index"));
     let never = Cancel::never();
     let indexed = AtomicU64::new(0);
-    let mut index = TextIndex::from_cache(&words, 0, history, &never, &indexed)
+    let mut index = TextIndex::from_cache(&words, 0, history, ahead, &never, &indexed)
         .expect("reads")
         .expect("not cancelled");
     assert!(index.update_from(|| history, 2, &never, &indexed).unwrap());
@@ -160,6 +168,11 @@ fn a_reopened_history_takes_its_word_index_from_the_cache_and_finds_the_same() {
     );
     assert_eq!(indexed, 0, "nothing read from the records");
     assert_eq!(hits(&history, &second), expected);
+    // The same with nothing read ahead: each cache is read when the index is taken.
+    let (third, indexed) = reopen_from(&history, &cache, ReadAhead::default());
+    assert_eq!(third.cached() as usize, history.step_count());
+    assert_eq!(indexed, 0);
+    assert_eq!(hits(&history, &third), expected);
 }
 
 #[test]
@@ -407,6 +420,7 @@ fn bench_word_cache_1g() {
             &words,
             retrace::index::cache::MIN_CACHED_BYTES,
             &history,
+            Default::default(),
             &never,
             &AtomicU64::new(0),
         )

@@ -14,6 +14,7 @@ use super::{cell, problems_json, CliError, Common, Paths};
 use crate::index::History;
 use crate::index::{LineScan, LineScanHook};
 use crate::sanitize;
+use crate::search::text_index::cache::{self as word_cache, ReadAhead};
 use crate::search::{
     self, FusedText, Query, QueryLineScan, ScanReports, ScanText, SearchOptions, SearchResult,
     Session, TextIndex, TextSource,
@@ -78,10 +79,23 @@ pub fn run(args: Args) -> Result<(), CliError> {
             }
         })
     };
-    // Bytes the load takes from the index cache are read and scanned alongside it.
-    let (history, blocks) = match &line_scan {
-        Some(scan) => scan.scan_while(threads, load),
-        None => (load(), Default::default()),
+    // Bytes the load takes from the index cache are read and scanned alongside it; or
+    // the word caches are read alongside it, when they hold the files.
+    let (history, blocks, ahead) = match &line_scan {
+        Some(scan) => {
+            let (history, blocks) = scan.scan_while(threads, load);
+            (history, blocks, ReadAhead::default())
+        }
+        None if word_cached => std::thread::scope(|scope| {
+            let reading = scope.spawn(|| read_word_caches_ahead(&args));
+            let history = load();
+            (
+                history,
+                Default::default(),
+                reading.join().unwrap_or_default(),
+            )
+        }),
+        None => (load(), Default::default(), ReadAhead::default()),
     };
     let history = history?;
     if args.stats {
@@ -115,7 +129,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         index: args.index,
     };
     let mut out = super::stdout();
-    search_and_print(&history, &query, fused.as_ref(), &options, &mut out)?;
+    search_and_print(&history, &query, fused.as_ref(), ahead, &options, &mut out)?;
     if args.json {
         serde_json::to_writer(
             &mut out,
@@ -131,13 +145,26 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// describe every file): then scanning the records as they load would be work thrown away.
 fn word_caches_answer(args: &Args) -> bool {
     args.common.cache_dir().is_some_and(|dir| {
-        crate::search::text_index::cache::likely_answer(
-            &crate::search::text_index::cache::dir_for(&dir),
+        word_cache::likely_answer(
+            &word_cache::dir_for(&dir),
             crate::index::cache::MIN_CACHED_BYTES,
             &args.paths.resolved(),
             args.common.format,
         )
     })
+}
+
+/// The word caches of the files, read and checked (while the history loads).
+fn read_word_caches_ahead(args: &Args) -> ReadAhead {
+    match args.common.cache_dir() {
+        Some(dir) => word_cache::read_ahead(
+            &word_cache::dir_for(&dir),
+            crate::index::cache::MIN_CACHED_BYTES,
+            &args.paths.resolved(),
+            args.common.format,
+        ),
+        None => ReadAhead::default(),
+    }
 }
 
 /// `--incidents`: the query over the library's incident records.
@@ -205,12 +232,15 @@ struct HitJson<'a> {
     positions: &'a [usize],
 }
 
-/// Searches the text in `fused` (what the load found) when given; else scans the records
-/// (native files) or indexes what the query needs (a search [`Session`]). Prints.
+/// Searches with the word index from the word caches (`ahead`: those read while the
+/// history loaded) when they hold any of it; else the text in `fused` (what the load
+/// found) when given; else scans the records (native files) or indexes what the query
+/// needs (a search [`Session`]). Prints.
 pub fn search_and_print(
     history: &History,
     query: &Query,
     fused: Option<&FusedText>,
+    ahead: ReadAhead,
     options: &Options,
     out: &mut impl Write,
 ) -> io::Result<()> {
@@ -224,7 +254,7 @@ pub fn search_and_print(
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     if let Some(index) = query
         .has_text()
-        .then(|| cached_index(history, threads))
+        .then(|| cached_index(history, threads, ahead))
         .flatten()
     {
         let started = Instant::now();
@@ -303,12 +333,12 @@ pub fn search_and_print(
 
 /// The word index from the word caches of `history`, brought up to date, when the caches
 /// hold any of it (see [`crate::search::text_index::cache`]).
-fn cached_index(history: &History, threads: usize) -> Option<TextIndex> {
+fn cached_index(history: &History, threads: usize, ahead: ReadAhead) -> Option<TextIndex> {
     let (dir, min) = history.cache()?;
-    let dir = crate::search::text_index::cache::dir_for(dir);
+    let dir = word_cache::dir_for(dir);
     let never = Cancel::never();
     let progress = AtomicU64::new(0);
-    let mut index = TextIndex::from_cache(&dir, min, history, &never, &progress).ok()??;
+    let mut index = TextIndex::from_cache(&dir, min, history, ahead, &never, &progress).ok()??;
     if index.cached() == 0 {
         return None;
     }

@@ -76,7 +76,14 @@ impl Session {
     ) -> Result<bool, Error> {
         let words = read().cache().map(|(dir, min)| (cache::dir_for(dir), min));
         if let Some((dir, min)) = words.as_ref().filter(|_| self.index.covered() == 0) {
-            match TextIndex::from_cache(dir, *min, &read(), cancel, &self.progress)? {
+            match TextIndex::from_cache(
+                dir,
+                *min,
+                &read(),
+                Default::default(),
+                cancel,
+                &self.progress,
+            )? {
                 Some(index) => {
                     self.cached = index.covered();
                     self.index = index;

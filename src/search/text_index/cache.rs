@@ -58,7 +58,8 @@ struct Cached {
 /// The segments the caches in `dir` hold for `history`, from slot 0 on, as far as they
 /// go: file after file while each file's steps are one run of slots and its cache
 /// checks out.
-pub(super) fn load(dir: &Path, min_bytes: u64, history: &History) -> Loaded {
+pub(super) fn load(dir: &Path, min_bytes: u64, history: &History, ahead: ReadAhead) -> Loaded {
+    let mut ahead = ahead.0;
     let mut loaded = Loaded::default();
     let spans = history.file_spans(0..history.step_count() as u32);
     let mut span_count: FxHashMap<u32, u32> = FxHashMap::default();
@@ -73,7 +74,14 @@ pub(super) fn load(dir: &Path, min_bytes: u64, history: &History) -> Loaded {
         let Some(probe) = FileProbe::new(dir, EXTENSION, &info.path, info.format, min_bytes) else {
             break;
         };
-        let Some(cached) = read(&probe) else {
+        // Read ahead while the history loaded, and still describing the file: used.
+        let read_ahead = ahead
+            .remove(probe.cache_path())
+            .filter(|(stamp, _)| probe.fit(stamp).is_some());
+        let Some(cached) = read_ahead
+            .map(|(_, cached)| cached)
+            .or_else(|| read(&probe))
+        else {
             break;
         };
         let records = cached.records;
@@ -272,6 +280,11 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// The probed file's cache, when it checks out whole.
 fn read(probe: &FileProbe) -> Option<Cached> {
+    read_stamped(probe).map(|(_, cached)| cached)
+}
+
+/// [`read`], with the stamp the cache was checked against.
+fn read_stamped(probe: &FileProbe) -> Option<(Stamp, Cached)> {
     let bytes = std::fs::read(probe.cache_path()).ok()?;
     let (stamp, mut h, body) = split_head(&bytes)?;
     // A cache of another state of the file is told before its body is checked.
@@ -279,7 +292,55 @@ fn read(probe: &FileProbe) -> Option<Cached> {
     if h.u64()? != body.len() as u64 || h.u32()? != crc32fast::hash(body) || !h.0.is_empty() {
         return None;
     }
-    decode_body(body)
+    Some((stamp, decode_body(body)?))
+}
+
+/// Word caches read and checked ahead of the history they are for (while it loads), by
+/// cache file; each is checked again against its file when taken.
+#[derive(Default)]
+pub struct ReadAhead(FxHashMap<PathBuf, (Stamp, Cached)>);
+
+/// Reads the word caches of the run files under `paths` (read as `format`, else as each
+/// cache says), for [`crate::search::TextIndex::from_cache`]: on a thread of its own
+/// while the history loads, a reopened history's word index is ready about when it is.
+pub fn read_ahead(
+    dir: &Path,
+    min_bytes: u64,
+    paths: &[PathBuf],
+    format: Option<crate::model::Format>,
+) -> ReadAhead {
+    let Ok(found) = crate::source::discover(paths) else {
+        return ReadAhead::default();
+    };
+    let read = |path: &Path| -> Option<(PathBuf, (Stamp, Cached))> {
+        let probe = probe_as_cached(dir, min_bytes, path, format)?;
+        let read = read_stamped(&probe)?;
+        Some((probe.cache_path().to_path_buf(), read))
+    };
+    ReadAhead(found.files.iter().filter_map(|f| read(&f.path)).collect())
+}
+
+/// The probe of the file at `path` read as `format`, else as its word cache's header
+/// says (`None` without a cache whose header checks out).
+fn probe_as_cached(
+    dir: &Path,
+    min_bytes: u64,
+    path: &Path,
+    format: Option<crate::model::Format>,
+) -> Option<FileProbe> {
+    let guess = format.unwrap_or(crate::model::Format::Native);
+    let probe = FileProbe::new(dir, EXTENSION, path, guess, min_bytes)?;
+    let mut head = vec![0; 4096];
+    let mut file = std::fs::File::open(probe.cache_path()).ok()?;
+    let n = std::io::Read::read(&mut file, &mut head).ok()?;
+    let (stamp, _, _) = split_head(&head[..n])?;
+    match format {
+        None if stamp.format() != guess => {
+            FileProbe::new(dir, EXTENSION, path, stamp.format(), min_bytes)
+        }
+        _ => Some(probe),
+    }
+    .filter(|probe| probe.fit(&stamp).is_some())
 }
 
 /// A cache file's stamp, the rest of its (checked) header, and what follows the header.
@@ -315,22 +376,8 @@ pub fn likely_answer(
     let Ok(found) = crate::source::discover(paths) else {
         return false;
     };
-    let fits = |path: &Path| -> Option<()> {
-        let guess = format.unwrap_or(crate::model::Format::Native);
-        let probe = FileProbe::new(dir, EXTENSION, path, guess, min_bytes)?;
-        let mut head = vec![0; 4096];
-        let mut file = std::fs::File::open(probe.cache_path()).ok()?;
-        let n = std::io::Read::read(&mut file, &mut head).ok()?;
-        let (stamp, _, _) = split_head(&head[..n])?;
-        let probe = match format {
-            None if stamp.format() != guess => {
-                FileProbe::new(dir, EXTENSION, path, stamp.format(), min_bytes)?
-            }
-            _ => probe,
-        };
-        probe.fit(&stamp).map(|_| ())
-    };
-    !found.files.is_empty() && found.files.iter().all(|f| fits(&f.path).is_some())
+    let fits = |path: &Path| probe_as_cached(dir, min_bytes, path, format).is_some();
+    !found.files.is_empty() && found.files.iter().all(|f| fits(&f.path))
 }
 
 fn decode_body(body: &[u8]) -> Option<Cached> {

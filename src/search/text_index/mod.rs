@@ -343,14 +343,16 @@ impl TextIndex {
     /// indexes the rest. The steps whose cached words are not those of the step now in
     /// their slot have their runs indexed again here (`progress` counts those steps).
     /// `Ok(None)` when cancelled.
+    /// `ahead`: caches read while the history loaded ([`cache::read_ahead`]).
     pub fn from_cache(
         dir: &Path,
         min_bytes: u64,
         history: &History,
+        ahead: cache::ReadAhead,
         cancel: &Cancel,
         progress: &AtomicU64,
     ) -> Result<Option<TextIndex>, Error> {
-        let loaded = cache::load(dir, min_bytes, history);
+        let loaded = cache::load(dir, min_bytes, history, ahead);
         let mut index = TextIndex {
             sealed: loaded.segments,
             covered: loaded.covered,
