@@ -353,6 +353,12 @@ fn concurrent_opens_sharing_a_word_cache_do_not_corrupt_it() {
 
 /// `retrace search` with `cache` as XDG_CACHE_HOME (or `--no-cache`); its stdout.
 fn retrace(args: &[&str], cache: Option<&Path>) -> String {
+    retrace_output(args, cache).0
+}
+
+/// `retrace` with `cache` as XDG_CACHE_HOME (or `--no-cache`), which must succeed: its
+/// stdout and stderr.
+fn retrace_output(args: &[&str], cache: Option<&Path>) -> (String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"));
     command.args(args);
     match cache {
@@ -367,7 +373,8 @@ fn retrace(args: &[&str], cache: Option<&Path>) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).expect("utf-8")
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (text(out.stdout), text(out.stderr))
 }
 
 #[test]
@@ -460,19 +467,7 @@ fn bench_word_cache_1g() {
 
 /// `retrace search --stats` with `cache` as XDG_CACHE_HOME: (stdout, stderr).
 fn retrace_stats(args: &[&str], cache: &Path) -> (String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .args(args)
-        .arg("--stats")
-        .env("XDG_CACHE_HOME", cache)
-        .output()
-        .expect("run retrace");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
-    (text(out.stdout), text(out.stderr))
+    retrace_output(&[args, &["--stats"]].concat(), Some(cache))
 }
 
 #[test]
