@@ -101,7 +101,10 @@ impl Session {
         let covered = self.index.covered();
         let worth = (self.cached / 8).max(SEGMENT_SLOTS / 4).min(covered);
         if let Some((dir, min)) = words.filter(|_| done && covered >= self.cached + worth) {
-            self.index.store_cache(&dir, min, &read());
+            // The history is read only to plan the writing: the browser's folding
+            // does not wait for the caches to be encoded and written.
+            let plan = self.index.cache_plan(&read());
+            self.index.store_planned_cache(&dir, min, plan);
             self.cached = covered;
         }
         Ok(done)
@@ -162,6 +165,57 @@ mod tests {
             )
             .unwrap();
         assert_eq!(found.hits, again.hits);
+    }
+
+    /// A reading of the history that notes whether the word caches were there when it
+    /// ended.
+    struct Watched<'a> {
+        history: &'a History,
+        words: &'a Path,
+        written_while_read: &'a std::sync::atomic::AtomicBool,
+    }
+
+    impl Deref for Watched<'_> {
+        type Target = History;
+        fn deref(&self) -> &History {
+            self.history
+        }
+    }
+
+    impl Drop for Watched<'_> {
+        fn drop(&mut self) {
+            let written = std::fs::read_dir(self.words).is_ok_and(|mut d| d.next().is_some());
+            if written {
+                self.written_while_read.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_caches_are_written_without_holding_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+        let options = LoadOptions {
+            cache: Some(dir.path().join("index")),
+            cache_min_bytes: 0,
+            ..LoadOptions::default()
+        };
+        let history = History::load(&[demo], &options).unwrap();
+        let words = cache::dir_for(&dir.path().join("index"));
+        let written_while_read = std::sync::atomic::AtomicBool::new(false);
+        let read = || Watched {
+            history: &history,
+            words: &words,
+            written_while_read: &written_while_read,
+        };
+        let mut session = Session::with_threads(2);
+        assert!(session.catch_up(read, &Cancel::never()).unwrap());
+        let written = std::fs::read_dir(&words).unwrap().count();
+        assert!(written > 0, "the word caches were written");
+        assert!(
+            !written_while_read.load(Ordering::Relaxed),
+            "the history was held while the caches were written"
+        );
     }
 
     #[test]

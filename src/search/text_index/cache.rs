@@ -111,37 +111,66 @@ pub(super) fn load(dir: &Path, min_bytes: u64, history: &History, ahead: ReadAhe
     loaded
 }
 
-/// Writes the cache of every file of `history` whose steps `index` covers as one run of
-/// slots in whole segments, except those in `unchanged` (file, steps) that their cache
-/// already holds. Failures only mean no cache.
-pub(super) fn store(
-    dir: &Path,
-    min_bytes: u64,
-    history: &History,
-    index: &TextIndex,
-    unchanged: &[(u32, u32)],
-) {
-    stamp::remove_stale_temps(dir);
+/// What writing the word caches needs of the history: each file whose steps the index
+/// covers as one run of slots, with where its steps are. Taken while the history is read;
+/// the writing then runs without holding it.
+#[derive(Default)]
+pub struct StorePlan(Vec<PlannedFile>);
+
+struct PlannedFile {
+    path: PathBuf,
+    format: crate::model::Format,
+    modified: Option<std::time::SystemTime>,
+    consumed: u64,
+    span: std::ops::Range<u32>,
+    places: Vec<(u64, u32)>,
+}
+
+/// The files of `history` whose caches are to be written for `index`: those whose steps
+/// it covers as one run of slots, except those in `unchanged` (file, steps) that their
+/// cache already holds.
+pub(super) fn plan(history: &History, index: &TextIndex, unchanged: &[(u32, u32)]) -> StorePlan {
     let spans = history.file_spans(0..index.covered);
     let mut span_count: FxHashMap<u32, u32> = FxHashMap::default();
     spans
         .iter()
         .for_each(|(f, _)| *span_count.entry(*f).or_default() += 1);
-    let open = index.open.as_ref().map(|b| b.sealed_copy());
-    let segments: Vec<&Segment> = index.sealed.iter().chain(&open).collect();
-    for (file, span) in spans {
+    let planned = spans.into_iter().filter_map(|(file, span)| {
         let len = span.end - span.start;
         if span_count.get(&file) != Some(&1) || unchanged.contains(&(file, len)) {
-            continue;
+            return None;
         }
         let info = &history.files()[file as usize];
-        let Some(probe) = FileProbe::new(dir, EXTENSION, &info.path, info.format, min_bytes) else {
+        Some(PlannedFile {
+            path: info.path.clone(),
+            format: info.format,
+            modified: info.modified,
+            consumed: info.consumed,
+            places: span
+                .clone()
+                .map(|s| history.slot_offset_and_sub(s))
+                .collect(),
+            span,
+        })
+    });
+    StorePlan(planned.collect())
+}
+
+/// Writes the cache of every file in `plan` whose steps `index` covers in whole
+/// segments. Failures only mean no cache.
+pub(super) fn store(dir: &Path, min_bytes: u64, index: &TextIndex, plan: StorePlan) {
+    stamp::remove_stale_temps(dir);
+    let open = index.open.as_ref().map(|b| b.sealed_copy());
+    let segments: Vec<&Segment> = index.sealed.iter().chain(&open).collect();
+    for file in plan.0 {
+        let Some(probe) = FileProbe::new(dir, EXTENSION, &file.path, file.format, min_bytes) else {
             continue;
         };
         // Changed since it was read: what the history holds may not be what it says now.
-        if info.modified != Some(probe.modified()) {
+        if file.modified != Some(probe.modified()) {
             continue;
         }
+        let span = file.span;
         let first = segments.partition_point(|s| s.base < span.start);
         let mut mine = Vec::new();
         let mut at = span.start;
@@ -155,18 +184,14 @@ pub(super) fn store(
         if at != span.end {
             continue;
         }
-        let places: Vec<(u64, u32)> = span
-            .clone()
-            .map(|s| history.slot_offset_and_sub(s))
-            .collect();
         // Slots whose words in the segments are not their steps' (their runs' steps moved).
-        let stale: Vec<u32> = (0..len)
+        let stale: Vec<u32> = (0..span.end - span.start)
             .filter(|&p| index.patched.contains(&(span.start + p)))
             .collect();
-        let Some(stamp) = probe.stamp(info.consumed) else {
+        let Some(stamp) = probe.stamp(file.consumed) else {
             continue;
         };
-        let body = encode_body(&places, &stale, &mine, span.start);
+        let body = encode_body(&file.places, &stale, &mine, span.start);
         let head = encode_head(&stamp, &body);
         let _ = stamp::write_private(dir, probe.cache_path(), &[&head, &body]);
     }

@@ -390,7 +390,18 @@ impl TextIndex {
     /// index covers in segments of their own, unless its cache already holds them. A
     /// cache that cannot be written only means indexing next time.
     pub fn store_cache(&self, dir: &Path, min_bytes: u64, history: &History) {
-        cache::store(dir, min_bytes, history, self, &self.from_cache);
+        self.store_planned_cache(dir, min_bytes, self.cache_plan(history));
+    }
+
+    /// What [`TextIndex::store_cache`] needs of the history, taken while it is read, so
+    /// that [`TextIndex::store_planned_cache`] writes without holding it.
+    pub fn cache_plan(&self, history: &History) -> cache::StorePlan {
+        cache::plan(history, self, &self.from_cache)
+    }
+
+    /// Writes the word caches `plan` names (see [`TextIndex::store_cache`]).
+    pub fn store_planned_cache(&self, dir: &Path, min_bytes: u64, plan: cache::StorePlan) {
+        cache::store(dir, min_bytes, self, plan);
     }
 
     /// Steps taken from the word caches when the index was made ([`TextIndex::from_cache`]).
