@@ -144,27 +144,27 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// Whether the word caches will likely answer the search (their headers say they still
 /// describe every file): then scanning the records as they load would be work thrown away.
 fn word_caches_answer(args: &Args) -> bool {
-    args.common.cache_dir().is_some_and(|dir| {
-        word_cache::likely_answer(
-            &word_cache::dir_for(&dir),
-            crate::index::cache::MIN_CACHED_BYTES,
-            &args.paths.resolved(),
-            args.common.format,
-        )
+    word_caches(args).is_some_and(|(dir, min, paths)| {
+        word_cache::likely_answer(&dir, min, &paths, args.common.format)
     })
 }
 
 /// The word caches of the files, read and checked (while the history loads).
 fn read_word_caches_ahead(args: &Args) -> ReadAhead {
-    match args.common.cache_dir() {
-        Some(dir) => word_cache::read_ahead(
-            &word_cache::dir_for(&dir),
-            crate::index::cache::MIN_CACHED_BYTES,
-            &args.paths.resolved(),
-            args.common.format,
-        ),
-        None => ReadAhead::default(),
-    }
+    word_caches(args).map_or_else(ReadAhead::default, |(dir, min, paths)| {
+        word_cache::read_ahead(&dir, min, &paths, args.common.format)
+    })
+}
+
+/// The word caches' folder, the smallest file cached, and the paths searched; `None`
+/// with `--no-cache`.
+fn word_caches(args: &Args) -> Option<(std::path::PathBuf, u64, Vec<std::path::PathBuf>)> {
+    let dir = word_cache::dir_for(&args.common.cache_dir()?);
+    Some((
+        dir,
+        crate::index::cache::MIN_CACHED_BYTES,
+        args.paths.resolved(),
+    ))
 }
 
 /// `--incidents`: the query over the library's incident records.
