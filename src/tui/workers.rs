@@ -42,7 +42,7 @@ impl Workers {
     }
 
     /// [`Workers::spawn`] with the search session `text`, whose load hook the history's
-    /// load was opened with ([`BackgroundText::load_hook`]).
+    /// load was opened with ([`crate::search::BackgroundText::load_hook`]).
     pub fn spawn_searching(
         shared: Arc<SharedHistory>,
         tx: Sender<Msg>,
