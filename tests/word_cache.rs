@@ -168,6 +168,10 @@ fn a_reopened_history_takes_its_word_index_from_the_cache_and_finds_the_same() {
     );
     assert_eq!(indexed, 0, "nothing read from the records");
     assert_eq!(hits(&history, &second), expected);
+    // The caches are read ahead whole (as `retrace search` does while loading).
+    let paths: Vec<PathBuf> = history.files().iter().map(|f| f.path.clone()).collect();
+    let words = dir_for(&cache.join("index"));
+    assert_eq!(read_ahead(&words, 0, &paths, None).len(), 3, "one per file");
     // The same with nothing read ahead: each cache is read when the index is taken.
     let (third, indexed) = reopen_from(&history, &cache, ReadAhead::default());
     assert_eq!(third.cached() as usize, history.step_count());

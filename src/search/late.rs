@@ -87,7 +87,8 @@ impl LateScan {
 }
 
 impl LineScan for LateScan {
-    fn scan(&self, file: u32, lines: &[u8], base: u64, found: &mut Vec<(u64, u32)>) {
+    /// Pushes nothing for the batch: what was found is kept here, for the query.
+    fn scan(&self, file: u32, lines: &[u8], base: u64, _found: &mut Vec<(u64, u32)>) {
         let Some(following) = lock(&self.current).clone() else {
             return;
         };
@@ -95,8 +96,6 @@ impl LineScan for LateScan {
         following.scan.scan(file, lines, base, &mut mine);
         let end = base + lines.len() as u64;
         lock(&following.found).add(file, base..end, &mine);
-        // The batch carries nothing: what was found is kept here, for the query.
-        found.clear();
     }
 }
 

@@ -325,6 +325,17 @@ fn read_stamped(probe: &FileProbe) -> Option<(Stamp, Cached)> {
 #[derive(Default)]
 pub struct ReadAhead(FxHashMap<PathBuf, (Stamp, Cached)>);
 
+impl ReadAhead {
+    /// Caches read and checked.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Reads the word caches of the run files under `paths` (read as `format`, else as each
 /// cache says), for [`crate::search::TextIndex::from_cache`]: on a thread of its own
 /// while the history loads, a reopened history's word index is ready about when it is.
