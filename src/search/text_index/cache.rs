@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
-use super::segment::{checked_list, Segment};
+use super::bytes::{Backing, Bytes};
+use super::segment::Segment;
 use super::TextIndex;
 use crate::index::cache::stamp::{self, FileProbe, Stamp};
 use crate::index::History;
@@ -49,8 +50,8 @@ pub(super) struct Loaded {
 struct Cached {
     /// Steps covered (`0..records` from the file's first slot).
     records: u32,
-    /// Where each of them is in the file.
-    places: Vec<(u64, u32)>,
+    /// Where each of them is in the file, as stored (see [`Places`]).
+    places: Bytes,
     stale: Vec<u32>,
     segments: Vec<Segment>,
 }
@@ -89,6 +90,18 @@ pub(super) fn load(dir: &Path, min_bytes: u64, history: &History, ahead: ReadAhe
         if records == 0 || records > len {
             break;
         }
+        // Steps not where the cache had them (their runs' steps moved).
+        let mut places = Places::new(&cached.places);
+        let moved: Option<Vec<u32>> = (span.start..span.start + records)
+            .filter_map(|slot| match places.next() {
+                Some(place) if place == history.slot_offset_and_sub(slot) => None,
+                Some(_) => Some(Some(slot)),
+                None => Some(None),
+            })
+            .collect();
+        let Some(moved) = moved.filter(|_| places.at_end()) else {
+            break;
+        };
         for mut segment in cached.segments {
             segment.base += span.start;
             loaded.segments.push(segment);
@@ -96,9 +109,6 @@ pub(super) fn load(dir: &Path, min_bytes: u64, history: &History, ahead: ReadAhe
         loaded
             .stale
             .extend(cached.stale.iter().map(|&p| span.start + p));
-        let moved = (span.start..span.start + records).filter(|&slot| {
-            history.slot_offset_and_sub(slot) != cached.places[(slot - span.start) as usize]
-        });
         loaded.stale.extend(moved);
         loaded.covered = span.start + records;
         loaded.files.push((file, records));
@@ -217,7 +227,7 @@ fn encode_head(stamp: &Stamp, body: &[u8]) -> Vec<u8> {
 /// The body: steps covered, where they are in the file, the stale ones, the segments
 /// (bases from the file's first slot).
 fn encode_body(places: &[(u64, u32)], stale: &[u32], segments: &[&Segment], first: u32) -> Vec<u8> {
-    let size: usize = segments.iter().map(|s| s.heap_bytes() + 64).sum();
+    let size: usize = segments.iter().map(|s| s.byte_len() + 64).sum();
     let mut out = Vec::with_capacity(size + places.len() * 4 + stale.len() * 4 + 16);
     put_u32(&mut out, places.len() as u32);
     // Offsets as differences from the one before (zigzag varints), places as varints.
@@ -237,8 +247,8 @@ fn encode_body(places: &[(u64, u32)], stale: &[u32], segments: &[&Segment], firs
         put_u32(&mut out, s.len);
         put_u32(&mut out, s.letters as u32);
         put_bytes(&mut out, &s.text);
-        put_u32s(&mut out, &s.ends);
-        put_u32s(&mut out, &s.post);
+        put_u32_bytes(&mut out, &s.ends);
+        put_u32_bytes(&mut out, &s.post);
         put_bytes(&mut out, &s.pool);
         put_u32(&mut out, s.dense.len() as u32);
         for &(word, bitmap) in &s.dense {
@@ -247,9 +257,8 @@ fn encode_body(places: &[(u64, u32)], stale: &[u32], segments: &[&Segment], firs
         }
         put_u32(&mut out, s.bitmaps.len() as u32);
         for bits in &s.bitmaps {
-            put_u32(&mut out, bits.len() as u32);
-            bits.iter()
-                .for_each(|w| out.extend_from_slice(&w.to_le_bytes()));
+            put_u32(&mut out, (bits.len() / 8) as u32);
+            out.extend_from_slice(bits);
         }
     }
     out
@@ -263,30 +272,49 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// The places [`encode_body`] wrote, `count` of them, when they are whole.
-fn decode_places(bytes: &[u8], count: usize) -> Option<Vec<(u64, u32)>> {
-    let mut at = 0;
-    let mut varint = || -> Option<u64> {
+/// The places [`encode_body`] wrote, one after the other; stops at one cut short.
+struct Places<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    prev: u64,
+}
+
+impl<'a> Places<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Places {
+            bytes,
+            at: 0,
+            prev: 0,
+        }
+    }
+
+    fn varint(&mut self) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = *bytes.get(at)?;
-            at += 1;
+            let b = *self.bytes.get(self.at)?;
+            self.at += 1;
             v |= u64::from(b & 0x7F) << shift;
             if b < 0x80 {
                 return Some(v);
             }
         }
         None
-    };
-    let mut places = Vec::with_capacity(count.min(bytes.len()));
-    let mut prev = 0u64;
-    for _ in 0..count {
-        let zigzag = varint()?;
-        let delta = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
-        prev = prev.wrapping_add(delta as u64);
-        places.push((prev, u32::try_from(varint()?).ok()?));
     }
-    (at == bytes.len()).then_some(places)
+
+    /// Whether every byte was read (a whole list of places has no bytes left over).
+    fn at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+}
+
+impl Iterator for Places<'_> {
+    type Item = (u64, u32);
+    fn next(&mut self) -> Option<(u64, u32)> {
+        let zigzag = self.varint()?;
+        let delta = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+        self.prev = self.prev.wrapping_add(delta as u64);
+        Some((self.prev, u32::try_from(self.varint()?).ok()?))
+    }
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
@@ -296,6 +324,12 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 fn put_u32s(out: &mut Vec<u8>, values: &[u32]) {
     put_u32(out, values.len() as u32);
     values.iter().for_each(|v| put_u32(out, *v));
+}
+
+/// A list of `u32`s kept as little-endian bytes, written as [`put_u32s`] writes it.
+fn put_u32_bytes(out: &mut Vec<u8>, values: &[u8]) {
+    put_u32(out, (values.len() / 4) as u32);
+    out.extend_from_slice(values);
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -310,14 +344,34 @@ fn read(probe: &FileProbe) -> Option<Cached> {
 
 /// [`read`], with the stamp the cache was checked against.
 fn read_stamped(probe: &FileProbe) -> Option<(Stamp, Cached)> {
-    let bytes = std::fs::read(probe.cache_path()).ok()?;
-    let (stamp, mut h, body) = split_head(&bytes)?;
+    let backing = map_or_read(probe.cache_path())?;
+    let bytes = (*backing).as_ref();
+    let (stamp, mut h, body) = split_head(bytes)?;
     // A cache of another state of the file is told before its body is checked.
     probe.fit(&stamp)?;
-    if h.u64()? != body.len() as u64 || h.u32()? != crc32fast::hash(body) || !h.0.is_empty() {
+    if h.u64()? != body.len() as u64 || h.u32()? != crc32fast::hash(body) || !h.rest().is_empty() {
         return None;
     }
-    Some((stamp, decode_body(body)?))
+    let body_start = bytes.len() - body.len();
+    Some((stamp, decode_body(&backing, body_start)?))
+}
+
+/// The cache file at `path`, mapped into memory (its segments are then used where they
+/// lie, never copied), else read.
+fn map_or_read(path: &Path) -> Option<Backing> {
+    let file = std::fs::File::open(path).ok()?;
+    // SAFETY: a mapped file must not change while mapped. Cache files are never written
+    // in place: a cache is written to a temporary file renamed over the old one, which
+    // stays as it was for as long as it is mapped (see `stamp::write_private`); only
+    // someone truncating the user's own cache file by hand could break that.
+    match unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
+        Ok(map) => Some(std::sync::Arc::new(map)),
+        Err(_) => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut &file, &mut bytes).ok()?;
+            Some(std::sync::Arc::new(bytes))
+        }
+    }
 }
 
 /// Word caches read and checked ahead of the history they are for (while it loads), by
@@ -382,19 +436,19 @@ fn probe_as_cached(
 /// A cache file's stamp, the rest of its (checked) header, and what follows the header.
 fn split_head(bytes: &[u8]) -> Option<(Stamp, Reader<'_>, &[u8])> {
     let rest = bytes.strip_prefix(MAGIC.as_slice())?;
-    let mut r = Reader(rest);
+    let mut r = Reader::new(rest);
     let header_len = r.u32()? as usize;
     let header = r.take(header_len)?;
     if crc32fast::hash(header) != r.u32()? {
         return None;
     }
-    let mut h = Reader(header);
+    let mut h = Reader::new(header);
     if h.u32()? != VERSION {
         return None;
     }
     let stamp_len = h.u32()? as usize;
     let stamp = Stamp::decode(h.take(stamp_len)?)?;
-    Some((stamp, h, r.0))
+    Some((stamp, h, r.rest()))
 }
 
 /// Whether the word caches in `dir` will likely answer a search of the run files under
@@ -416,10 +470,13 @@ pub fn likely_answer(
     !found.files.is_empty() && found.files.iter().all(|f| fits(&f.path))
 }
 
-fn decode_body(body: &[u8]) -> Option<Cached> {
-    let mut r = Reader(body);
+/// The body of the cache in `backing` that starts at `start`, checked so that no lookup in
+/// it can go out of bounds. Its segments' parts stay in `backing`.
+fn decode_body(backing: &Backing, start: usize) -> Option<Cached> {
+    let mut r = Reader::at((**backing).as_ref(), start);
     let records = r.u32()?;
-    let places = decode_places(r.bytes()?, records as usize)?;
+    let places = r.bytes()?;
+    let places = Bytes::shared(backing, places)?;
     let stale = r.u32s()?;
     if stale.iter().any(|&p| p >= records) {
         return None;
@@ -428,14 +485,14 @@ fn decode_body(body: &[u8]) -> Option<Cached> {
     let mut segments = Vec::with_capacity(count);
     let mut at = 0u32;
     for _ in 0..count {
-        let segment = decode_segment(&mut r)?;
+        let segment = decode_segment(&mut r, backing)?;
         if segment.base != at {
             return None;
         }
         at = at.checked_add(segment.len)?;
         segments.push(segment);
     }
-    (at == records && r.0.is_empty()).then_some(Cached {
+    (at == records && r.rest().is_empty()).then_some(Cached {
         records,
         places,
         stale,
@@ -443,24 +500,25 @@ fn decode_body(body: &[u8]) -> Option<Cached> {
     })
 }
 
-/// A segment, checked so that no lookup in it can go out of bounds.
-fn decode_segment(r: &mut Reader<'_>) -> Option<Segment> {
+/// A segment whose vocabulary is checked whole (sorted words and list bounds, UTF-8);
+/// its slot lists are bounded as they are read ([`super::segment::ListIter`]).
+fn decode_segment(r: &mut Reader<'_>, backing: &Backing) -> Option<Segment> {
     let base = r.u32()?;
     let len = r.u32()?;
     let letters = r.u32()? as usize;
-    let text = r.bytes()?.to_vec();
-    let ends = r.u32s()?;
-    let post = r.u32s()?;
-    let pool = r.bytes()?.to_vec();
-    let words = ends.len();
-    let sorted = |v: &[u32]| v.windows(2).all(|w| w[0] <= w[1]);
+    let text = Bytes::shared(backing, r.bytes()?)?;
+    let ends = Bytes::shared(backing, r.u32_list()?)?;
+    let post = Bytes::shared(backing, r.u32_list()?)?;
+    let pool = Bytes::shared(backing, r.bytes()?)?;
+    let words = ends.u32_count();
+    let sorted = |v: &Bytes| (1..v.u32_count()).all(|i| v.u32_at(i - 1) <= v.u32_at(i));
     if letters > words
-        || ends.last().map_or(0, |&e| e as usize) > text.len()
+        || (words > 0 && ends.u32_at(words - 1) as usize > text.len())
         || !sorted(&ends)
-        || post.len() != words + 1
+        || post.u32_count() != words + 1
         || !sorted(&post)
-        || post.last().map(|&p| p as usize) != Some(pool.len())
-        || std::str::from_utf8(&text).is_err()
+        || post.u32_at(words) as usize != pool.len()
+        || simdutf8::basic::from_utf8(&text).is_err()
     {
         return None;
     }
@@ -476,13 +534,12 @@ fn decode_segment(r: &mut Reader<'_>) -> Option<Segment> {
         if r.u32()? as usize != bitmap_words {
             return None;
         }
-        let raw = r.take(bitmap_words.checked_mul(8)?)?;
-        let bits: Box<[u64]> = raw
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .collect();
+        let bits = Bytes::shared(backing, r.range(bitmap_words.checked_mul(8)?)?)?;
         // No slot past the segment's end.
-        if len % 64 != 0 && bits.last().is_some_and(|&w| w >> (len % 64) != 0) {
+        let last = bits.len().checked_sub(8).map_or(0, |at| {
+            u64::from_le_bytes(bits[at..].try_into().unwrap_or_default())
+        });
+        if len % 64 != 0 && last >> (len % 64) != 0 {
             return None;
         }
         bitmaps.push(bits);
@@ -491,10 +548,7 @@ fn decode_segment(r: &mut Reader<'_>) -> Option<Segment> {
         && dense
             .iter()
             .all(|&(w, b)| (w as usize) < words && (b as usize) < bitmaps.len());
-    let lists_ok = post
-        .windows(2)
-        .all(|w| checked_list(&pool[w[0] as usize..w[1] as usize], len));
-    (dense_ok && lists_ok).then_some(Segment {
+    dense_ok.then_some(Segment {
         base,
         len,
         text,
@@ -507,17 +561,34 @@ fn decode_segment(r: &mut Reader<'_>) -> Option<Segment> {
     })
 }
 
-/// Reads little-endian values; `None` past the end.
-struct Reader<'a>(&'a [u8]);
+/// Reads little-endian values from `bytes` at `at` on; `None` past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if n > self.0.len() {
+    fn new(bytes: &'a [u8]) -> Self {
+        Reader::at(bytes, 0)
+    }
+    fn at(bytes: &'a [u8], at: usize) -> Self {
+        Reader { bytes, at }
+    }
+    /// The bytes not read yet.
+    fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.at..).unwrap_or_default()
+    }
+    /// Where the next `n` bytes are, taken.
+    fn range(&mut self, n: usize) -> Option<std::ops::Range<usize>> {
+        if n > self.rest().len() {
             return None;
         }
-        let (taken, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(taken)
+        self.at += n;
+        Some(self.at - n..self.at)
+    }
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let range = self.range(n)?;
+        self.bytes.get(range)
     }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
@@ -529,19 +600,119 @@ impl<'a> Reader<'a> {
     /// them (a damaged count asks for no huge allocation).
     fn count(&mut self, least: usize) -> Option<usize> {
         let n = self.u32()? as usize;
-        (n.checked_mul(least)? <= self.0.len()).then_some(n)
+        (n.checked_mul(least)? <= self.rest().len()).then_some(n)
     }
-    fn bytes(&mut self) -> Option<&'a [u8]> {
+    /// Where the bytes of a length and bytes ([`put_bytes`]) are.
+    fn bytes(&mut self) -> Option<std::ops::Range<usize>> {
         let n = self.u32()? as usize;
-        self.take(n)
+        self.range(n)
+    }
+    /// Where the values of a list of `u32`s ([`put_u32s`]) are.
+    fn u32_list(&mut self) -> Option<std::ops::Range<usize>> {
+        let n = self.count(4)?;
+        self.range(n * 4)
     }
     fn u32s(&mut self) -> Option<Vec<u32>> {
-        let n = self.count(4)?;
-        let raw = self.take(n * 4)?;
+        let raw = self.u32_list()?;
         Some(
-            raw.chunks_exact(4)
+            self.bytes[raw]
+                .chunks_exact(4)
                 .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::segment::{segment_candidates, Builder};
+    use super::*;
+    use crate::search::matcher::Matcher;
+
+    /// A body of one segment of 100 slots: "alpha" in every third, "beta" in a few.
+    fn body() -> Vec<u8> {
+        let mut b = Builder::new(0);
+        for offset in 0..100 {
+            if offset % 3 == 0 {
+                b.add(offset, "alpha");
+            }
+            if offset % 40 == 1 {
+                b.add(offset, "beta");
+            }
+        }
+        b.len = 100;
+        let places: Vec<(u64, u32)> = (0..100).map(|i| (i * 10, 0)).collect();
+        encode_body(&places, &[], &[&b.seal()], 0)
+    }
+
+    fn decode(bytes: Vec<u8>) -> Option<Cached> {
+        decode_body(&(std::sync::Arc::new(bytes) as Backing), 0)
+    }
+
+    fn candidates(segment: &Segment, word: &str) -> Vec<u32> {
+        let m = Matcher::default();
+        let mut found = Vec::new();
+        let mut budget = usize::MAX;
+        segment_candidates(
+            segment,
+            &[m.spec(word, false)],
+            &m,
+            &mut budget,
+            &mut |slot, _| found.push(slot),
+        );
+        found
+    }
+
+    #[test]
+    fn a_decoded_segment_is_used_in_place_and_finds_what_was_encoded() {
+        let cached = decode(body()).expect("a whole body decodes");
+        assert_eq!(cached.records, 100);
+        assert_eq!(Places::new(&cached.places).nth(7), Some((70, 0)));
+        let segment = &cached.segments[0];
+        assert_eq!(
+            segment.heap_bytes(),
+            segment.dense.capacity() * 8 + segment.bitmaps.capacity() * 16,
+            "parts not copied"
+        );
+        assert_eq!((segment.word(0), segment.word(1)), ("alpha", "beta"));
+        assert_eq!(candidates(segment, "beta"), [1, 41, 81]);
+        assert_eq!(candidates(segment, "alpha").len(), 34);
+    }
+
+    #[test]
+    fn damaged_slot_lists_give_only_slots_inside_their_segment() {
+        let clean = decode(body()).expect("decodes");
+        let Bytes::Shared(_, pool) = &clean.segments[0].pool else {
+            panic!("a decoded pool is shared");
+        };
+        // Varints cut short, huge deltas, offsets past the end: whatever the bytes, a
+        // lookup stays inside the segment (the checksum is what tells damage; this is
+        // what a list that got past it can do).
+        for fill in [0xFF, 0x7F, 0x00, 0x80] {
+            let mut bytes = body();
+            bytes[pool.clone()].fill(fill);
+            let cached = decode(bytes).expect("the vocabulary still checks out");
+            for word in ["alpha", "beta"] {
+                let slots = candidates(&cached.segments[0], word);
+                assert!(
+                    slots.iter().all(|&s| s < 100),
+                    "{fill:#x} {word}: {slots:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_vocabulary_out_of_order_or_bounds_is_refused() {
+        let clean = decode(body()).expect("decodes");
+        let Bytes::Shared(_, ends) = &clean.segments[0].ends else {
+            panic!("shared");
+        };
+        let mut swapped = body();
+        swapped[ends.clone()].reverse();
+        assert!(decode(swapped).is_none(), "ends out of order");
+        let mut cut = body();
+        cut.truncate(cut.len() - 1);
+        assert!(decode(cut).is_none(), "truncated");
     }
 }

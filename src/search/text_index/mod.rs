@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashSet;
 
+mod bytes;
 pub mod cache;
 mod segment;
 
@@ -421,11 +422,11 @@ impl TextIndex {
             ..TextIndexStats::default()
         };
         for s in &self.sealed {
-            stats.words += s.ends.len();
+            stats.words += s.word_count();
             stats.dense_words += s.dense.len();
             stats.list_bytes += s.pool.len();
-            stats.bitmap_bytes += s.bitmaps.iter().map(|b| b.len() * 8).sum::<usize>();
-            stats.vocabulary_bytes += s.text.len() + s.ends.len() * 4 + s.post.len() * 4;
+            stats.bitmap_bytes += s.bitmaps.iter().map(|b| b.len()).sum::<usize>();
+            stats.vocabulary_bytes += s.text.len() + s.ends.len() + s.post.len();
             stats.heap_bytes += s.heap_bytes();
         }
         for open in self.open.iter().chain(&self.patch) {

@@ -5,6 +5,7 @@
 use rustc_hash::FxHashMap;
 
 use super::super::matcher::{Matcher, WordSpec, EXACT};
+use super::bytes::{u32_bytes, Bytes};
 
 /// A word in more than 1/`DENSE_DIVISOR` of a segment's steps is kept as a bitmap.
 const DENSE_DIVISOR: u32 = 32;
@@ -41,22 +42,25 @@ impl<'a> ListIter<'a> {
 
 impl Iterator for ListIter<'_> {
     type Item = u32;
+    /// Stops at the end of the bytes, and at a varint cut short or too long (only a
+    /// damaged list read from a cache has one; their slots are bounded where used).
     fn next(&mut self) -> Option<u32> {
-        if self.at >= self.bytes.len() {
-            return None;
-        }
         let mut v = 0u32;
         let mut shift = 0;
         loop {
-            let b = self.bytes[self.at];
+            let b = *self.bytes.get(self.at)?;
             self.at += 1;
-            v |= u32::from(b & 0x7F) << shift;
+            v |= u32::from(b & 0x7F).checked_shl(shift)?;
             if b < 0x80 {
                 break;
             }
             shift += 7;
         }
-        let value = if self.first { v } else { self.prev + v };
+        let value = if self.first {
+            v
+        } else {
+            self.prev.wrapping_add(v)
+        };
         self.first = false;
         self.prev = value;
         Some(value)
@@ -67,7 +71,8 @@ impl Iterator for ListIter<'_> {
 #[derive(Clone, Copy)]
 pub(super) enum Postings<'a> {
     List(&'a [u8]),
-    Bitmap(&'a [u64]),
+    /// Little-endian 64-bit words, slot `i` in bit `i % 64` of word `i / 64`.
+    Bitmap(&'a [u8]),
 }
 
 impl Postings<'_> {
@@ -75,16 +80,16 @@ impl Postings<'_> {
     pub(super) fn estimate(&self) -> usize {
         match self {
             Postings::List(b) => b.len(),
-            Postings::Bitmap(words) => words.len() * 32,
+            Postings::Bitmap(bytes) => bytes.len() * 4,
         }
     }
 
     pub(super) fn for_each(&self, mut f: impl FnMut(u32)) {
         match self {
             Postings::List(bytes) => ListIter::new(bytes).for_each(f),
-            Postings::Bitmap(words) => {
-                for (i, &w) in words.iter().enumerate() {
-                    let mut w = w;
+            Postings::Bitmap(bytes) => {
+                for (i, word) in bytes.chunks_exact(8).enumerate() {
+                    let mut w = u64::from_le_bytes(word.try_into().unwrap_or_default());
                     while w != 0 {
                         let bit = w.trailing_zeros();
                         f(i as u32 * 64 + bit);
@@ -184,85 +189,125 @@ impl Builder {
         let mut order: Vec<(&str, u32)> = self.ids.iter().map(|(w, &id)| (&**w, id)).collect();
         order.sort_unstable();
         let dense_min = (self.len / DENSE_DIVISOR).max(64);
-        let mut segment = Segment {
-            base: self.base,
-            len: self.len,
-            text: Vec::with_capacity(order.iter().map(|(w, _)| w.len()).sum()),
-            ends: Vec::with_capacity(order.len()),
-            post: Vec::with_capacity(order.len() + 1),
-            pool: Vec::new(),
-            dense: Vec::new(),
-            bitmaps: Vec::new(),
-            letters: 0,
-        };
+        let mut text = Vec::with_capacity(order.iter().map(|(w, _)| w.len()).sum());
+        let mut ends = Vec::with_capacity(order.len());
+        let mut post = Vec::with_capacity(order.len() + 1);
         let pool_len: usize = order
             .iter()
             .map(|(_, id)| &self.words[*id as usize])
             .filter(|w| w.count <= dense_min)
             .map(|w| w.list.len())
             .sum();
-        segment.pool.reserve_exact(pool_len);
+        let mut pool = Vec::with_capacity(pool_len);
+        let (mut dense, mut bitmaps) = (Vec::new(), Vec::new());
         for (i, (word, id)) in order.iter().enumerate() {
-            segment.text.extend_from_slice(word.as_bytes());
-            segment.ends.push(segment.text.len() as u32);
-            segment.post.push(segment.pool.len() as u32);
+            text.extend_from_slice(word.as_bytes());
+            ends.push(text.len() as u32);
+            post.push(pool.len() as u32);
             let w = &self.words[*id as usize];
             if w.count > dense_min {
                 let mut bits = vec![0u64; self.len.div_ceil(64) as usize];
                 for offset in ListIter::new(&w.list) {
                     bits[(offset / 64) as usize] |= 1 << (offset % 64);
                 }
-                segment.dense.push((i as u32, segment.bitmaps.len() as u32));
-                segment.bitmaps.push(bits.into_boxed_slice());
+                dense.push((i as u32, bitmaps.len() as u32));
+                bitmaps.push(
+                    bits.into_iter()
+                        .flat_map(u64::to_le_bytes)
+                        .collect::<Vec<u8>>()
+                        .into(),
+                );
             } else {
-                segment.pool.extend_from_slice(&w.list);
+                pool.extend_from_slice(&w.list);
             }
         }
-        segment.post.push(segment.pool.len() as u32);
-        segment.letters =
-            order.partition_point(|(w, _)| w.starts_with(|c: char| c.is_ascii_digit()));
-        segment
+        post.push(pool.len() as u32);
+        Segment {
+            base: self.base,
+            len: self.len,
+            text: text.into(),
+            ends: u32_bytes(ends).into(),
+            post: u32_bytes(post).into(),
+            pool: pool.into(),
+            dense,
+            bitmaps,
+            letters: order.partition_point(|(w, _)| w.starts_with(|c: char| c.is_ascii_digit())),
+        }
     }
 }
 
-/// A finished segment: a sorted vocabulary and compact slot lists.
+/// A finished segment: a sorted vocabulary and compact slot lists. Its bytes are its own
+/// or those of a word cache file (see [`Bytes`]); lists of `u32` are kept as
+/// little-endian bytes, so that a cache's are used as they are stored.
 pub(super) struct Segment {
     pub(super) base: u32,
     pub(super) len: u32,
     /// The words, sorted, one after the other; word `i` ends at `ends[i]`.
-    pub(super) text: Vec<u8>,
-    pub(super) ends: Vec<u32>,
-    /// Word `i`'s list is `pool[post[i]..post[i + 1]]` (empty for bitmap words).
-    pub(super) post: Vec<u32>,
-    pub(super) pool: Vec<u8>,
+    pub(super) text: Bytes,
+    /// `u32`s.
+    pub(super) ends: Bytes,
+    /// Word `i`'s list is `pool[post[i]..post[i + 1]]` (empty for bitmap words); `u32`s.
+    pub(super) post: Bytes,
+    pub(super) pool: Bytes,
     /// (word, bitmap) of the words kept as bitmaps, by word.
     pub(super) dense: Vec<(u32, u32)>,
-    pub(super) bitmaps: Vec<Box<[u64]>>,
+    /// Each `len.div_ceil(64)` little-endian `u64`s.
+    pub(super) bitmaps: Vec<Bytes>,
     /// Words before this index start with a digit (never matched fuzzily).
     pub(super) letters: usize,
 }
 
 impl Segment {
+    /// How many words the vocabulary holds.
+    pub(super) fn word_count(&self) -> usize {
+        self.ends.u32_count()
+    }
+
+    /// Word `i` ("" for a word out of bounds, which a checked cache never has).
     pub(super) fn word(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.u32_at(i - 1) as usize
+        };
+        let end = self.ends.u32_at(i) as usize;
         // Built from `&str`s cut on char boundaries.
-        std::str::from_utf8(&self.text[start..self.ends[i] as usize]).unwrap_or("")
+        (self.text.get(start..end)).map_or("", |w| std::str::from_utf8(w).unwrap_or(""))
     }
 
     pub(super) fn postings(&self, i: usize) -> Postings<'_> {
-        match self.dense.binary_search_by_key(&(i as u32), |d| d.0) {
-            Ok(k) => Postings::Bitmap(&self.bitmaps[self.dense[k].1 as usize]),
-            Err(_) => Postings::List(&self.pool[self.post[i] as usize..self.post[i + 1] as usize]),
+        let bitmap = (self.dense.binary_search_by_key(&(i as u32), |d| d.0).ok())
+            .and_then(|k| self.bitmaps.get(self.dense[k].1 as usize));
+        match bitmap {
+            Some(bits) => Postings::Bitmap(bits),
+            None => {
+                let (start, end) = (
+                    self.post.u32_at(i) as usize,
+                    self.post.u32_at(i + 1) as usize,
+                );
+                Postings::List(self.pool.get(start..end).unwrap_or_default())
+            }
         }
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
-        self.text.capacity()
-            + self.ends.capacity() * 4
-            + self.post.capacity() * 4
-            + self.pool.capacity()
+        [&self.text, &self.ends, &self.post, &self.pool]
+            .into_iter()
+            .chain(&self.bitmaps)
+            .map(|b| b.heap_bytes())
+            .sum::<usize>()
             + self.dense.capacity() * 8
-            + self.bitmaps.iter().map(|b| b.len() * 8 + 16).sum::<usize>()
+            + self.bitmaps.capacity() * std::mem::size_of::<Bytes>()
+    }
+
+    /// The bytes the segment's parts take, wherever they are.
+    pub(super) fn byte_len(&self) -> usize {
+        [&self.text, &self.ends, &self.post, &self.pool]
+            .into_iter()
+            .chain(&self.bitmaps)
+            .map(|b| b.len())
+            .sum::<usize>()
+            + self.dense.len() * 8
     }
 }
 
@@ -295,7 +340,7 @@ impl Vocabulary for Segment {
         budget: &mut usize,
         f: &mut dyn FnMut(u32, Postings<'s>),
     ) {
-        let n = self.ends.len();
+        let n = self.word_count();
         let w = spec.word.as_str();
         let lo = partition(n, |i| self.word(i) < w);
         if spec.exact_only {
@@ -430,6 +475,7 @@ pub(super) fn segment_candidates<'s>(
             let m = &matches[k];
             if estimate(m) > (len / 16) as usize {
                 let mut dense = vec![0u32; len as usize];
+                // A slot past the segment's end only a damaged cache could hold: dropped.
                 for (score, p) in m {
                     p.for_each(|o| {
                         if let Some(slot) = dense.get_mut(o as usize) {
@@ -441,7 +487,11 @@ pub(super) fn segment_candidates<'s>(
             } else {
                 let mut sparse = Vec::with_capacity(estimate(m));
                 for (score, p) in m {
-                    p.for_each(|o| sparse.push((o, *score)));
+                    p.for_each(|o| {
+                        if o < len {
+                            sparse.push((o, *score));
+                        }
+                    });
                 }
                 // Best score first for each offset, then keep one per offset.
                 sparse.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
@@ -472,39 +522,6 @@ pub(super) fn segment_candidates<'s>(
     }
 }
 
-/// Whether `bytes` is a whole slot list (see [`ListIter`]) of increasing offsets below
-/// `len`: what a list read from a cache must be before it is used.
-pub(super) fn checked_list(bytes: &[u8], len: u32) -> bool {
-    let mut at = 0;
-    let mut prev = 0u64;
-    let mut first = true;
-    while at < bytes.len() {
-        let mut delta = 0u64;
-        let mut shift = 0;
-        loop {
-            let Some(&b) = bytes.get(at) else {
-                return false;
-            };
-            at += 1;
-            if shift > 28 {
-                return false;
-            }
-            delta |= u64::from(b & 0x7F) << shift;
-            if b < 0x80 {
-                break;
-            }
-            shift += 7;
-        }
-        let value = if first { delta } else { prev + delta };
-        if value >= u64::from(len) || (!first && delta == 0) {
-            return false;
-        }
-        first = false;
-        prev = value;
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,7 +549,7 @@ mod tests {
         b.append(more);
         assert_eq!(b.len, 70_011);
         let s = b.seal();
-        let words: Vec<&str> = (0..s.ends.len()).map(|i| s.word(i)).collect();
+        let words: Vec<&str> = (0..s.word_count()).map(|i| s.word(i)).collect();
         assert_eq!(words, ["a1", "b2", "c3"]);
         let mut got = Vec::new();
         s.postings(1).for_each(|o| got.push(o));
