@@ -511,3 +511,18 @@ fn runs_split_across_files_and_out_of_order_settle_the_same_from_the_cache_as_pa
         }
     }
 }
+
+#[test]
+fn a_history_of_many_runs_settles_each_in_order_whatever_thread_checks_it() {
+    // Enough runs that settling checks them on several threads; every run's later steps
+    // come first, so each is put in order after the check.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.jsonl");
+    let mut text = numbered(10_000, [3, 4].into_iter());
+    text.push_str(&numbered(10_000, [0, 1, 2].into_iter()));
+    text.push_str(&numbered(10_000, [5].into_iter()));
+    fs::write(&path, text).unwrap();
+    let history = load(&[path], None);
+    assert_eq!(history.run_count(), 10_000);
+    assert_settled(&history, &[0, 1, 2, 3, 4, 5]);
+}

@@ -264,18 +264,19 @@ impl History {
     }
 
     fn merge_run(&mut self, local: LocalRun, file: u32) -> u32 {
-        let index = match self.run_by_id.get(&local.id) {
-            Some(&i) => i,
-            None => {
+        // One hash of the id, whether the run is new or not.
+        let index = match self.run_by_id.entry(local.id) {
+            std::collections::hash_map::Entry::Occupied(known) => *known.get(),
+            std::collections::hash_map::Entry::Vacant(new) => {
                 let i = self.runs.len() as u32;
-                self.run_by_id.insert(local.id.clone(), i);
                 self.runs.push(RunEntry {
-                    id: local.id,
+                    id: new.key().clone(),
                     agent: NO_STRING,
                     agent_version: NO_STRING,
                     model: NO_STRING,
                     ..RunEntry::default()
                 });
+                new.insert(i);
                 i
             }
         };
@@ -302,7 +303,12 @@ impl History {
                 .iter()
                 .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
                 .collect();
-            self.merge_labels(index, &pairs);
+            match self.runs[index as usize].labels.is_empty() {
+                // Nearly every run's labels come once (its `run_start`), in key order
+                // already (a `BTreeMap`'s, the order `merge_labels` sorts by).
+                true => self.runs[index as usize].labels = pairs.into(),
+                false => self.merge_labels(index, &pairs),
+            }
         }
         index
     }
@@ -325,68 +331,108 @@ impl History {
     /// returns those runs (new ones among them), for views that follow the history.
     pub fn settle(&mut self) -> Vec<u32> {
         let touched = std::mem::take(&mut self.dirty);
-        for &run in &touched {
-            self.settle_run(run as usize);
+        for (&run, in_order) in touched.iter().zip(self.check_runs(&touched)) {
+            let run = run as usize;
+            let figures = match in_order {
+                Some(figures) => figures,
+                None => self.reorder_run(run),
+            };
+            let entry = &mut self.runs[run];
+            entry.dirty = false;
+            (entry.started_at, entry.ended_at) = (figures.started_at, figures.ended_at);
+            (entry.errors, entry.first_error) = (figures.errors, figures.first_error);
+            entry.counted = entry.step_count() as u32;
+            entry.segments.shrink_to_fit();
         }
         touched
     }
 
-    fn settle_run(&mut self, run: usize) {
-        let entry = &mut self.runs[run];
-        entry.dirty = false;
-        let steps = &mut self.steps;
+    /// [`History::check_run`] of each of `runs`; on every core when there are many (a
+    /// whole load: each run's steps are read once, scattered over the history).
+    fn check_runs(&self, runs: &[u32]) -> Vec<Option<Figures>> {
+        const PER_THREAD: usize = 4096;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let check = |runs: &[u32]| -> Vec<Option<Figures>> {
+            runs.iter().map(|&r| self.check_run(r as usize)).collect()
+        };
+        if threads < 2 || runs.len() < 2 * PER_THREAD {
+            return check(runs);
+        }
+        let chunk = runs.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = runs
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || check(part)))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| part.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    }
+
+    /// The figures of a run whose steps are in order (counting the steps not counted
+    /// yet); `None` when they are not. One pass, without collecting the run's steps:
+    /// nearly every run is in order.
+    fn check_run(&self, run: usize) -> Option<Figures> {
+        let entry = &self.runs[run];
+        let steps = &self.steps;
         // Order by `step` where given; steps without one keep their order of appearance
         // (the sort is stable) after the numbered ones. Only the steps not yet counted
         // can be out of place, but an early `step` arriving late moves everything after it.
         let from = (entry.counted as usize).saturating_sub(1);
-        // Native runs are ordered by their `step` numbers; runs of other formats, whose
-        // records arrive in export order (spans) or from several files (sub-agents), by time.
-        let format = entry.files.first().map(|&f| self.files[f as usize].format);
-        let by_step = format.unwrap_or(Format::Native) == Format::Native;
-        // One pass checks the order and counts the new steps, without collecting the
-        // run's steps: nearly every run is in order.
+        let by_step = self.orders_by_step(entry);
         let mut figures = Figures::of(entry);
-        let in_order = {
-            let counted = entry.counted as usize;
-            let mut keys = OrderKeys::new(steps, by_step);
-            let mut last = i64::MIN;
-            entry.global_indices().enumerate().all(|(pos, i)| {
-                let key = keys.next(i);
-                let ok = pos <= from || last <= key;
-                last = key;
-                if pos >= counted {
-                    figures.count(pos, &steps[i as usize]);
-                }
-                ok
-            })
-        };
-        if !in_order {
-            let slots: Vec<u32> = entry.global_indices().collect();
-            let mut keys = OrderKeys::new(steps, by_step);
-            let mut ordered: Vec<(i64, StepSummary, u32)> = slots
-                .iter()
-                .map(|&i| {
-                    let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
-                    (keys.next(i), steps[i as usize], error)
-                })
-                .collect();
-            ordered.sort_by_key(|(key, ..)| *key);
-            for (&slot, (_, s, error)) in slots.iter().zip(ordered) {
-                steps[slot as usize] = s;
-                if error != NO_STRING {
-                    self.step_errors.insert(slot, error);
-                }
-            }
-            entry.reset_figures();
-            figures = Figures::of(entry);
-            for (pos, &i) in slots.iter().enumerate() {
+        let counted = entry.counted as usize;
+        let mut keys = OrderKeys::new(steps, by_step);
+        let mut last = i64::MIN;
+        let in_order = entry.global_indices().enumerate().all(|(pos, i)| {
+            let key = keys.next(i);
+            let ok = pos <= from || last <= key;
+            last = key;
+            if pos >= counted {
                 figures.count(pos, &steps[i as usize]);
             }
+            ok
+        });
+        in_order.then_some(figures)
+    }
+
+    /// Native runs are ordered by their `step` numbers; runs of other formats, whose
+    /// records arrive in export order (spans) or from several files (sub-agents), by time.
+    fn orders_by_step(&self, entry: &RunEntry) -> bool {
+        let format = entry.files.first().map(|&f| self.files[f as usize].format);
+        format.unwrap_or(Format::Native) == Format::Native
+    }
+
+    /// Puts a run's steps in order (moving their error labels with them) and counts its
+    /// figures again.
+    fn reorder_run(&mut self, run: usize) -> Figures {
+        let by_step = self.orders_by_step(&self.runs[run]);
+        let entry = &mut self.runs[run];
+        let steps = &mut self.steps;
+        let slots: Vec<u32> = entry.global_indices().collect();
+        let mut keys = OrderKeys::new(steps, by_step);
+        let mut ordered: Vec<(i64, StepSummary, u32)> = slots
+            .iter()
+            .map(|&i| {
+                let error = self.step_errors.remove(&i).unwrap_or(NO_STRING);
+                (keys.next(i), steps[i as usize], error)
+            })
+            .collect();
+        ordered.sort_by_key(|(key, ..)| *key);
+        for (&slot, (_, s, error)) in slots.iter().zip(ordered) {
+            steps[slot as usize] = s;
+            if error != NO_STRING {
+                self.step_errors.insert(slot, error);
+            }
         }
-        (entry.started_at, entry.ended_at) = (figures.started_at, figures.ended_at);
-        (entry.errors, entry.first_error) = (figures.errors, figures.first_error);
-        entry.counted = entry.step_count() as u32;
-        entry.segments.shrink_to_fit();
+        entry.reset_figures();
+        let mut figures = Figures::of(entry);
+        for (pos, &i) in slots.iter().enumerate() {
+            figures.count(pos, &steps[i as usize]);
+        }
+        figures
     }
 }
 

@@ -456,6 +456,16 @@ impl History {
         (item.offset, item.sub)
     }
 
+    /// [`History::slot_offset_and_sub`] of each slot in `range` (within the history), in
+    /// order.
+    pub fn slot_places(&self, range: Range<u32>) -> impl Iterator<Item = (u64, u32)> + '_ {
+        let steps = self.steps.get(range.start as usize..range.end as usize);
+        steps.unwrap_or_default().iter().map(|s| {
+            let native = self.files[s.file()].format == Format::Native;
+            (s.offset(), if native { 0 } else { s.seq })
+        })
+    }
+
     /// The runs (by index, in order) holding any of `slots` (sorted).
     pub fn runs_of_slots(&self, slots: &[u32]) -> Vec<u32> {
         self.runs()

@@ -92,16 +92,22 @@ pub(super) fn load(dir: &Path, min_bytes: u64, history: &History, ahead: ReadAhe
         }
         // Steps not where the cache had them (their runs' steps moved).
         let mut places = Places::new(&cached.places);
-        let moved: Option<Vec<u32>> = (span.start..span.start + records)
-            .filter_map(|slot| match places.next() {
-                Some(place) if place == history.slot_offset_and_sub(slot) => None,
-                Some(_) => Some(Some(slot)),
-                None => Some(None),
-            })
-            .collect();
-        let Some(moved) = moved.filter(|_| places.at_end()) else {
+        let mut moved = Vec::new();
+        let mut whole = true;
+        let slots = span.start..span.start + records;
+        for (slot, now) in slots.clone().zip(history.slot_places(slots)) {
+            match places.next() {
+                Some(place) if place == now => {}
+                Some(_) => moved.push(slot),
+                None => {
+                    whole = false;
+                    break;
+                }
+            }
+        }
+        if !whole || !places.at_end() {
             break;
-        };
+        }
         for mut segment in cached.segments {
             segment.base += span.start;
             loaded.segments.push(segment);

@@ -167,6 +167,16 @@ impl TextIndex {
     ) -> (Vec<(u32, u32, RecordKey)>, Vec<u32>) {
         let mut marks = Vec::new();
         let mut moved = Vec::new();
+        // The `n`th of a run's slots (in position order).
+        fn nth(mut ranges: impl Iterator<Item = Range<u32>>, mut n: u32) -> Option<u32> {
+            ranges.find_map(|r| match n.checked_sub(r.end - r.start) {
+                Some(rest) => {
+                    n = rest;
+                    None
+                }
+                None => Some(r.start + n),
+            })
+        }
         for run in history.runs() {
             // Slots grow with positions; new steps get new slots, so a run without
             // slots in `range` has not changed.
@@ -177,18 +187,17 @@ impl TextIndex {
             {
                 continue;
             }
-            let slots: Vec<Range<u32>> = run.slot_ranges().collect();
-            let nth = |n: u32| slots.iter().flat_map(|r| r.clone()).nth(n as usize);
             if let Some(&(count, Some(key))) = self.marks.get(run.index()) {
-                if count > 0 && nth(count - 1).map(|s| history.record_key(s)) != Some(key) {
+                let last = count.checked_sub(1).and_then(|n| nth(run.slot_ranges(), n));
+                if count > 0 && last.map(|s| history.record_key(s)) != Some(key) {
                     moved.push(run.index() as u32);
                 }
             }
-            let count = slots
-                .iter()
+            let count = run
+                .slot_ranges()
                 .map(|r| r.end.min(range.end).saturating_sub(r.start))
                 .sum::<u32>();
-            if let Some(last) = count.checked_sub(1).and_then(nth) {
+            if let Some(last) = count.checked_sub(1).and_then(|n| nth(run.slot_ranges(), n)) {
                 marks.push((run.index() as u32, count, history.record_key(last)));
             }
         }
@@ -353,14 +362,25 @@ impl TextIndex {
         cancel: &Cancel,
         progress: &AtomicU64,
     ) -> Result<Option<TextIndex>, Error> {
-        let loaded = cache::load(dir, min_bytes, history, ahead);
+        // Each run's mark is taken alongside, for all its steps: what the caches hold
+        // unless a file grew since.
+        let all = 0..history.step_count() as u32;
+        let (loaded, marks) = std::thread::scope(|scope| {
+            let marks = scope.spawn(|| TextIndex::default().marks_for(history, all.clone()).0);
+            let loaded = cache::load(dir, min_bytes, history, ahead);
+            (loaded, marks.join())
+        });
+        let marks = match marks {
+            Ok(marks) if loaded.covered == all.end => marks,
+            _ => TextIndex::default().marks_for(history, 0..loaded.covered).0,
+        };
         let mut index = TextIndex {
             sealed: loaded.segments,
             covered: loaded.covered,
             from_cache: loaded.files,
             ..TextIndex::default()
         };
-        for (run, count, key) in index.marks_for(history, 0..index.covered).0 {
+        for (run, count, key) in marks {
             if index.marks.len() <= run as usize {
                 index.marks.resize(run as usize + 1, (0, None));
             }
