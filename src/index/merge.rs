@@ -146,7 +146,7 @@ impl History {
         let runs: Vec<u32> = p
             .runs
             .into_iter()
-            .map(|local| self.merge_run(local, p.file))
+            .map(|local| self.merge_run(local, p.file, &strings))
             .collect();
         for alias in p.aliases {
             let entry = &mut self.runs[runs[alias.run as usize] as usize];
@@ -263,7 +263,9 @@ impl History {
         }
     }
 
-    fn merge_run(&mut self, local: LocalRun, file: u32) -> u32 {
+    /// Merges a batch's piece of a run; `strings` numbers the batch's strings in the
+    /// history's.
+    fn merge_run(&mut self, local: LocalRun, file: u32, strings: &[u32]) -> u32 {
         // One hash of the id, whether the run is new or not.
         let index = match self.run_by_id.entry(local.id) {
             std::collections::hash_map::Entry::Occupied(known) => *known.get(),
@@ -284,13 +286,15 @@ impl History {
         if !entry.files.contains(&file) {
             entry.files.push(file);
         }
+        // Checked against the batch's strings when decoded or parsed.
+        let string = |id: u32| strings.get(id as usize).copied().unwrap_or(NO_STRING);
         for (slot, value) in [
-            (&mut entry.agent, &local.agent),
-            (&mut entry.agent_version, &local.agent_version),
-            (&mut entry.model, &local.model),
+            (&mut entry.agent, local.agent),
+            (&mut entry.agent_version, local.agent_version),
+            (&mut entry.model, local.model),
         ] {
             if let Some(v) = value {
-                *slot = self.strings.intern(v);
+                *slot = string(v);
             }
         }
         entry.tokens.merge(local.tokens);
@@ -301,11 +305,11 @@ impl History {
         if let Some(labels) = local.labels {
             let pairs: Vec<(u32, u32)> = labels
                 .iter()
-                .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
+                .map(|&(k, v)| (string(k), string(v)))
                 .collect();
             match self.runs[index as usize].labels.is_empty() {
-                // Nearly every run's labels come once (its `run_start`), in key order
-                // already (a `BTreeMap`'s, the order `merge_labels` sorts by).
+                // Nearly every run's labels come once (its `run_start`), in the order of
+                // their keys' text already (the order `merge_labels` sorts by).
                 true => self.runs[index as usize].labels = pairs.into(),
                 false => self.merge_labels(index, &pairs),
             }

@@ -1,8 +1,6 @@
 //! Parses one chunk of lines into compact step summaries, on a worker thread. Strings
 //! and run ids are numbered locally; the merge maps them into the history.
 
-use std::collections::BTreeMap;
-
 use memchr::memchr;
 use rustc_hash::FxHashMap;
 
@@ -46,10 +44,13 @@ pub(super) enum Stop {
 #[derive(Default)]
 pub(super) struct LocalRun {
     pub(super) id: Box<str>,
-    pub(super) agent: Option<Box<str>>,
-    pub(super) agent_version: Option<Box<str>>,
-    pub(super) model: Option<Box<str>>,
-    pub(super) labels: Option<BTreeMap<String, String>>,
+    // The batch's strings (`Parsed::strings`), so that the merge interns each once per
+    // batch, not once per run.
+    pub(super) agent: Option<u32>,
+    pub(super) agent_version: Option<u32>,
+    pub(super) model: Option<u32>,
+    /// (key, value) strings, in the order of the keys' text.
+    pub(super) labels: Option<Vec<(u32, u32)>>,
     pub(super) declared: Option<Outcome>,
     pub(super) end_error: Option<Box<str>>,
     pub(super) tokens: super::RunTokens,
@@ -340,14 +341,25 @@ impl Parsed {
         };
         let local = &mut self.runs[run as usize];
         if ev.describes_run {
-            set(&mut local.agent, ev.agent.as_deref());
-            set(&mut local.agent_version, ev.agent_version.as_deref());
-            set(&mut local.model, ev.model.as_deref());
+            let strings = &mut self.strings;
+            for (slot, value) in [
+                (&mut local.agent, &ev.agent),
+                (&mut local.agent_version, &ev.agent_version),
+                (&mut local.model, &ev.model),
+            ] {
+                if let Some(v) = value {
+                    *slot = Some(strings.intern(v));
+                }
+            }
             if let Some(labels) = &ev.labels {
-                local
-                    .labels
-                    .get_or_insert_with(BTreeMap::new)
-                    .extend(labels.clone());
+                let pairs = local.labels.get_or_insert_with(Vec::new);
+                for (key, value) in labels {
+                    let pair = (strings.intern(key), strings.intern(value));
+                    match pairs.binary_search_by(|&(k, _)| strings.get(k).cmp(key)) {
+                        Ok(at) => pairs[at] = pair,
+                        Err(at) => pairs.insert(at, pair),
+                    }
+                }
             }
         }
         if ev.outcome.is_some() {
@@ -467,11 +479,5 @@ impl Parsed {
         self.step_errors = errors;
         self.run_steps = counts;
         self.step_runs = Vec::new();
-    }
-}
-
-fn set(slot: &mut Option<Box<str>>, value: Option<&str>) {
-    if let Some(v) = value {
-        *slot = Some(v.into());
     }
 }

@@ -3,8 +3,6 @@
 //! every length, id and index against what the batch holds, so that a damaged or
 //! hand-made cache is refused instead of trusted.
 
-use std::collections::BTreeMap;
-
 use super::super::interner::Interner;
 use super::super::parse::{Extras, LocalAlias, LocalRun, LocalSummary, Parsed, Placed};
 use super::super::{RunTokens, StepSummary, MAX_FILE_OFFSET, NO_STRING};
@@ -152,7 +150,7 @@ pub(in crate::index) fn decode(bytes: &[u8], file: u32) -> Option<Parsed> {
     let mut runs = Vec::with_capacity(run_count);
     let mut run_steps = Vec::with_capacity(run_count);
     for _ in 0..run_count {
-        let run = r.run()?;
+        let run = r.run(&strings)?;
         let count = r.u32()?;
         if run.trigger.is_some_and(|(at, _)| at >= count) {
             return None;
@@ -278,15 +276,16 @@ impl Out<'_> {
     }
     fn run(&mut self, run: &LocalRun) {
         self.str(&run.id);
-        self.opt_str(run.agent.as_deref());
-        self.opt_str(run.agent_version.as_deref());
-        self.opt_str(run.model.as_deref());
+        // The batch's strings, by number.
+        for value in [run.agent, run.agent_version, run.model] {
+            self.u32(value.unwrap_or(NONE));
+        }
         match &run.labels {
             Some(labels) => {
                 self.u32(labels.len() as u32);
-                for (k, v) in labels {
-                    self.str(k);
-                    self.str(v);
+                for &(k, v) in labels {
+                    self.u32(k);
+                    self.u32(v);
                 }
             }
             None => self.u32(NONE),
@@ -389,16 +388,27 @@ impl<'a> In<'a> {
             output: self.u64()?,
         })
     }
-    fn run(&mut self) -> Option<LocalRun> {
+    /// A run whose strings are among `strings` (its labels in the order of their keys).
+    fn run(&mut self, strings: &[Box<str>]) -> Option<LocalRun> {
         let id = self.str()?.into();
-        let agent = self.opt_str()?;
-        let agent_version = self.opt_str()?;
-        let model = self.opt_str()?;
+        let string = |r: &mut Self| -> Option<Option<u32>> {
+            match r.u32()? {
+                NONE => Some(None),
+                id => strings.get(id as usize).map(|_| Some(id)),
+            }
+        };
+        let agent = string(self)?;
+        let agent_version = string(self)?;
+        let model = string(self)?;
         let labels = match self.opt_count(8)? {
             Some(n) => {
-                let mut labels = BTreeMap::new();
+                let mut labels = Vec::with_capacity(n);
                 for _ in 0..n {
-                    labels.insert(self.str()?.to_owned(), self.str()?.to_owned());
+                    labels.push((string(self)??, string(self)??));
+                }
+                let key = |id: u32| &strings[id as usize];
+                if !labels.windows(2).all(|w| key(w[0].0) < key(w[1].0)) {
+                    return None;
                 }
                 Some(labels)
             }
@@ -516,5 +526,37 @@ mod tests {
         let mut p = parsed(LINES);
         p.runs[1].trigger = Some((9, StepKind::ToolCall));
         assert!(decode(&bytes(&p), 0).is_none());
+        // An agent or a label naming a string the batch does not have; labels out of
+        // the order of their keys.
+        let mut p = parsed(LINES);
+        p.runs[0].agent = Some(p.strings.strings().len() as u32);
+        assert!(decode(&bytes(&p), 0).is_none());
+        let mut p = parsed(LINES);
+        let (k, v) = (p.strings.intern("zz"), p.strings.intern("v2"));
+        p.runs[0]
+            .labels
+            .as_mut()
+            .expect("labelled")
+            .insert(0, (k, v));
+        assert!(decode(&bytes(&p), 0).is_none());
+    }
+
+    #[test]
+    fn labels_given_twice_keep_the_later_value_in_the_order_of_their_keys() {
+        let p = parsed(concat!(
+            r#"{"run_id":"a","step":0,"kind":"run_start","labels":{"m":"1","b":"2"}}"#,
+            "\n",
+            r#"{"run_id":"a","step":1,"kind":"run_start","labels":{"m":"3","a":"4"}}"#,
+            "\n",
+        ));
+        let read = decode(&bytes(&p), 0).expect("decodes");
+        let text = |pairs: &[(u32, u32)]| -> Vec<(String, String)> {
+            (pairs.iter())
+                .map(|&(k, v)| (read.strings.get(k).into(), read.strings.get(v).into()))
+                .collect()
+        };
+        let pairs = read.runs[0].labels.as_deref().expect("labelled");
+        let want = [("a", "4"), ("b", "2"), ("m", "3")].map(|(k, v)| (k.into(), v.into()));
+        assert_eq!(text(pairs), want);
     }
 }

@@ -25,7 +25,7 @@ use crate::source::{self, Source};
 
 const MAGIC: &[u8; 8] = b"RTRCIDX1";
 /// Bumped whenever the byte form changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Bytes at the head of a file whose checksum tells a rewritten file from a grown one.
 const HEAD_BYTES: usize = 4096;
 /// Bytes before the end of what was read whose checksum must not have changed when a
