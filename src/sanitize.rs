@@ -11,7 +11,7 @@ pub fn line(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
 
-/// Like [`line`], but keeps `\n` as a line break and turns tabs into spaces, for
+/// Like [`line()`], but keeps `\n` as a line break and turns tabs into spaces, for
 /// multi-line display such as a step's output.
 pub fn text(s: &str) -> Cow<'_, str> {
     escape(s, true)

@@ -29,7 +29,7 @@ fn resolve_alias(table: &AliasTable, name: &str) -> Option<String> {
     resolved.map(str::to_owned)
 }
 
-/// Where some steps of a run live (see [`RunRef::plan`]): owns what reading them needs.
+/// Where some steps of a run live (see [`super::RunRef::plan`]): owns what reading them needs.
 #[derive(Debug, Clone)]
 pub struct StepPlan {
     /// The run position of the first step.
@@ -56,7 +56,7 @@ impl StepPlan {
     }
 
     /// Reads and parses the steps (`with_records: false`: ids, parents, kinds, names,
-    /// statuses and errors only, as [`RunRef::load_links`]).
+    /// statuses and errors only, as [`super::RunRef::load_links`]).
     pub fn read(&self, with_records: bool) -> Result<Vec<Step>, Error> {
         self.read_as(if with_records {
             Detail::Full

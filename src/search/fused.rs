@@ -1,4 +1,4 @@
-//! A one-shot search that reads the files once: the query's line test ([`LineTest`])
+//! A one-shot search that reads the files once: the query's line test (`LineTest`)
 //! runs inside the load, on each chunk while its bytes are in memory ([`QueryLineScan`],
 //! a [`LineScan`] for [`crate::index::LoadOptions::line_scan`]), and what it found is
 //! mapped to slots once the history is settled ([`FusedText`]). The bytes the load did

@@ -144,7 +144,7 @@ pub fn spawn_loader(loader: Loader, tx: Sender<Msg>) -> std::io::Result<()> {
 const INDEX_PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// Builds the word index on a background thread (behind the UI, giving way to
-/// searches), reporting its progress every [`INDEX_PROGRESS_EVERY`] and once at the end.
+/// searches), reporting its progress every `INDEX_PROGRESS_EVERY` and once at the end.
 /// `delay`: waits this long first (a test hook: a small history indexes too fast for a
 /// test to see a search answered before the index is ready).
 pub fn spawn_indexer(

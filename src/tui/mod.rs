@@ -200,7 +200,7 @@ pub enum Output {
 
 /// One turn of the browser's loop: waits for a message, drains what is queued (within
 /// one frame's time), hands queued work to the workers, and draws one frame if anything
-/// changed: at most one per [`FRAME`] while only the load or the workers report, at once
+/// changed: at most one per `FRAME` while only the load or the workers report, at once
 /// when a key or the mouse asked for something. Returns false when the app stops.
 /// (The benchmark `benches/browse_1g.rs` drives this same function.)
 pub fn turn(

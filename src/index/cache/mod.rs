@@ -1,4 +1,4 @@
-//! The index cache: what parsing a file gave (its batches, see [`codec`]) kept under
+//! The index cache: what parsing a file gave (its batches, see `codec`) kept under
 //! the user's cache folder, so that reopening a history skips parsing files it has seen.
 //!
 //! One cache file per source file, named by the file's identity (device and inode). It

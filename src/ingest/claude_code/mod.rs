@@ -1,11 +1,11 @@
 //! Claude Code session transcripts (JSON Lines under `~/.claude/projects/`). A session
-//! (`sessionId`) is a run; each line's content blocks become steps (see [`blocks`]): the
+//! (`sessionId`) is a run; each line's content blocks become steps (see `blocks`): the
 //! session's first request is its trigger, assistant text and thinking are model calls,
 //! `tool_use` blocks tool calls, `tool_result` blocks their results (errors whatever their
 //! shape). System records (compaction boundaries, API errors, local commands), hook
 //! progress, summaries and record types not known here are steps of their own; an
 //! interrupted turn cancels the run unless a later request carries the session on (the
-//! index decides, in file order: see [`Place::Abort`]). How lines link into a tree is in [`links`]. Lines
+//! index decides, in file order: see [`Place::Abort`]). How lines link into a tree is in `links`. Lines
 //! without a session that hold nothing (`file-history-snapshot`) add no steps.
 
 mod blocks;

@@ -2,10 +2,10 @@
 //! `resourceSpans`. A trace is a run, each span a step, the span tree the decision tree.
 //! GenAI semantic conventions (`gen_ai.*`), OpenInference (`openinference.span.kind`,
 //! `input.value`, `llm.*`, `tool.name`) and OpenLLMetry (`traceloop.*`,
-//! `llm.request.type`) give kinds, tools, models, inputs and outputs ([`messages`] reads
+//! `llm.request.type`) give kinds, tools, models, inputs and outputs (`messages` reads
 //! a model call's messages); span status ERROR and `exception` events are errors. Spans
 //! of kinds none of these name are kept as steps of their own (`span`). `resourceLogs`
-//! lines give the GenAI events among their records ([`logs`]); `resourceMetrics` lines
+//! lines give the GenAI events among their records (`logs`); `resourceMetrics` lines
 //! are passed over.
 
 mod logs;

@@ -541,7 +541,7 @@ fn job_range(history: &History, start: u32, room: u32) -> Range<u32> {
 }
 
 /// Where the text of steps is searched: the word index, or a scan of the records
-/// ([`super::super::scan::ScanText`]). Both give the same candidates and scores.
+/// ([`crate::search::ScanText`]). Both give the same candidates and scores.
 pub trait TextSource: Sync {
     /// Slots `0..covered()` are searched.
     fn covered(&self) -> u32;

@@ -425,7 +425,7 @@ impl App {
         self.sync_meeting();
     }
 
-    /// Folds waiting batches for at most [`FOLD_BUDGET`]; false when none could be
+    /// Folds waiting batches for at most `FOLD_BUDGET`; false when none could be
     /// (none wait, or a worker holds the history).
     pub fn fold_pending(&mut self) -> bool {
         if self.pending.is_empty() {
