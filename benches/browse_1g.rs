@@ -10,6 +10,11 @@
 //! - search: `/` and a query (`RETRACE_BENCH_QUERY`, default `SCHEMA_MISMATCH`) are
 //!   typed at once on opening; the time until its results cover the whole history
 //!   (answered by scanning: the word index is not built yet), beside `grep -c QUERY`.
+//! - reopen: the history opened again with its index cache and word cache warm (as the
+//!   browser opens it by default; the caches are written by a first open, in a folder
+//!   of their own under `target/`): the time to fully loaded and to searchable (the word
+//!   index taken from its cache), beside `retrace ls PATH --json` with its own warm
+//!   index cache and `cat PATH`.
 //!
 //! The history is written once to `target/bench-data/big.jsonl` by
 //! `../shared/tools/gen_runs.py` (env `RETRACE_SHARED` names the shared folder; size from
@@ -109,11 +114,35 @@ fn query() -> String {
 /// `retrace ls PATH --json --no-cache` (to /dev/null), timed: the load alone, for
 /// comparison (the browser here reads no index cache either).
 fn ls_json(data: &std::path::Path) -> Option<Duration> {
+    timed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .arg("ls")
+            .arg(data)
+            .args(["--json", "--no-cache"]),
+    )
+}
+
+/// `retrace ls PATH --json` with the index cache under `cache_home` (its own: a cache is
+/// read only by the build that wrote it).
+fn ls_json_cached(data: &std::path::Path, cache_home: &std::path::Path) -> Option<Duration> {
+    timed(
+        std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
+            .env("XDG_CACHE_HOME", cache_home)
+            .arg("ls")
+            .arg(data)
+            .arg("--json"),
+    )
+}
+
+/// `cat PATH` (to /dev/null), timed.
+fn cat(data: &std::path::Path) -> Option<Duration> {
+    timed(std::process::Command::new("cat").arg(data))
+}
+
+/// How long `command` took, its output thrown away; `None` when it failed.
+fn timed(command: &mut std::process::Command) -> Option<Duration> {
     let started = Instant::now();
-    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_retrace"))
-        .arg("ls")
-        .arg(data)
-        .args(["--json", "--no-cache"])
+    let ok = command
         .stdout(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
@@ -157,6 +186,33 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(3);
+    let secs = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
+    // The caches of the reopen rounds: written by a first open (and `ls`), kept apart.
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let caches = root.join("target/bench-cache-browse");
+    let _ = std::fs::remove_dir_all(&caches);
+    let browser_cache = caches.join("browser/retrace/index");
+    let cli_cache = caches.join("cli");
+    let first = open_with(&data, Mode::Keys, Some(&browser_cache), false);
+    let _ = ls_json_cached(&data, &cli_cache);
+    println!(
+        "caches written: the first open loaded in {:.2} s, text-indexed at {:.1} s",
+        first.loaded, first.indexed
+    );
+    for round in 1..=rounds {
+        let ls = secs(ls_json_cached(&data, &cli_cache));
+        let cat = secs(cat(&data));
+        let reopen = open_with(&data, Mode::Keys, Some(&browser_cache), false);
+        println!(
+            "round {round}: reopened with warm caches: loaded in {:.3} s, searchable at {:.3} s (word index from its cache: {} of {} steps) | warm ls --json {ls:.3} s, cat {cat:.3} s | searchable ÷ cat {:.2}",
+            reopen.loaded,
+            reopen.indexed,
+            reopen.cached_steps,
+            reopen.steps,
+            reopen.indexed / cat,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&caches);
     for round in 1..=rounds {
         let ls = ls_json(&data).map_or(f64::NAN, |d| d.as_secs_f64());
         let keys = open(&data, Mode::Keys);
@@ -208,18 +264,35 @@ struct Figures {
     answered: f64,
     hits: usize,
     frames: usize,
+    /// Steps in the history, and those the word index took from its cache.
+    steps: usize,
+    cached_steps: u64,
     /// Key to drawn frame, ms, sorted.
     latencies: Vec<f64>,
 }
 
-/// Opens the history as the browser does and runs its loop until the round is over.
+/// Opens the history as the browser does, without caches, and runs its loop until the
+/// round is over.
 fn open(data: &std::path::Path, mode: Mode) -> Figures {
+    open_with(data, mode, None, true)
+}
+
+/// [`open`], with the index cache (and the word caches beside it) in `cache`, sending
+/// keys or not.
+fn open_with(
+    data: &std::path::Path,
+    mode: Mode,
+    cache: Option<&std::path::Path>,
+    send_keys: bool,
+) -> Figures {
     // As the browser loads: behind the UI thread, with the search session's hook.
     let started = Instant::now();
     let text = Arc::new(BackgroundText::new());
     let options = LoadOptions {
         behind_ui: true,
         line_scan: Some(text.load_hook()),
+        cache: cache.map(|c| c.to_path_buf()),
+        cache_min_bytes: retrace::index::cache::MIN_CACHED_BYTES,
         ..LoadOptions::default()
     };
     let (history, loader) = History::open(&[data.to_path_buf()], &options).unwrap();
@@ -234,7 +307,8 @@ fn open(data: &std::path::Path, mode: Mode) -> Figures {
     let sent = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     match &mode {
-        Mode::Keys => spawn_keys(tx.clone(), Arc::clone(&sent), Arc::clone(&stop)),
+        Mode::Keys if send_keys => spawn_keys(tx.clone(), Arc::clone(&sent), Arc::clone(&stop)),
+        Mode::Keys => {}
         Mode::Search(query) => {
             for c in std::iter::once('/').chain(query.chars()) {
                 tx.send(key(KeyCode::Char(c))).unwrap();
@@ -310,6 +384,8 @@ fn open(data: &std::path::Path, mode: Mode) -> Figures {
         }
     }
     stop.store(true, Ordering::Relaxed);
+    figures.steps = shared.read().step_count();
+    figures.cached_steps = workers.text().cached();
     latencies.sort_by(f64::total_cmp);
     figures.loaded = loaded.unwrap_or(started.elapsed()).as_secs_f64();
     figures.frames = frames;

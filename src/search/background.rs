@@ -79,6 +79,11 @@ impl BackgroundText {
         self.progress.load(Ordering::Relaxed)
     }
 
+    /// Steps the word index took from the word caches (see [`super::TextIndex::cached`]).
+    pub fn cached(&self) -> u64 {
+        u64::from(lock(&self.session).index().cached())
+    }
+
     /// The build has finished: searches use the word index.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
