@@ -526,3 +526,61 @@ fn a_history_of_many_runs_settles_each_in_order_whatever_thread_checks_it() {
     assert_eq!(history.run_count(), 10_000);
     assert_settled(&history, &[0, 1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn the_caches_stay_under_their_limit_least_recently_used_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let index = home.join("retrace/index");
+    let files: Vec<PathBuf> = ["a", "b", "c"]
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(format!("{name}.jsonl"));
+            fs::write(&path, numbered(100, 0..40)).unwrap();
+            path
+        })
+        .collect();
+    assert!(fs::metadata(&files[0]).unwrap().len() > retrace::index::cache::MIN_CACHED_BYTES);
+    let open = |file: &Path, limit: Option<u64>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_retrace"));
+        command.env("XDG_CACHE_HOME", &home).arg("ls").arg(file);
+        if let Some(limit) = limit {
+            command.env("RETRACE_CACHE_LIMIT", limit.to_string());
+        }
+        assert!(command.output().unwrap().status.success());
+    };
+    open(&files[0], None);
+    open(&files[1], None);
+    let sizes: Vec<u64> = cache_files(&index)
+        .iter()
+        .map(|f| fs::metadata(f).unwrap().len())
+        .collect();
+    assert_eq!(sizes.len(), 2, "a cache per file");
+    // a is used again (b is now the least recently used); then c is cached with room
+    // for two caches: b's goes.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    open(&files[0], None);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let room = sizes.iter().max().unwrap() * 5 / 2;
+    open(&files[2], Some(room));
+    let ino = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(path).unwrap();
+        format!("{:x}-{:x}.idx", meta.dev(), meta.ino())
+    };
+    let names: Vec<String> = cache_files(&index)
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let mut want = vec![ino(&files[0]), ino(&files[2])];
+    want.sort();
+    assert_eq!(
+        names, want,
+        "b's cache removed, a's (used) and c's (new) kept"
+    );
+    // A history whose cache went is parsed again, and cached again.
+    open(&files[1], Some(room));
+    assert!(cache_files(&index)
+        .iter()
+        .any(|f| f.ends_with(ino(&files[1]))));
+}

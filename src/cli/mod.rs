@@ -135,7 +135,8 @@ pub struct Common {
     pub strict: bool,
     /// Neither read nor write the caches under $XDG_CACHE_HOME/retrace (else
     /// ~/.cache/retrace): every file is parsed again (the index cache) and `similar`
-    /// reads every incident record (the incident cache).
+    /// reads every incident record (the incident cache). The per-file caches are kept
+    /// under $RETRACE_CACHE_LIMIT (default 4G), least recently used removed first.
     #[arg(long)]
     pub no_cache: bool,
 }

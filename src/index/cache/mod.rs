@@ -13,6 +13,7 @@
 //! what the index keeps (names, error labels, problems): no payload text.
 
 pub(super) mod codec;
+pub mod prune;
 pub mod stamp;
 
 use std::fs::File;
@@ -261,6 +262,7 @@ pub(super) fn find(probe: &Probe) -> Option<Found> {
     )?;
     use std::io::{Seek, SeekFrom};
     cache.seek(SeekFrom::Start(body_start)).ok()?;
+    prune::touch(&cache);
     let grown = tail.is_some();
     Some(Found {
         cache,
@@ -338,7 +340,11 @@ pub(super) fn store(dir: &Path, update: Update) -> std::io::Result<()> {
     start.extend_from_slice(&header);
     start.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
     body.insert(0, &start);
-    write_atomically(&probe.cache, &body)
+    write_atomically(&probe.cache, &body)?;
+    if let Some(root) = dir.parent() {
+        prune::prune(root, prune::limit(), &probe.cache);
+    }
+    Ok(())
 }
 
 /// This build of retrace: a cache written by another is not read (its parser may differ).

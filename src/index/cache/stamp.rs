@@ -194,10 +194,15 @@ impl Stamp {
 }
 
 /// Writes `parts` as the file `path` in `dir` (made owner-only if new), atomically: a
-/// reader sees the whole file or the one before.
+/// reader sees the whole file or the one before. The caches are then kept under their
+/// size limit ([`super::prune`]).
 pub fn write_private(dir: &Path, path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     super::create_private_dir(dir)?;
-    super::write_atomically(path, parts)
+    super::write_atomically(path, parts)?;
+    if let Some(root) = dir.parent() {
+        super::prune::prune(root, super::prune::limit(), path);
+    }
+    Ok(())
 }
 
 /// Removes temporary files that a process ended while writing left in `dir`.

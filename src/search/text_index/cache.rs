@@ -366,6 +366,7 @@ fn read_stamped(probe: &FileProbe) -> Option<(Stamp, Cached)> {
 /// lie, never copied), else read.
 fn map_or_read(path: &Path) -> Option<Backing> {
     let file = std::fs::File::open(path).ok()?;
+    crate::index::cache::prune::touch(&file);
     // SAFETY: a mapped file must not change while mapped. Cache files are never written
     // in place: a cache is written to a temporary file renamed over the old one, which
     // stays as it was for as long as it is mapped (see `stamp::write_private`); only
