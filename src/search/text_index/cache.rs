@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use rustc_hash::FxHashMap;
 
-use super::bytes::{Backing, Bytes};
+use super::bytes::{map_or_read, Backing, Bytes};
 use super::segment::Segment;
 use super::TextIndex;
 use crate::index::cache::stamp::{self, FileProbe, Stamp};
@@ -350,7 +350,7 @@ fn read(probe: &FileProbe) -> Option<Cached> {
 
 /// [`read`], with the stamp the cache was checked against.
 fn read_stamped(probe: &FileProbe) -> Option<(Stamp, Cached)> {
-    let backing = map_or_read(probe.cache_path())?;
+    let backing = open_cache(probe.cache_path())?;
     let bytes = (*backing).as_ref();
     let (stamp, mut h, body) = split_head(bytes)?;
     // A cache of another state of the file is told before its body is checked.
@@ -362,23 +362,11 @@ fn read_stamped(probe: &FileProbe) -> Option<(Stamp, Cached)> {
     Some((stamp, decode_body(&backing, body_start)?))
 }
 
-/// The cache file at `path`, mapped into memory (its segments are then used where they
-/// lie, never copied), else read.
-fn map_or_read(path: &Path) -> Option<Backing> {
+/// The cache file at `path` (see [`map_or_read`]), noted as used.
+fn open_cache(path: &Path) -> Option<Backing> {
     let file = std::fs::File::open(path).ok()?;
     crate::index::cache::prune::touch(&file);
-    // SAFETY: a mapped file must not change while mapped. Cache files are never written
-    // in place: a cache is written to a temporary file renamed over the old one, which
-    // stays as it was for as long as it is mapped (see `stamp::write_private`); only
-    // someone truncating the user's own cache file by hand could break that.
-    match unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
-        Ok(map) => Some(std::sync::Arc::new(map)),
-        Err(_) => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut &file, &mut bytes).ok()?;
-            Some(std::sync::Arc::new(bytes))
-        }
-    }
+    map_or_read(&file)
 }
 
 /// Word caches read and checked ahead of the history they are for (while it loads), by
