@@ -563,24 +563,77 @@ fn the_caches_stay_under_their_limit_least_recently_used_first() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let room = sizes.iter().max().unwrap() * 5 / 2;
     open(&files[2], Some(room));
+    // A cache is named by its file's device and inode (then the build).
     let ino = |path: &Path| {
         use std::os::unix::fs::MetadataExt;
         let meta = fs::metadata(path).unwrap();
-        format!("{:x}-{:x}.idx", meta.dev(), meta.ino())
+        format!("{:x}-{:x}-", meta.dev(), meta.ino())
     };
-    let names: Vec<String> = cache_files(&index)
-        .iter()
-        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    let mut want = vec![ino(&files[0]), ino(&files[2])];
-    want.sort();
-    assert_eq!(
-        names, want,
-        "b's cache removed, a's (used) and c's (new) kept"
+    let cached = |path: &Path| {
+        cache_files(&index).iter().any(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&ino(path))
+        })
+    };
+    assert_eq!(cache_files(&index).len(), 2);
+    assert!(
+        cached(&files[0]) && cached(&files[2]),
+        "a's (used) and c's (new) kept"
     );
+    assert!(!cached(&files[1]), "b's removed");
     // A history whose cache went is parsed again, and cached again.
     open(&files[1], Some(room));
-    assert!(cache_files(&index)
-        .iter()
-        .any(|f| f.ends_with(ino(&files[1]))));
+    assert!(cached(&files[1]));
+}
+
+#[test]
+fn two_builds_sharing_a_cache_folder_keep_a_cache_each() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let index = home.join("retrace/index");
+    let file = dir.path().join("runs.jsonl");
+    fs::write(&file, numbered(100, 0..40)).unwrap();
+    // Another build: the same binary copied (a build is told by its executable).
+    let other = dir.path().join("retrace-other");
+    fs::copy(env!("CARGO_BIN_EXE_retrace"), &other).unwrap();
+    let run = |exe: &Path| {
+        let mut command = Command::new(exe);
+        command.env("XDG_CACHE_HOME", &home).arg("ls").arg(&file);
+        // A child another test thread forked while the copy was open for writing holds
+        // it a moment: "text file busy" until it execs.
+        let mut tries = 0;
+        let out = loop {
+            match command.output() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.unwrap(),
+            }
+        };
+        assert!(out.status.success());
+        out.stdout
+    };
+    let first = run(Path::new(env!("CARGO_BIN_EXE_retrace")));
+    let inodes = || -> Vec<u64> {
+        cache_files(&index)
+            .iter()
+            .map(|f| fs::metadata(f).unwrap().ino())
+            .collect()
+    };
+    let mine = inodes();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(run(&other), first);
+    assert_eq!(
+        inodes().len(),
+        2,
+        "the other build wrote a cache of its own"
+    );
+    // The first build reads its cache again: not rewritten (the same file).
+    assert_eq!(run(Path::new(env!("CARGO_BIN_EXE_retrace"))), first);
+    assert!(inodes().contains(&mine[0]));
+    assert_eq!(inodes().len(), 2);
 }

@@ -212,7 +212,7 @@ pub(super) fn probe(dir: &Path, src: &Source, min_bytes: u64) -> Option<Probe> {
         mtime_nanos: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
     };
     Some(Probe {
-        cache: dir.join(format!("{:x}-{:x}.idx", key.dev, key.ino)),
+        cache: dir.join(cache_name(&key, "idx")),
         key,
         head,
         format: src.format,
@@ -345,6 +345,16 @@ pub(super) fn store(dir: &Path, update: Update) -> std::io::Result<()> {
         prune::prune(root, prune::limit(), &probe.cache);
     }
     Ok(())
+}
+
+/// The cache file name of the file `key` for this build: `DEV-INODE-BUILD.EXT`, so that
+/// two builds sharing a cache folder (a release and a debug build, an upgrade) each keep
+/// their own cache of a file instead of replacing each other's; the size limit removes
+/// those no longer used ([`prune`]).
+fn cache_name(key: &FileKey, ext: &str) -> String {
+    static TAG: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let tag = TAG.get_or_init(|| crc32fast::hash(build().as_bytes()));
+    format!("{:x}-{:x}-{tag:08x}.{ext}", key.dev, key.ino)
 }
 
 /// This build of retrace: a cache written by another is not read (its parser may differ).

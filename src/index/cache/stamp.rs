@@ -40,7 +40,8 @@ pub struct Stamp {
 }
 
 impl FileProbe {
-    /// Looks at the file at `path` (read as `format`); its cache is `dir/DEV-INODE.EXT`.
+    /// Looks at the file at `path` (read as `format`); its cache is
+    /// `dir/DEV-INODE-BUILD.EXT`.
     /// `None` when it cannot be cached (not a regular file, a stream, smaller than
     /// `min_bytes`).
     pub fn new(dir: &Path, ext: &str, path: &Path, format: Format, min_bytes: u64) -> Option<Self> {
@@ -51,7 +52,7 @@ impl FileProbe {
             size: std::fs::metadata(path).ok()?.len(),
         };
         let mut probe = super::probe(dir, &source, min_bytes)?;
-        probe.cache = dir.join(format!("{:x}-{:x}.{ext}", probe.key.dev, probe.key.ino));
+        probe.cache = dir.join(super::cache_name(&probe.key, ext));
         Some(FileProbe { probe })
     }
 
