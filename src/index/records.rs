@@ -13,7 +13,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::{History, RunRef, NO_STRING, NO_TS};
+use super::{History, RunRef, StepSummary, NO_STRING, NO_TS};
 use crate::ingest::Context;
 use crate::model::{Format, Status, Step, StepKind};
 use crate::source;
@@ -105,19 +105,21 @@ impl History {
 
     fn item(&self, slot: u32) -> Item {
         let s = &self.steps[slot as usize];
-        let file = s.file() as u32;
-        let sub = if self.files[file as usize].format == Format::Native {
-            0
-        } else {
-            s.seq
-        };
+        let (offset, sub) = self.place_of(s);
         Item {
             slot,
-            file,
-            offset: s.offset(),
+            file: s.file() as u32,
+            offset,
             len: s.len(),
             sub,
         }
+    }
+
+    /// Where step `s` is in its file: its record's offset, and its place in that record
+    /// (0 for a native line, whose record is the step).
+    fn place_of(&self, s: &StepSummary) -> (u64, u32) {
+        let native = self.files[s.file()].format == Format::Native;
+        (s.offset(), if native { 0 } else { s.seq })
     }
 
     fn batch_of(&self, mut items: Vec<Item>) -> RecordBatch {
@@ -460,10 +462,7 @@ impl History {
     /// order.
     pub fn slot_places(&self, range: Range<u32>) -> impl Iterator<Item = (u64, u32)> + '_ {
         let steps = self.steps.get(range.start as usize..range.end as usize);
-        steps.unwrap_or_default().iter().map(|s| {
-            let native = self.files[s.file()].format == Format::Native;
-            (s.offset(), if native { 0 } else { s.seq })
-        })
+        steps.unwrap_or_default().iter().map(|s| self.place_of(s))
     }
 
     /// The runs (by index, in order) holding any of `slots` (sorted).

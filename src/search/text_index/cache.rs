@@ -666,7 +666,8 @@ mod tests {
         let segment = &cached.segments[0];
         assert_eq!(
             segment.heap_bytes(),
-            segment.dense.capacity() * 8 + segment.bitmaps.capacity() * 16,
+            segment.dense.capacity() * 8
+                + segment.bitmaps.capacity() * std::mem::size_of::<Bytes>(),
             "parts not copied"
         );
         assert_eq!((segment.word(0), segment.word(1)), ("alpha", "beta"));
